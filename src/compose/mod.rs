@@ -1,0 +1,5 @@
+//! The compose file model: reading `docker-compose.yml` / `compose.yaml` per the Compose
+//! Specification subset of contract §6, with interpolation, validation and normalisation into
+//! `model::Project`.
+
+pub mod model;

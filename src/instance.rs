@@ -1,0 +1,203 @@
+//! Where things live (contract §1): the repo root, the instance directory and every path derived
+//! from them.
+//!
+//! Invariant: no other module joins paths onto the repo root or the instance dir by hand. Every path
+//! of config, secrets, markers, rendered env, data and Caddy state comes from an `Instance` method,
+//! so a `STACK_DIR` instance can never write into another instance's files.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::UserError;
+
+#[derive(Clone, Debug)]
+pub struct Instance {
+    /// The checkout holding `stacklets/`.
+    pub root: PathBuf,
+    /// Holds `stack.toml`, `users.toml`, `.stack/`. Equal to `root` unless `STACK_DIR` is set.
+    pub dir: PathBuf,
+    /// True when `dir` is not the repo root (a `STACK_DIR` instance).
+    pub separate: bool,
+}
+
+impl Instance {
+    /// Resolve from the environment: `STACK_ROOT` or walk up from `cwd`; `STACK_DIR` or the root.
+    pub fn discover(
+        cwd: &Path,
+        stack_root: Option<&str>,
+        stack_dir: Option<&str>,
+    ) -> Result<Self, UserError> {
+        let root = match stack_root.filter(|s| !s.is_empty()) {
+            Some(raw) => {
+                let path = absolute(cwd, &expand_tilde(raw));
+                if !path.join("stacklets").is_dir() {
+                    return Err(UserError::new(format!(
+                        "`STACK_ROOT` points to `{}`, which has no `stacklets/` directory",
+                        path.display()
+                    ))
+                    .hint("unset `STACK_ROOT`, or point it at a checkout of your stacklets repo"));
+                }
+                path
+            }
+            None => find_root(cwd).ok_or_else(|| {
+                UserError::new(format!(
+                    "No `stacklets/` directory in `{}` or any parent directory",
+                    cwd.display()
+                ))
+                .hint("`cd` into a checkout of your stacklets repo, or set `STACK_ROOT`")
+            })?,
+        };
+        let root = canonical(&root);
+        let (dir, separate) = match stack_dir.filter(|s| !s.is_empty()) {
+            Some(raw) => {
+                let path = absolute(cwd, &expand_tilde(raw));
+                if !path.is_dir() {
+                    return Err(UserError::new(format!(
+                        "`STACK_DIR` is set to `{}`, which does not exist",
+                        path.display()
+                    ))
+                    .hint(format!(
+                        "create it first (`mkdir -p {}`), or unset `STACK_DIR` to use the repo root",
+                        path.display()
+                    )));
+                }
+                let path = canonical(&path);
+                let separate = path != root;
+                (path, separate)
+            }
+            None => (root.clone(), false),
+        };
+        Ok(Self {
+            root,
+            dir,
+            separate,
+        })
+    }
+
+    pub fn stacklets_dir(&self) -> PathBuf {
+        self.root.join("stacklets")
+    }
+
+    pub fn stacklet_dir(&self, id: &str) -> PathBuf {
+        self.stacklets_dir().join(id)
+    }
+
+    pub fn config_file(&self) -> PathBuf {
+        self.dir.join("stack.toml")
+    }
+
+    pub fn users_file(&self) -> PathBuf {
+        self.dir.join("users.toml")
+    }
+
+    /// `.stack/`: runtime state of this instance.
+    pub fn state_dir(&self) -> PathBuf {
+        self.dir.join(".stack")
+    }
+
+    pub fn secrets_file(&self) -> PathBuf {
+        self.state_dir().join("secrets.toml")
+    }
+
+    pub fn lock_file(&self) -> PathBuf {
+        self.state_dir().join("stack.lock")
+    }
+
+    pub fn marker_file(&self, id: &str) -> PathBuf {
+        self.state_dir().join(format!("{id}.setup-done"))
+    }
+
+    pub fn is_set_up(&self, id: &str) -> bool {
+        self.marker_file(id).is_file()
+    }
+
+    /// `stacklets/<id>/.env` for the default instance (plain `docker compose` keeps working there),
+    /// `.stack/env/<id>.env` for any other instance.
+    pub fn env_file(&self, id: &str) -> PathBuf {
+        if self.separate {
+            self.state_dir().join("env").join(format!("{id}.env"))
+        } else {
+            self.stacklet_dir(id).join(".env")
+        }
+    }
+
+    pub fn caddy_dir(&self) -> PathBuf {
+        self.state_dir().join("caddy")
+    }
+
+    /// Per-stacklet runtime state (e.g. native services this runtime started).
+    pub fn stacklet_state_dir(&self, id: &str) -> PathBuf {
+        self.state_dir().join("state").join(id)
+    }
+
+    /// Resolve `[core].data_dir`: `~` expanded, relative paths relative to the instance dir.
+    pub fn resolve_data_dir(&self, raw: &str) -> PathBuf {
+        absolute(&self.dir, &expand_tilde(raw))
+    }
+}
+
+fn find_root(start: &Path) -> Option<PathBuf> {
+    start
+        .ancestors()
+        .find(|dir| dir.join("stacklets").is_dir())
+        .map(Path::to_path_buf)
+}
+
+/// Expand a leading `~` or `~/` to the home directory.
+pub fn expand_tilde(raw: &str) -> PathBuf {
+    if raw == "~" {
+        return std::env::home_dir().unwrap_or_else(|| PathBuf::from("/"));
+    }
+    if let Some(rest) = raw.strip_prefix("~/") {
+        if let Some(home) = std::env::home_dir() {
+            return home.join(rest);
+        }
+    }
+    PathBuf::from(raw)
+}
+
+fn absolute(base: &Path, path: &Path) -> PathBuf {
+    let joined = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        base.join(path)
+    };
+    normalize(&joined)
+}
+
+/// Lexical normalisation (`a/./b/../c` → `a/c`) without touching the filesystem.
+pub fn normalize(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+fn canonical(path: &Path) -> PathBuf {
+    path.canonicalize().unwrap_or_else(|_| path.to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalize_removes_dots() {
+        assert_eq!(normalize(Path::new("/a/./b/../c")), PathBuf::from("/a/c"));
+    }
+
+    #[test]
+    fn tilde_expands_to_home() {
+        let home = std::env::home_dir().expect("home");
+        assert_eq!(expand_tilde("~/x"), home.join("x"));
+        assert_eq!(expand_tilde("/abs"), PathBuf::from("/abs"));
+        assert_eq!(expand_tilde("rel/~"), PathBuf::from("rel/~"));
+    }
+}

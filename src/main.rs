@@ -1,0 +1,11 @@
+//! `stack`: a single-binary runtime for self-hosted family services.
+
+mod compose;
+mod error;
+mod instance;
+mod output;
+mod stacklet;
+
+fn main() -> std::process::ExitCode {
+    std::process::ExitCode::SUCCESS
+}

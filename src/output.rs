@@ -1,0 +1,184 @@
+//! The one `Printer`: every byte `stack` shows a person goes through here.
+//!
+//! stdout carries data (tables, JSON, dotenv); stderr carries progress, warnings and errors. Colour is
+//! decided once: only when stderr is a terminal and `NO_COLOR` is unset (or `--color` forces it).
+//! Spinners and bars are only drawn on a terminal. Domain modules never print; they receive a
+//! `Printer` (it is cheap to clone) and report through it.
+
+use std::fmt::Display;
+use std::io::{IsTerminal, Write};
+use std::sync::Arc;
+
+use owo_colors::OwoColorize;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ColorChoice {
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verbosity {
+    Quiet,
+    Normal,
+    Verbose,
+}
+
+#[derive(Debug)]
+struct Inner {
+    color: bool,
+    terminal: bool,
+    verbosity: Verbosity,
+}
+
+/// Cheap to clone; shared by every task that reports progress.
+#[derive(Clone, Debug)]
+pub struct Printer {
+    inner: Arc<Inner>,
+}
+
+impl Printer {
+    pub fn new(choice: ColorChoice, verbosity: Verbosity) -> Self {
+        let terminal = std::io::stderr().is_terminal();
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let color = match choice {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => terminal && !no_color,
+        };
+        Self {
+            inner: Arc::new(Inner {
+                color,
+                terminal,
+                verbosity,
+            }),
+        }
+    }
+
+    /// True when progress animations may be drawn (stderr is a terminal and not quiet).
+    pub fn animate(&self) -> bool {
+        self.inner.terminal && self.inner.verbosity != Verbosity::Quiet
+    }
+
+    pub fn is_terminal(&self) -> bool {
+        self.inner.terminal
+    }
+
+    pub fn verbose(&self) -> bool {
+        self.inner.verbosity == Verbosity::Verbose
+    }
+
+    /// A cargo-style status line: the verb right-aligned in 12 columns, then the message.
+    /// `   Rendering .env`, `     Pulling postgres:16`, `       Ready Documents in 14.2s`.
+    pub fn status(&self, verb: &str, message: impl Display) {
+        if self.inner.verbosity == Verbosity::Quiet {
+            return;
+        }
+        let verb = format!("{verb:>12}");
+        let line = if self.inner.color {
+            format!("{} {message}", verb.green().bold())
+        } else {
+            format!("{verb} {message}")
+        };
+        self.err_line(&line);
+    }
+
+    /// A line shown under the current step (hook output, `print()` from Python), indented.
+    pub fn detail(&self, line: impl Display) {
+        if self.inner.verbosity == Verbosity::Quiet {
+            return;
+        }
+        let line = line.to_string();
+        let prefix = if self.inner.color {
+            format!("{}", "             │".dimmed())
+        } else {
+            "             │".to_string()
+        };
+        self.err_line(&format!("{prefix} {line}"));
+    }
+
+    /// Extra information only shown with `-v`.
+    pub fn debug(&self, message: impl Display) {
+        if self.verbose() {
+            self.err_line(&format!("{:>12} {message}", "debug"));
+        }
+    }
+
+    pub fn warn(&self, message: impl Display) {
+        let label = if self.inner.color {
+            format!("{}", "warning:".yellow().bold())
+        } else {
+            "warning:".to_string()
+        };
+        self.err_line(&format!("{label} {message}"));
+    }
+
+    /// `error: <message>`, then for each hint a blank line and `hint: <hint>`.
+    pub fn error(&self, message: impl Display, hints: &[String]) {
+        let (label, hint_label) = if self.inner.color {
+            (
+                format!("{}", "error:".red().bold()),
+                format!("{}", "hint:".cyan().bold()),
+            )
+        } else {
+            ("error:".to_string(), "hint:".to_string())
+        };
+        let mut text = format!("{label} {message}");
+        for hint in hints {
+            text.push_str(&format!("\n\n{hint_label} {hint}"));
+        }
+        self.err_line(&text);
+    }
+
+    /// Plain text on stderr (welcome screens, prompts), never suppressed by colour choice.
+    pub fn note(&self, message: impl Display) {
+        if self.inner.verbosity == Verbosity::Quiet {
+            return;
+        }
+        self.err_line(&message.to_string());
+    }
+
+    pub fn bold(&self, text: &str) -> String {
+        if self.inner.color {
+            text.bold().to_string()
+        } else {
+            text.to_string()
+        }
+    }
+
+    pub fn dim(&self, text: &str) -> String {
+        if self.inner.color {
+            text.dimmed().to_string()
+        } else {
+            text.to_string()
+        }
+    }
+
+    /// Data on stdout. A closed pipe (`stack list | head`) is not an error worth a panic.
+    pub fn out(&self, text: impl Display) {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{text}");
+    }
+
+    /// One JSON document on stdout, nothing else there.
+    pub fn json(&self, value: &serde_json::Value) {
+        let text = serde_json::to_string_pretty(value).unwrap_or_else(|_| "null".into());
+        self.out(text);
+    }
+
+    /// Draw target for indicatif bars: hidden unless animations are allowed.
+    pub fn draw_target(&self) -> indicatif::ProgressDrawTarget {
+        if self.animate() {
+            indicatif::ProgressDrawTarget::stderr()
+        } else {
+            indicatif::ProgressDrawTarget::hidden()
+        }
+    }
+
+    fn err_line(&self, line: &str) {
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "{line}");
+    }
+}

@@ -1,0 +1,144 @@
+//! The `requires` graph: a deterministic topological order (dependencies first, ties by id), its
+//! reverse for stopping, and the levels of stacklets that do not depend on each other.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::error::UserError;
+use crate::stacklet::Stacklet;
+
+/// Levels: every stacklet in level N depends only on stacklets in levels < N. Ids within a level
+/// are sorted. A cycle is an error naming its members in order.
+pub fn levels(stacklets: &[Stacklet]) -> Result<Vec<Vec<String>>, UserError> {
+    let deps: BTreeMap<&str, BTreeSet<&str>> = stacklets
+        .iter()
+        .map(|s| {
+            (
+                s.id(),
+                s.manifest.requires.iter().map(String::as_str).collect(),
+            )
+        })
+        .collect();
+    levels_of(&deps)
+}
+
+fn levels_of(deps: &BTreeMap<&str, BTreeSet<&str>>) -> Result<Vec<Vec<String>>, UserError> {
+    let mut placed: BTreeSet<&str> = BTreeSet::new();
+    let mut levels = Vec::new();
+    while placed.len() < deps.len() {
+        let level: Vec<&str> = deps
+            .iter()
+            .filter(|(id, d)| {
+                !placed.contains(*id) && d.iter().all(|x| placed.contains(x) || !deps.contains_key(x))
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        if level.is_empty() {
+            let rest: BTreeSet<&str> = deps
+                .keys()
+                .copied()
+                .filter(|id| !placed.contains(id))
+                .collect();
+            return Err(cycle_error(deps, &rest));
+        }
+        placed.extend(level.iter().copied());
+        levels.push(level.into_iter().map(str::to_string).collect());
+    }
+    Ok(levels)
+}
+
+fn cycle_error(deps: &BTreeMap<&str, BTreeSet<&str>>, rest: &BTreeSet<&str>) -> UserError {
+    // Walk from the smallest unplaced id along unplaced dependencies until an id repeats.
+    let mut path: Vec<&str> = Vec::new();
+    let mut current = *rest.iter().next().expect("a cycle has members");
+    while !path.contains(&current) {
+        path.push(current);
+        current = deps[current]
+            .iter()
+            .copied()
+            .find(|d| rest.contains(d))
+            .expect("an unplaced stacklet has an unplaced dependency");
+    }
+    let start = path.iter().position(|p| *p == current).unwrap_or(0);
+    let mut cycle: Vec<&str> = path[start..].to_vec();
+    cycle.push(current);
+    UserError::new(format!(
+        "`requires` forms a cycle: {}",
+        cycle
+            .iter()
+            .map(|c| format!("`{c}`"))
+            .collect::<Vec<_>>()
+            .join(" → ")
+    ))
+    .hint("remove one of these `requires` entries so the stacklets can start in order")
+}
+
+/// Dependencies first; within a level, by id.
+pub fn order(stacklets: &[Stacklet]) -> Result<Vec<String>, UserError> {
+    Ok(levels(stacklets)?.into_iter().flatten().collect())
+}
+
+/// Dependents first (the order for `down all` / `uninstall`).
+pub fn reverse_order(stacklets: &[Stacklet]) -> Result<Vec<String>, UserError> {
+    let mut ids = order(stacklets)?;
+    ids.reverse();
+    Ok(ids)
+}
+
+/// Every stacklet that requires `id`, directly or transitively, sorted.
+pub fn dependents(stacklets: &[Stacklet], id: &str) -> Vec<String> {
+    let mut found: BTreeSet<String> = BTreeSet::new();
+    let mut frontier = vec![id.to_string()];
+    while let Some(current) = frontier.pop() {
+        for s in stacklets {
+            if s.manifest.requires.iter().any(|r| *r == current) && found.insert(s.id().to_string()) {
+                frontier.push(s.id().to_string());
+            }
+        }
+    }
+    found.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn graph<'a>(edges: &[(&'a str, &[&'a str])]) -> BTreeMap<&'a str, BTreeSet<&'a str>> {
+        edges
+            .iter()
+            .map(|(id, d)| (*id, d.iter().copied().collect()))
+            .collect()
+    }
+
+    #[test]
+    fn levels_group_independent_stacklets() {
+        let g = graph(&[
+            ("core", &[]),
+            ("photos", &["core"]),
+            ("docs", &["core"]),
+            ("bots", &["docs", "messages"]),
+            ("messages", &["core"]),
+        ]);
+        let levels = levels_of(&g).unwrap();
+        assert_eq!(
+            levels,
+            vec![
+                vec!["core".to_string()],
+                vec!["docs".into(), "messages".into(), "photos".into()],
+                vec!["bots".into()],
+            ]
+        );
+    }
+
+    #[test]
+    fn cycle_names_members_in_order() {
+        let g = graph(&[("a", &["b"]), ("b", &["c"]), ("c", &["a"]), ("d", &[])]);
+        let e = levels_of(&g).unwrap_err();
+        assert_eq!(e.message, "`requires` forms a cycle: `a` → `b` → `c` → `a`");
+    }
+
+    #[test]
+    fn self_cycle() {
+        let g = graph(&[("a", &["a"])]);
+        assert!(levels_of(&g).unwrap_err().message.contains("`a` → `a`"));
+    }
+}

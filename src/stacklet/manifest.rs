@@ -1,0 +1,642 @@
+//! `stacklet.toml`: the typed manifest and its validation (contract §3).
+//!
+//! Parsing is strict about types (serde gives the line) and lenient about unknown keys (collected as
+//! warnings so a newer stacklet still loads). Everything that can be checked from one file alone is
+//! checked here; cross-stacklet rules (ports, `requires`) live in `discover` and `graph`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+pub const CATEGORIES: &[&str] = &[
+    "infrastructure",
+    "media",
+    "ai",
+    "communication",
+    "productivity",
+    "development",
+    "automation",
+];
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum StackletType {
+    #[default]
+    Docker,
+    Host,
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    #[default]
+    Patch,
+    None,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "snake_case")]
+struct RawManifest {
+    id: String,
+    name: String,
+    description: String,
+    version: String,
+    category: String,
+    port: Option<i64>,
+    #[serde(default)]
+    ports: toml::Table,
+    #[serde(default)]
+    always_on: bool,
+    #[serde(default, rename = "type")]
+    kind: StackletType,
+    #[serde(default)]
+    requires: Vec<String>,
+    #[serde(default)]
+    build: bool,
+    upstream: Option<Upstream>,
+    #[serde(default)]
+    env: RawEnv,
+    #[serde(default)]
+    hints: Vec<String>,
+    health: Option<RawHealth>,
+    #[serde(default)]
+    services: toml::Table,
+    login_field: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct Upstream {
+    pub image: Option<String>,
+    #[serde(default)]
+    pub channel: Channel,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+struct RawEnv {
+    #[serde(default)]
+    generate: Vec<String>,
+    #[serde(default)]
+    defaults: toml::Table,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+struct RawHealth {
+    url: Option<String>,
+    #[serde(default)]
+    urls: Vec<String>,
+    path: Option<String>,
+    expect: Option<toml::Value>,
+    timeout: Option<u64>,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    hint: Option<String>,
+    #[serde(default)]
+    checks: Vec<RawCheck>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+struct RawCheck {
+    name: Option<String>,
+    url: String,
+    path: Option<String>,
+    expect: Option<toml::Value>,
+    timeout: Option<u64>,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    hint: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+struct RawService {
+    name: Option<String>,
+    description: Option<String>,
+    check_url: String,
+    start: Option<String>,
+    stop: Option<String>,
+}
+
+/// One health check, normalised from `url`, `urls` or `[[health.checks]]`. Strings are templates.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HealthCheck {
+    pub name: String,
+    pub url: String,
+    /// JSONPath (`$.a.b[0]`) into the response body; `None` compares the status code.
+    pub path: Option<String>,
+    /// Expected status code (no `path`) or value at `path`. Default: any 2xx status.
+    pub expect: Option<String>,
+    pub timeout_secs: u64,
+    pub headers: Vec<(String, String)>,
+    pub hint: Option<String>,
+}
+
+pub const DEFAULT_HEALTH_TIMEOUT_SECS: u64 = 120;
+
+/// A native service of a host stacklet. Strings are templates.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NativeService {
+    pub key: String,
+    pub name: String,
+    pub description: String,
+    pub check_url: String,
+    pub start: Option<String>,
+    pub stop: Option<String>,
+}
+
+/// A validated manifest.
+#[derive(Clone, Debug)]
+pub struct Manifest {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub version: String,
+    pub category: String,
+    pub port: Option<u16>,
+    /// `[ports]` in file order.
+    pub ports: Vec<(String, u16)>,
+    pub always_on: bool,
+    pub kind: StackletType,
+    pub requires: Vec<String>,
+    pub build: bool,
+    pub upstream: Option<Upstream>,
+    pub generate: Vec<String>,
+    /// `[env.defaults]` in file order; non-string values already turned into their TOML text.
+    pub defaults: Vec<(String, String)>,
+    pub hints: Vec<String>,
+    pub health: Vec<HealthCheck>,
+    pub services: Vec<NativeService>,
+    pub login_field: Option<String>,
+}
+
+/// A problem in one manifest: the file, the key, the line when known, and what was expected.
+#[derive(Debug, thiserror::Error)]
+#[error("Invalid `{file}`{}: {message}", key.as_ref().map(|k| format!(" key `{k}`")).unwrap_or_default())]
+pub struct ManifestError {
+    pub file: String,
+    pub key: Option<String>,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+const TOP_KEYS: &[&str] = &[
+    "id",
+    "name",
+    "description",
+    "version",
+    "category",
+    "port",
+    "ports",
+    "always_on",
+    "type",
+    "requires",
+    "build",
+    "upstream",
+    "env",
+    "hints",
+    "health",
+    "services",
+    "login_field",
+];
+
+impl Manifest {
+    /// Parse and validate `source` read from `path` (shown as `display` in messages). Returns the
+    /// manifest and the warnings about unknown keys.
+    pub fn parse(
+        source: &str,
+        display: &str,
+        dir_name: &str,
+    ) -> Result<(Self, Vec<String>), ManifestError> {
+        let err = |key: Option<&str>, message: String, hint: Option<String>| ManifestError {
+            file: display.to_string(),
+            key: key.map(str::to_string),
+            message,
+            hint,
+        };
+        let table: toml::Table = toml::from_str(source)
+            .map_err(|e| err(None, toml_message(&e, source), None))?;
+        let warnings = unknown_keys(&table, display);
+        let raw: RawManifest = toml::from_str(source)
+            .map_err(|e| err(None, toml_message(&e, source), None))?;
+        let at = |key: &str| line_suffix(source, key);
+
+        let id_ok = raw.id.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+            && raw
+                .id
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if !id_ok {
+            return Err(err(
+                Some("id"),
+                format!(
+                    "`{}` is not a valid id{}; expected lowercase letters, digits and `-`, starting with a letter",
+                    raw.id,
+                    at("id")
+                ),
+                None,
+            ));
+        }
+        if raw.id != dir_name {
+            return Err(err(
+                Some("id"),
+                format!(
+                    "id `{}` does not match its directory `{dir_name}`{}",
+                    raw.id,
+                    at("id")
+                ),
+                Some(format!(
+                    "set `id = \"{dir_name}\"` or rename the directory to `{}`",
+                    raw.id
+                )),
+            ));
+        }
+        if !CATEGORIES.contains(&raw.category.as_str()) {
+            return Err(err(
+                Some("category"),
+                format!(
+                    "unknown category `{}`{}; expected one of {}",
+                    raw.category,
+                    at("category"),
+                    CATEGORIES.join(", ")
+                ),
+                crate::error::closest(&raw.category, CATEGORIES.iter().copied())
+                    .map(|c| format!("did you mean `{c}`?")),
+            ));
+        }
+        let port = match raw.port {
+            None => None,
+            Some(p) => Some(valid_port(p).ok_or_else(|| {
+                err(
+                    Some("port"),
+                    format!("port {p} is out of range{}; expected 1–65535", at("port")),
+                    None,
+                )
+            })?),
+        };
+        let mut ports = Vec::new();
+        for (name, value) in &raw.ports {
+            let key = format!("ports.{name}");
+            let number = value.as_integer().and_then(valid_port).ok_or_else(|| {
+                err(
+                    Some(&key),
+                    format!(
+                        "`{value}` is not a port{}; expected an integer 1–65535",
+                        at(name)
+                    ),
+                    None,
+                )
+            })?;
+            ports.push((name.clone(), number));
+        }
+        for name in &raw.env.generate {
+            if !is_env_name(name) {
+                return Err(err(
+                    Some("env.generate"),
+                    format!("`{name}` is not a valid variable name{}", at("generate")),
+                    Some("use letters, digits and `_`, not starting with a digit".into()),
+                ));
+            }
+        }
+        let mut defaults = Vec::new();
+        for (key, value) in &raw.env.defaults {
+            if !is_env_name(key) {
+                return Err(err(
+                    Some(&format!("env.defaults.{key}")),
+                    format!("`{key}` is not a valid variable name{}", at(key)),
+                    Some("use letters, digits and `_`, not starting with a digit".into()),
+                ));
+            }
+            let text = scalar_text(value).ok_or_else(|| {
+                err(
+                    Some(&format!("env.defaults.{key}")),
+                    format!(
+                        "expected a string, number or boolean{}, found a {}",
+                        at(key),
+                        value.type_str()
+                    ),
+                    None,
+                )
+            })?;
+            defaults.push((key.clone(), text));
+        }
+        let health = match raw.health {
+            None => Vec::new(),
+            Some(h) => normalise_health(h).map_err(|m| err(Some("health"), m, None))?,
+        };
+        let mut services = Vec::new();
+        for (key, value) in &raw.services {
+            let svc: RawService = value.clone().try_into().map_err(|e: toml::de::Error| {
+                err(
+                    Some(&format!("services.{key}")),
+                    format!("{}{}", e.message(), at(&format!("services.{key}"))),
+                    None,
+                )
+            })?;
+            services.push(NativeService {
+                key: key.clone(),
+                name: svc.name.unwrap_or_else(|| key.clone()),
+                description: svc.description.unwrap_or_default(),
+                check_url: svc.check_url,
+                start: svc.start,
+                stop: svc.stop,
+            });
+        }
+        Ok((
+            Self {
+                id: raw.id,
+                name: raw.name,
+                description: raw.description,
+                version: raw.version,
+                category: raw.category,
+                port,
+                ports,
+                always_on: raw.always_on,
+                kind: raw.kind,
+                requires: raw.requires,
+                build: raw.build,
+                upstream: raw.upstream,
+                generate: raw.env.generate,
+                defaults,
+                hints: raw.hints,
+                health,
+                services,
+                login_field: raw.login_field,
+            },
+            warnings,
+        ))
+    }
+
+    /// `PORT` first, then each `[ports]` entry.
+    pub fn all_ports(&self) -> impl Iterator<Item = (Option<&str>, u16)> {
+        self.port
+            .map(|p| (None, p))
+            .into_iter()
+            .chain(self.ports.iter().map(|(n, p)| (Some(n.as_str()), *p)))
+    }
+
+    pub fn watchtower_enabled(&self) -> bool {
+        self.upstream
+            .as_ref()
+            .is_none_or(|u| u.channel != Channel::None)
+    }
+}
+
+fn normalise_health(h: RawHealth) -> Result<Vec<HealthCheck>, String> {
+    let timeout = h.timeout.unwrap_or(DEFAULT_HEALTH_TIMEOUT_SECS);
+    let expect = h.expect.as_ref().map(expect_text).transpose()?;
+    let headers: Vec<(String, String)> = h.headers.into_iter().collect();
+    let mut checks = Vec::new();
+    let urls = h.url.into_iter().chain(h.urls);
+    for (i, url) in urls.enumerate() {
+        checks.push(HealthCheck {
+            name: if i == 0 {
+                "health".into()
+            } else {
+                format!("health #{}", i + 1)
+            },
+            url,
+            path: h.path.clone(),
+            expect: expect.clone(),
+            timeout_secs: timeout,
+            headers: headers.clone(),
+            hint: h.hint.clone(),
+        });
+    }
+    for (i, c) in h.checks.into_iter().enumerate() {
+        checks.push(HealthCheck {
+            name: c.name.unwrap_or_else(|| format!("check #{}", i + 1)),
+            url: c.url,
+            path: c.path,
+            expect: c.expect.as_ref().map(expect_text).transpose()?,
+            timeout_secs: c.timeout.unwrap_or(timeout),
+            headers: c.headers.into_iter().collect(),
+            hint: c.hint,
+        });
+    }
+    if checks.is_empty() {
+        return Err("`[health]` has no `url`, `urls` or `[[health.checks]]`".into());
+    }
+    Ok(checks)
+}
+
+fn expect_text(v: &toml::Value) -> Result<String, String> {
+    scalar_text(v).ok_or_else(|| {
+        format!(
+            "`expect` must be a string, number or boolean, found a {}",
+            v.type_str()
+        )
+    })
+}
+
+/// Strings as they are; integers, floats and booleans as their TOML text (never dropped).
+pub fn scalar_text(v: &toml::Value) -> Option<String> {
+    match v {
+        toml::Value::String(s) => Some(s.clone()),
+        toml::Value::Integer(i) => Some(i.to_string()),
+        toml::Value::Float(f) => Some(f.to_string()),
+        toml::Value::Boolean(b) => Some(b.to_string()),
+        toml::Value::Datetime(d) => Some(d.to_string()),
+        toml::Value::Array(_) | toml::Value::Table(_) => None,
+    }
+}
+
+fn valid_port(p: i64) -> Option<u16> {
+    u16::try_from(p).ok().filter(|p| *p >= 1)
+}
+
+pub fn is_env_name(name: &str) -> bool {
+    name.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn unknown_keys(table: &toml::Table, display: &str) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let mut warn = |key: String| {
+        warnings.push(format!("Unknown key `{key}` in `{display}` (ignored)"));
+    };
+    for key in table.keys() {
+        if !TOP_KEYS.contains(&key.as_str()) {
+            warn(key.clone());
+        }
+    }
+    let nested: &[(&str, &[&str])] = &[
+        ("upstream", &["image", "channel"]),
+        ("env", &["generate", "defaults"]),
+        (
+            "health",
+            &[
+                "url", "urls", "path", "expect", "timeout", "headers", "hint", "checks",
+            ],
+        ),
+    ];
+    for (section, known) in nested {
+        if let Some(toml::Value::Table(t)) = table.get(*section) {
+            for key in t.keys() {
+                if !known.contains(&key.as_str()) {
+                    warn(format!("{section}.{key}"));
+                }
+            }
+        }
+    }
+    if let Some(toml::Value::Table(services)) = table.get("services") {
+        for (name, svc) in services {
+            if let toml::Value::Table(t) = svc {
+                for key in t.keys() {
+                    if !["name", "description", "check_url", "start", "stop"]
+                        .contains(&key.as_str())
+                    {
+                        warn(format!("services.{name}.{key}"));
+                    }
+                }
+            }
+        }
+    }
+    warnings
+}
+
+/// toml's own message already names the line, column and key; keep it but drop the trailing newline.
+pub fn toml_message(e: &toml::de::Error, source: &str) -> String {
+    let mut message = e.message().to_string();
+    if let Some(span) = e.span() {
+        let line = source[..span.start.min(source.len())].lines().count().max(1);
+        let line = if source[..span.start.min(source.len())].ends_with('\n') {
+            line + 1
+        } else {
+            line
+        };
+        message = format!("{message} (line {line})");
+    }
+    message
+}
+
+/// ` (line N)` for the first line that assigns `key` (or opens table `[key]`), if any.
+pub fn line_suffix(source: &str, key: &str) -> String {
+    let leaf = key.rsplit('.').next().unwrap_or(key);
+    for (i, line) in source.lines().enumerate() {
+        let t = line.trim_start();
+        let is_assign = t
+            .strip_prefix(leaf)
+            .or_else(|| {
+                t.strip_prefix('"')
+                    .and_then(|r| r.strip_prefix(leaf))
+                    .and_then(|r| r.strip_prefix('"'))
+            })
+            .is_some_and(|rest| rest.trim_start().starts_with('='));
+        let is_table = t.starts_with('[') && t.trim_matches(['[', ']', ' ']) == key;
+        if is_assign || is_table {
+            return format!(" (line {})", i + 1);
+        }
+    }
+    String::new()
+}
+
+/// Read and parse `stacklets/<dir>/stacklet.toml`.
+pub fn load(path: &Path, display: &str) -> Result<(Manifest, Vec<String>), ManifestError> {
+    let source = std::fs::read_to_string(path).map_err(|e| ManifestError {
+        file: display.to_string(),
+        key: None,
+        message: format!("cannot read: {e}"),
+        hint: None,
+    })?;
+    let dir_name = path
+        .parent()
+        .and_then(Path::file_name)
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Manifest::parse(&source, display, &dir_name)
+}
+
+/// The stacklet directory's own path for a manifest path.
+pub fn stacklet_dir_of(manifest_path: &Path) -> PathBuf {
+    manifest_path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+id = "photos"
+name = "Photos"
+description = "Family photos"
+version = "0.1.0"
+category = "media"
+port = 42010
+hints = ["Open {url}"]
+
+[ports]
+ml = 42011
+
+[env]
+generate = ["DB_PASSWORD"]
+
+[env.defaults]
+TZ = "{timezone}"
+WORKERS = 4
+DEBUG = false
+
+[health]
+url = "http://localhost:42010/api/ping"
+path = "$.res"
+expect = "pong"
+"#;
+
+    #[test]
+    fn parses_a_full_manifest() {
+        let (m, warnings) = Manifest::parse(GOOD, "photos/stacklet.toml", "photos").unwrap();
+        assert!(warnings.is_empty());
+        assert_eq!(m.port, Some(42010));
+        assert_eq!(m.ports, vec![("ml".to_string(), 42011)]);
+        assert_eq!(
+            m.defaults,
+            vec![
+                ("TZ".into(), "{timezone}".into()),
+                ("WORKERS".into(), "4".into()),
+                ("DEBUG".into(), "false".into())
+            ]
+        );
+        assert_eq!(m.health.len(), 1);
+        assert_eq!(m.health[0].expect.as_deref(), Some("pong"));
+        assert_eq!(m.health[0].timeout_secs, 120);
+    }
+
+    #[test]
+    fn id_must_match_directory() {
+        let e = Manifest::parse(GOOD, "x/stacklet.toml", "pics").unwrap_err();
+        assert!(e.to_string().contains("does not match its directory `pics`"), "{e}");
+        assert!(e.message.contains("(line 2)"), "{}", e.message);
+    }
+
+    #[test]
+    fn bad_category_names_closest() {
+        let src = GOOD.replace("\"media\"", "\"medai\"");
+        let e = Manifest::parse(&src, "f", "photos").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("category"));
+        assert_eq!(e.hint.as_deref(), Some("did you mean `media`?"));
+    }
+
+    #[test]
+    fn wrong_type_names_line() {
+        let src = GOOD.replace("port = 42010", "port = \"x\"");
+        let e = Manifest::parse(&src, "f", "photos").unwrap_err();
+        assert!(e.message.contains("line 7"), "{}", e.message);
+    }
+
+    #[test]
+    fn unknown_keys_warn() {
+        let src = format!("colour = 1\n{GOOD}");
+        let (_, w) = Manifest::parse(&src, "f", "photos").unwrap();
+        assert_eq!(w, vec!["Unknown key `colour` in `f` (ignored)".to_string()]);
+    }
+
+    #[test]
+    fn port_out_of_range() {
+        let src = GOOD.replace("42010\n", "70000\n");
+        let e = Manifest::parse(&src, "f", "photos").unwrap_err();
+        assert!(e.message.contains("out of range"), "{}", e.message);
+    }
+}
