@@ -1,11 +1,39 @@
 //! `stack`: a single-binary runtime for self-hosted family services.
 
+mod cli;
+mod commands;
 mod compose;
+mod config;
 mod error;
 mod instance;
 mod output;
+mod render;
 mod stacklet;
+mod workspace;
 
-fn main() -> std::process::ExitCode {
-    std::process::ExitCode::SUCCESS
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    let printer = output::Printer::new(cli.global.color, commands::verbosity(&cli.global));
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            printer.error(format!("Cannot start the async runtime: {e}"), &[]);
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(commands::run(cli, printer.clone()));
+    commands::exit(result, &printer)
 }

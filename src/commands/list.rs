@@ -1,0 +1,177 @@
+//! `stack list` and `stack status`: every stacklet with its state and where to reach it.
+
+use std::process::ExitCode;
+
+use serde_json::json;
+
+use crate::output::Printer;
+use crate::render::vars::{lan_ip, public_url};
+use crate::workspace::Workspace;
+
+struct Row {
+    id: String,
+    name: String,
+    category: String,
+    state: String,
+    url: String,
+    json: serde_json::Value,
+}
+
+fn rows(ws: &Workspace) -> Vec<Row> {
+    let ip = lan_ip();
+    ws.catalog
+        .stacklets
+        .iter()
+        .map(|s| {
+            let m = &s.manifest;
+            let url = m
+                .port
+                .map(|p| public_url(&ws.config, &m.id, None, p, &ip))
+                .unwrap_or_default();
+            let set_up = ws.instance.is_set_up(&m.id);
+            let state = if set_up { "set up" } else { "available" }.to_string();
+            let json = json!({
+                "id": m.id,
+                "name": m.name,
+                "description": m.description,
+                "version": m.version,
+                "category": m.category,
+                "type": match m.kind { crate::stacklet::manifest::StackletType::Docker => "docker", crate::stacklet::manifest::StackletType::Host => "host" },
+                "port": m.port,
+                "ports": m.ports.iter().map(|(n, p)| (n.clone(), json!(p))).collect::<serde_json::Map<_, _>>(),
+                "requires": m.requires,
+                "always_on": m.always_on,
+                "set_up": set_up,
+                "state": state,
+                "url": if url.is_empty() { serde_json::Value::Null } else { json!(url) },
+            });
+            Row {
+                id: m.id.clone(),
+                name: m.name.clone(),
+                category: m.category.clone(),
+                state,
+                url,
+                json,
+            }
+        })
+        .collect()
+}
+
+fn table(printer: &Printer, rows: &[Row]) {
+    let headers = ["ID", "NAME", "CATEGORY", "STATE", "URL"];
+    let cells: Vec<[&str; 5]> = rows
+        .iter()
+        .map(|r| [&*r.id, &*r.name, &*r.category, &*r.state, &*r.url])
+        .collect();
+    let mut widths = headers.map(str::len);
+    for row in &cells {
+        for (w, c) in widths.iter_mut().zip(row) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |cols: [&str; 5]| {
+        cols.iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_string()
+    };
+    printer.out(line(headers));
+    for row in cells {
+        printer.out(line(row));
+    }
+}
+
+pub async fn list(printer: &Printer, json: bool) -> anyhow::Result<ExitCode> {
+    let ws = Workspace::load(printer)?;
+    let rows = rows(&ws);
+    if json {
+        printer.json(&serde_json::Value::Array(
+            rows.into_iter().map(|r| r.json).collect(),
+        ));
+    } else if rows.is_empty() {
+        printer.note("No stacklets in this repo yet (`stacklets/<id>/stacklet.toml`)");
+    } else {
+        table(printer, &rows);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn status(printer: &Printer, json: bool) -> anyhow::Result<ExitCode> {
+    let ws = Workspace::load(printer)?;
+    let rows = rows(&ws);
+    let mode = if ws.config.domain_mode() {
+        "domain"
+    } else {
+        "port"
+    };
+    let data_dir = ws.config.data_dir.display().to_string();
+    let free = disk_free(&ws.config.data_dir);
+    if json {
+        printer.json(&json!({
+            "system": {
+                "mode": mode,
+                "domain": ws.config.core.domain,
+                "data_dir": data_dir,
+                "data_dir_free_bytes": free,
+                "instance_dir": ws.instance.dir.display().to_string(),
+            },
+            "stacklets": rows.into_iter().map(|r| r.json).collect::<Vec<_>>(),
+        }));
+        return Ok(ExitCode::SUCCESS);
+    }
+    printer.out(format!(
+        "Mode:      {mode}{}",
+        if ws.config.domain_mode() {
+            format!(" ({})", ws.config.core.domain)
+        } else {
+            String::new()
+        }
+    ));
+    printer.out(format!("Instance:  {}", ws.instance.dir.display()));
+    printer.out(format!(
+        "Data:      {data_dir}{}",
+        free.map(|b| format!(" ({} free)", human_bytes(b)))
+            .unwrap_or_default()
+    ));
+    printer.out("");
+    table(printer, &rows);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Free bytes on the filesystem holding `path` (or its nearest existing parent), via `df`, which
+/// every supported system has; `None` when it cannot be read.
+fn disk_free(path: &std::path::Path) -> Option<u64> {
+    let existing = path.ancestors().find(|p| p.exists())?;
+    let out = std::process::Command::new("df")
+        .arg("-Pk")
+        .arg(existing)
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let kb: u64 = text
+        .lines()
+        .nth(1)?
+        .split_whitespace()
+        .nth(3)?
+        .parse()
+        .ok()?;
+    Some(kb * 1024)
+}
+
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: &[&str] = &["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}

@@ -1,0 +1,101 @@
+//! Command dispatch: each verb turns its clap arguments into options, calls the domain and renders
+//! the result. `run` returns the exit code; `exit` renders an error once, with its hints.
+
+mod config;
+mod list;
+
+use std::process::ExitCode;
+
+use crate::cli::{Cli, Command, GlobalArgs};
+use crate::error::{ExitKind, UserError, closest};
+use crate::output::{Printer, Verbosity};
+use crate::workspace::Workspace;
+
+/// The verbs clap knows, for "did you mean" hints on unknown first words.
+const COMMANDS: &[&str] = &["list", "ls", "status", "env", "config", "help"];
+
+pub fn verbosity(global: &GlobalArgs) -> Verbosity {
+    if global.quiet {
+        Verbosity::Quiet
+    } else if global.verbose {
+        Verbosity::Verbose
+    } else {
+        Verbosity::Normal
+    }
+}
+
+pub async fn run(cli: Cli, printer: Printer) -> anyhow::Result<ExitCode> {
+    let Some(command) = cli.command else {
+        print_help();
+        return Ok(ExitCode::SUCCESS);
+    };
+    match command {
+        Command::Help => {
+            print_help();
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::List(args) => list::list(&printer, args.json).await,
+        Command::Status(args) => list::status(&printer, args.json).await,
+        Command::Env(_args) => unimplemented!(),
+        Command::Config(args) => config::config(&printer, &args),
+        Command::External(words) => external(&printer, words).await,
+    }
+}
+
+fn print_help() {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    let _ = cmd.print_help();
+}
+
+/// `stack <word> …` where `<word>` is not a verb: a stacklet's own command, or a usage error.
+async fn external(printer: &Printer, words: Vec<String>) -> anyhow::Result<ExitCode> {
+    let first = words.first().cloned().unwrap_or_default();
+    let ws = Workspace::load(printer)?;
+    if ws.catalog.get(&first).is_none() {
+        let candidates = COMMANDS.iter().copied().chain(ws.catalog.ids());
+        let err = UserError::usage(format!("Unknown command or stacklet `{first}`"));
+        let err = match closest(&first, candidates) {
+            Some(c) => err.hint(format!("did you mean `stack {c}`?")),
+            None => {
+                err.hint("run `stack help` for the commands and `stack list` for the stacklets")
+            }
+        };
+        return Err(err.into());
+    }
+    Err(UserError::new(format!("`{first}` has no stacklet commands in this build")).into())
+}
+
+/// Render an error once and choose the exit code: 2 for usage errors, 1 otherwise.
+pub fn exit(result: anyhow::Result<ExitCode>, printer: &Printer) -> ExitCode {
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            if let Some(user) = err.chain().find_map(|e| e.downcast_ref::<UserError>()) {
+                let outer: Vec<String> = err
+                    .chain()
+                    .take_while(|e| e.downcast_ref::<UserError>().is_none())
+                    .map(ToString::to_string)
+                    .collect();
+                let message = if outer.is_empty() {
+                    user.message.clone()
+                } else {
+                    format!("{}: {}", outer.join(": "), user.message)
+                };
+                printer.error(message, &user.hints);
+                match user.kind {
+                    ExitKind::Usage => ExitCode::from(2),
+                    ExitKind::Failure => ExitCode::FAILURE,
+                }
+            } else {
+                let message = err
+                    .chain()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(": ");
+                printer.error(message, &[]);
+                ExitCode::FAILURE
+            }
+        }
+    }
+}

@@ -1,0 +1,268 @@
+//! `stack.toml` and `users.toml` of an instance.
+//!
+//! A missing `stack.toml` means every default (port mode, `~/famstack-data`); a file that does not
+//! parse is an error naming the file and line — never an empty config. Per-stacklet tables
+//! (`[photos]`) are kept raw for `ctx.cfg`. `users.toml` is identity only: no passwords.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{UserError, closest};
+use crate::instance::Instance;
+use crate::stacklet::manifest::toml_message;
+
+pub const DEFAULT_DATA_DIR: &str = "~/famstack-data";
+const KNOWN_TABLES: &[&str] = &["core", "updates", "ai", "messages"];
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct Core {
+    pub domain: String,
+    pub data_dir: Option<String>,
+    pub timezone: Option<String>,
+    pub language: Option<String>,
+    pub https: bool,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct Updates {
+    pub schedule: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct Ai {
+    pub openai_url: Option<String>,
+    pub openai_key: Option<String>,
+    pub default: Option<String>,
+    pub whisper_url: Option<String>,
+    pub language: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct Messages {
+    pub server_name: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+struct RawConfig {
+    core: Core,
+    updates: Updates,
+    ai: Ai,
+    messages: Messages,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Config {
+    pub core: Core,
+    pub updates: Updates,
+    pub ai: Ai,
+    pub messages: Messages,
+    /// The whole file, for per-stacklet tables.
+    pub table: toml::Table,
+    /// Absolute data dir (`~` expanded, relative to the instance dir).
+    pub data_dir: PathBuf,
+    /// Whether `stack.toml` exists (a missing one means all defaults).
+    pub present: bool,
+}
+
+impl Config {
+    /// Load `stack.toml`; `stacklet_ids` lets per-stacklet tables pass without a warning.
+    pub fn load(
+        instance: &Instance,
+        stacklet_ids: &BTreeSet<String>,
+    ) -> Result<(Self, Vec<String>), UserError> {
+        let path = instance.config_file();
+        let display = display_path(instance, &path);
+        let source = match std::fs::read_to_string(&path) {
+            Ok(s) => Some(s),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(UserError::new(format!("Cannot read `{display}`: {e}"))),
+        };
+        let Some(source) = source else {
+            let data_dir = instance.resolve_data_dir(DEFAULT_DATA_DIR);
+            return Ok((
+                Self {
+                    data_dir,
+                    ..Self::default()
+                },
+                Vec::new(),
+            ));
+        };
+        let invalid = |e: toml::de::Error| {
+            UserError::new(format!(
+                "Invalid `{display}`: {}",
+                toml_message(&e, &source)
+            ))
+        };
+        let table: toml::Table = toml::from_str(&source).map_err(invalid)?;
+        let raw: RawConfig = toml::from_str(&source).map_err(invalid)?;
+        let mut warnings = Vec::new();
+        for key in table.keys() {
+            if !KNOWN_TABLES.contains(&key.as_str()) && !stacklet_ids.contains(key) {
+                let mut w = format!("Unknown key `{key}` in `{display}` (ignored)");
+                let candidates = KNOWN_TABLES
+                    .iter()
+                    .copied()
+                    .chain(stacklet_ids.iter().map(String::as_str));
+                if let Some(c) = closest(key, candidates) {
+                    w.push_str(&format!("; did you mean `{c}`?"));
+                }
+                warnings.push(w);
+            }
+        }
+        let data_dir = instance.resolve_data_dir(
+            raw.core
+                .data_dir
+                .as_deref()
+                .filter(|d| !d.is_empty())
+                .unwrap_or(DEFAULT_DATA_DIR),
+        );
+        Ok((
+            Self {
+                core: raw.core,
+                updates: raw.updates,
+                ai: raw.ai,
+                messages: raw.messages,
+                table,
+                data_dir,
+                present: true,
+            },
+            warnings,
+        ))
+    }
+
+    pub fn domain_mode(&self) -> bool {
+        !self.core.domain.trim().is_empty()
+    }
+
+    /// `[<id>]` of `stack.toml`, if present.
+    pub fn stacklet_table(&self, id: &str) -> Option<&toml::Table> {
+        self.table.get(id).and_then(toml::Value::as_table)
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct User {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub email: String,
+    #[serde(default = "default_role")]
+    pub role: String,
+    #[serde(default)]
+    pub stacklets: Vec<String>,
+}
+
+fn default_role() -> String {
+    "member".into()
+}
+
+pub const ROLES: &[&str] = &["admin", "member", "restricted"];
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawUsers {
+    #[serde(default)]
+    users: Vec<User>,
+}
+
+/// The family members of `users.toml` (empty when the file is missing).
+#[derive(Clone, Debug, Default)]
+pub struct Users {
+    pub users: Vec<User>,
+}
+
+impl Users {
+    pub fn load(instance: &Instance, stacklet_ids: &BTreeSet<String>) -> Result<Self, UserError> {
+        let path = instance.users_file();
+        let display = display_path(instance, &path);
+        let source = match std::fs::read_to_string(&path) {
+            Ok(s) => s,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
+            Err(e) => return Err(UserError::new(format!("Cannot read `{display}`: {e}"))),
+        };
+        let raw: RawUsers = toml::from_str(&source).map_err(|e| {
+            UserError::new(format!(
+                "Invalid `{display}`: {}",
+                toml_message(&e, &source)
+            ))
+        })?;
+        let mut seen = BTreeSet::new();
+        for (i, user) in raw.users.iter().enumerate() {
+            let at = format!("`{display}` users[{i}]");
+            if user.id.is_empty()
+                || !user
+                    .id
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.".contains(c))
+            {
+                return Err(UserError::new(format!(
+                    "Invalid {at}: id `{}` must be lowercase letters, digits, `-`, `_` or `.`",
+                    user.id
+                )));
+            }
+            if !seen.insert(user.id.as_str()) {
+                return Err(UserError::new(format!(
+                    "Invalid {at}: id `{}` is used twice",
+                    user.id
+                )));
+            }
+            if !ROLES.contains(&user.role.as_str()) {
+                return Err(UserError::new(format!(
+                    "Invalid {at}: role `{}`; expected one of {}",
+                    user.role,
+                    ROLES.join(", ")
+                ))
+                .maybe_hint(
+                    closest(&user.role, ROLES.iter().copied())
+                        .map(|c| format!("did you mean `{c}`?")),
+                ));
+            }
+            for s in &user.stacklets {
+                if !stacklet_ids.contains(s) {
+                    return Err(UserError::new(format!(
+                        "Invalid {at}: stacklets names unknown stacklet `{s}`"
+                    ))
+                    .maybe_hint(
+                        closest(s, stacklet_ids.iter().map(String::as_str))
+                            .map(|c| format!("did you mean `{c}`?")),
+                    ));
+                }
+            }
+        }
+        Ok(Self { users: raw.users })
+    }
+
+    /// Comma-joined ids of admins (`{admin_user_ids}`).
+    pub fn admin_ids(&self) -> String {
+        self.users
+            .iter()
+            .filter(|u| u.role == "admin")
+            .map(|u| u.id.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Users who get an account on `stacklet`: admins everywhere, others per their list.
+    pub fn for_stacklet(&self, stacklet: &str) -> Vec<&User> {
+        self.users
+            .iter()
+            .filter(|u| u.role == "admin" || u.stacklets.iter().any(|s| s == stacklet))
+            .collect()
+    }
+}
+
+/// A path as shown in messages: relative to the repo root when inside it.
+pub fn display_path(instance: &Instance, path: &Path) -> String {
+    path.strip_prefix(&instance.root)
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}

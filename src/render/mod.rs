@@ -1,0 +1,3 @@
+//! Rendering: template variables, templates and the `.env` file.
+
+pub mod vars;

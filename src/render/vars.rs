@@ -1,0 +1,220 @@
+//! Template variables (contract §3): the values `{name}` can refer to in `[env.defaults]`, hints,
+//! health checks and `check_url`s, computed from `stack.toml`, `users.toml`, the catalog and the
+//! secrets snapshot.
+//!
+//! Invariant: this module only computes; it never generates or writes a secret. The caller ensures
+//! `global__ADMIN_PASSWORD` exists before rendering a template that uses `{admin_password}`.
+
+use std::collections::BTreeMap;
+
+use crate::config::Config;
+use crate::workspace::Workspace;
+
+pub const ADMIN_USERNAME: &str = "stackadmin";
+pub const ADMIN_EMAIL: &str = "stackadmin@home.local";
+pub const ADMIN_PASSWORD_KEY: &str = "global__ADMIN_PASSWORD";
+pub const AI_API_KEY: &str = "global__AI_API_KEY";
+
+/// Every variable available to templates of stacklet `id`. `secrets` is the full secrets snapshot.
+pub fn variables(
+    ws: &Workspace,
+    id: &str,
+    secrets: &BTreeMap<String, String>,
+    lan_ip: &str,
+) -> BTreeMap<String, String> {
+    let cfg = &ws.config;
+    let mut vars = BTreeMap::new();
+    let mut set = |k: &str, v: String| {
+        vars.insert(k.to_string(), v);
+    };
+    set("data_dir", ws.config.data_dir.display().to_string());
+    set("domain", cfg.core.domain.trim().to_string());
+    set(
+        "language",
+        first(&[&cfg.core.language, &cfg.ai.language]).unwrap_or_else(|| "en".into()),
+    );
+    set(
+        "timezone",
+        first(&[&cfg.core.timezone]).unwrap_or_else(|| "UTC".into()),
+    );
+    set("stacklet_id", id.to_string());
+    set("admin_username", ADMIN_USERNAME.into());
+    set("admin_email", ADMIN_EMAIL.into());
+    set(
+        "admin_password",
+        secrets.get(ADMIN_PASSWORD_KEY).cloned().unwrap_or_default(),
+    );
+    set("admin_user_ids", ws.users.admin_ids());
+    let openai = first(&[&cfg.ai.openai_url]).unwrap_or_else(|| "http://localhost:8000/v1".into());
+    set("ai_openai_url_docker", docker_url(&openai));
+    set("ai_openai_url", openai);
+    set(
+        "ai_openai_key",
+        secrets
+            .get(AI_API_KEY)
+            .filter(|k| !k.is_empty())
+            .cloned()
+            .or_else(|| cfg.ai.openai_key.clone())
+            .unwrap_or_default(),
+    );
+    let whisper =
+        first(&[&cfg.ai.whisper_url]).unwrap_or_else(|| "http://localhost:42062/v1".into());
+    set("ai_whisper_url_docker", docker_url(&whisper));
+    set("ai_whisper_url", whisper);
+    let ai_language = first(&[&cfg.ai.language]).unwrap_or_else(|| "en".into());
+    set(
+        "ai_tts_voice",
+        if ai_language.starts_with("de") {
+            "onyx"
+        } else {
+            "alloy"
+        }
+        .into(),
+    );
+    set("ai_language", ai_language);
+    let model = cfg.ai.default.clone().unwrap_or_default();
+    set(
+        "ai_default_model_short",
+        model.rsplit('/').next().unwrap_or_default().to_string(),
+    );
+    set("ai_default_model", model);
+    set(
+        "messages_server_name",
+        cfg.messages.server_name.clone().unwrap_or_default(),
+    );
+    for s in &ws.catalog.stacklets {
+        let sid = s.id().replace('-', "_");
+        if let Some(port) = s.manifest.port {
+            set(
+                &format!("{sid}_url"),
+                public_url(cfg, s.id(), None, port, lan_ip),
+            );
+        }
+        for (name, port) in &s.manifest.ports {
+            set(
+                &format!("{sid}_{}_url", name.replace('-', "_")),
+                public_url(cfg, s.id(), Some(name), *port, lan_ip),
+            );
+        }
+        // Declared secrets exist as variables from the start: empty until generated.
+        for name in &s.manifest.generate {
+            set(&format!("{}__{name}", s.id()), String::new());
+        }
+    }
+    for (key, value) in secrets {
+        set(key, value.clone());
+    }
+    if let Some(me) = ws.catalog.get(id) {
+        set(
+            "url",
+            me.manifest
+                .port
+                .map(|p| public_url(cfg, id, None, p, lan_ip))
+                .unwrap_or_else(|| domain_url(cfg, id).unwrap_or_default()),
+        );
+    }
+    set("ip", lan_ip.to_string());
+    vars
+}
+
+fn first(options: &[&Option<String>]) -> Option<String> {
+    options
+        .iter()
+        .find_map(|o| o.as_ref().filter(|s| !s.trim().is_empty()).cloned())
+}
+
+/// `localhost`/`127.0.0.1` rewritten to `host.docker.internal`, for use from inside containers.
+pub fn docker_url(url: &str) -> String {
+    url.replacen("://localhost", "://host.docker.internal", 1)
+        .replacen("://127.0.0.1", "://host.docker.internal", 1)
+}
+
+fn domain_url(cfg: &Config, id: &str) -> Option<String> {
+    cfg.domain_mode().then(|| {
+        let scheme = if cfg.core.https { "https" } else { "http" };
+        format!("{scheme}://{id}.{}", cfg.core.domain.trim())
+    })
+}
+
+/// Domain mode `http(s)://<id>.<domain>` (a named port: `<id>-<name>.<domain>`); port mode
+/// `http://<lan-ip>:<port>`.
+pub fn public_url(
+    cfg: &Config,
+    id: &str,
+    port_name: Option<&str>,
+    port: u16,
+    lan_ip: &str,
+) -> String {
+    match (domain_url(cfg, id), port_name) {
+        (Some(url), None) => url,
+        (Some(_), Some(name)) => domain_url(cfg, &format!("{id}-{name}")).unwrap_or_default(),
+        (None, _) => format!("http://{lan_ip}:{port}"),
+    }
+}
+
+/// The machine's LAN address for URLs shown to people, `localhost` when none is found.
+/// `STACK_LAN_IP` overrides. Read from the OS tools so no packet is ever sent.
+pub fn lan_ip() -> String {
+    if let Ok(ip) = std::env::var("STACK_LAN_IP") {
+        if !ip.trim().is_empty() {
+            return ip.trim().to_string();
+        }
+    }
+    let attempts: &[(&str, &[&str])] = if cfg!(target_os = "macos") {
+        &[
+            ("ipconfig", &["getifaddr", "en0"]),
+            ("ipconfig", &["getifaddr", "en1"]),
+        ]
+    } else {
+        &[("hostname", &["-I"])]
+    };
+    for (program, args) in attempts {
+        if let Ok(out) = std::process::Command::new(program).args(*args).output() {
+            let text = String::from_utf8_lossy(&out.stdout);
+            if let Some(ip) = text.split_whitespace().find(|w| {
+                w.parse::<std::net::Ipv4Addr>()
+                    .is_ok_and(|a| !a.is_loopback())
+            }) {
+                return ip.to_string();
+            }
+        }
+    }
+    "localhost".into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docker_url_rewrites_loopback() {
+        assert_eq!(
+            docker_url("http://localhost:8000/v1"),
+            "http://host.docker.internal:8000/v1"
+        );
+        assert_eq!(
+            docker_url("http://127.0.0.1:1/"),
+            "http://host.docker.internal:1/"
+        );
+        assert_eq!(docker_url("http://example:1/"), "http://example:1/");
+    }
+
+    #[test]
+    fn urls_follow_the_mode() {
+        let mut cfg = Config::default();
+        assert_eq!(
+            public_url(&cfg, "photos", None, 42010, "10.0.0.2"),
+            "http://10.0.0.2:42010"
+        );
+        cfg.core.domain = "home.internal".into();
+        assert_eq!(
+            public_url(&cfg, "photos", None, 42010, "x"),
+            "http://photos.home.internal"
+        );
+        cfg.core.https = true;
+        assert_eq!(
+            public_url(&cfg, "messages", Some("element"), 1, "x"),
+            "https://messages-element.home.internal"
+        );
+    }
+}
