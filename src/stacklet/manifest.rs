@@ -499,20 +499,26 @@ fn unknown_keys(table: &toml::Table, display: &str) -> Vec<String> {
     warnings
 }
 
-/// toml's own message already names the line, column and key; keep it but drop the trailing newline.
+/// toml's message, with Rust type names put in words and the offending line quoted.
 pub fn toml_message(e: &toml::de::Error, source: &str) -> String {
-    let mut message = e.message().to_string();
+    let mut message = e.message().trim_end().to_string();
+    for (rust, words) in [
+        ("expected i64", "expected an integer"),
+        ("expected u64", "expected an integer"),
+        ("expected u16", "expected an integer"),
+        ("expected a boolean", "expected `true` or `false`"),
+    ] {
+        message = message.replace(rust, words);
+    }
     if let Some(span) = e.span() {
-        let line = source[..span.start.min(source.len())]
-            .lines()
-            .count()
-            .max(1);
-        let line = if source[..span.start.min(source.len())].ends_with('\n') {
-            line + 1
+        let start = span.start.min(source.len());
+        let line_no = source[..start].matches('\n').count() + 1;
+        let text = source.lines().nth(line_no - 1).unwrap_or_default().trim();
+        if text.is_empty() {
+            message = format!("{message} (line {line_no})");
         } else {
-            line
-        };
-        message = format!("{message} (line {line})");
+            message = format!("{message} (line {line_no}: `{text}`)");
+        }
     }
     message
 }

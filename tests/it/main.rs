@@ -1,1 +1,5 @@
-//! The one integration test binary.
+//! The one integration test binary: every test drives the real `stack` binary against a temporary
+//! repo built with `support::Repo`.
+
+mod foundation;
+mod support;
