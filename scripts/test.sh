@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The test command (README "Tests", and what CI runs): makes sure the prerequisites of the
+# integration tests are present — a running Docker Engine, Debian's static busybox and caddy (test
+# images are built from them, no registry needed), Docker Compose v2 as a test oracle — then runs
+# the whole suite. As root on Debian/Ubuntu it installs what is missing; otherwise it says what to
+# install. Extra arguments go to `cargo test`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+[ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx httpd || need+=(busybox-static)
+command -v caddy >/dev/null 2>&1 || need+=(caddy)
+[ -e /usr/lib/x86_64-linux-gnu/libpython3.11.so.1.0 ] || [ -e /usr/lib/aarch64-linux-gnu/libpython3.11.so.1.0 ] || need+=(libpython3.11-dev python3)
+command -v bash >/dev/null || need+=(bash)
+if ! docker info >/dev/null 2>&1 && ! command -v dockerd >/dev/null 2>&1; then need+=(docker.io); fi
+
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq "${need[@]}" >/dev/null
+  else
+    echo "error: missing test prerequisites: ${need[*]}" >&2
+    echo "hint: sudo apt-get install ${need[*]}" >&2
+    exit 1
+  fi
+fi
+
+# A Docker Engine must answer; start one when this machine has dockerd but it is not running.
+if ! docker info >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v dockerd >/dev/null; then
+    (dockerd >/tmp/dockerd.log 2>&1 &)
+    for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
+  fi
+  docker info >/dev/null 2>&1 || { echo "error: no Docker Engine answers (see /tmp/dockerd.log)" >&2; exit 1; }
+fi
+
+scripts/install-compose.sh >/dev/null
+if [ -x scripts/test-images.sh ]; then scripts/test-images.sh >/dev/null; fi
+
+export PYO3_PYTHON="${PYO3_PYTHON:-/usr/bin/python3}"
+cargo test --locked "$@"
