@@ -266,3 +266,130 @@ pub fn display_path(instance: &Instance, path: &Path) -> String {
         .display()
         .to_string()
 }
+
+/// Set `[<table>].<key>` in `stack.toml`, keeping every comment and the file's layout, written
+/// atomically (temporary file + rename). Creates the file and the table when missing.
+pub fn set_value(
+    instance: &Instance,
+    table: &str,
+    key: &str,
+    value: &serde_json::Value,
+) -> Result<(), UserError> {
+    let path = instance.config_file();
+    let display = display_path(instance, &path);
+    let source = match std::fs::read_to_string(&path) {
+        Ok(s) => s,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(UserError::new(format!("Cannot read `{display}`: {e}"))),
+    };
+    let mut doc: toml_edit::DocumentMut = source
+        .parse()
+        .map_err(|e: toml_edit::TomlError| UserError::new(format!("Invalid `{display}`: {e}")))?;
+    let new = json_to_toml(value).ok_or_else(|| {
+        UserError::new(format!(
+            "Cannot store `{value}` as `[{table}].{key}` in `{display}`: null is not a TOML value"
+        ))
+    })?;
+    if !doc.contains_table(table) {
+        doc[table] = toml_edit::table();
+    }
+    let item = &mut doc[table][key];
+    let mut new = new;
+    // Keep an inline `# comment` that followed the old value.
+    if let Some(old) = item.as_value() {
+        *new.decor_mut() = old.decor().clone();
+    }
+    *item = toml_edit::Item::Value(new);
+    write_atomic(&path, doc.to_string().as_bytes())
+        .map_err(|e| UserError::new(format!("Cannot write `{display}`: {e}")))
+}
+
+/// Read `[<table>].<key>` of the current `stack.toml` on disk as JSON (hooks see their own writes).
+pub fn get_value(instance: &Instance, table: &str, key: &str) -> Result<Option<serde_json::Value>, UserError> {
+    let path = instance.config_file();
+    let display = display_path(instance, &path);
+    let source = match std::fs::read_to_string(&path) {
+        Ok(s) => s,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(UserError::new(format!("Cannot read `{display}`: {e}"))),
+    };
+    let parsed: toml::Table = toml::from_str(&source).map_err(|e| {
+        UserError::new(format!("Invalid `{display}`: {}", toml_message(&e, &source)))
+    })?;
+    Ok(parsed
+        .get(table)
+        .and_then(|t| t.get(key))
+        .and_then(|v| serde_json::to_value(v).ok()))
+}
+
+fn json_to_toml(value: &serde_json::Value) -> Option<toml_edit::Value> {
+    use serde_json::Value as J;
+    Some(match value {
+        J::Null => return None,
+        J::Bool(b) => (*b).into(),
+        J::Number(n) => match n.as_i64() {
+            Some(i) => i.into(),
+            None => n.as_f64()?.into(),
+        },
+        J::String(s) => s.as_str().into(),
+        J::Array(items) => {
+            let mut array = toml_edit::Array::new();
+            for item in items {
+                array.push(json_to_toml(item)?);
+            }
+            toml_edit::Value::Array(array)
+        }
+        J::Object(map) => {
+            let mut table = toml_edit::InlineTable::new();
+            for (k, v) in map {
+                table.insert(k, json_to_toml(v)?);
+            }
+            toml_edit::Value::InlineTable(table)
+        }
+    })
+}
+
+/// Write `bytes` to `path` through a temporary file in the same directory and a rename, so a reader
+/// (or a crash) never sees a torn file. Keeps the mode of an existing file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    if let Ok(meta) = std::fs::metadata(path) {
+        std::fs::set_permissions(tmp.path(), meta.permissions())?;
+    }
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_value_keeps_comments() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("stacklets")).unwrap();
+        let inst = Instance::discover(dir.path(), None, None).unwrap();
+        std::fs::write(
+            inst.config_file(),
+            "# top comment\n[core]\ndomain = \"\" # port mode\n\n[messages]\nserver_name = \"old\"  # keep me\n",
+        )
+        .unwrap();
+        set_value(&inst, "messages", "server_name", &serde_json::json!("home")).unwrap();
+        set_value(&inst, "photos", "workers", &serde_json::json!(4)).unwrap();
+        let text = std::fs::read_to_string(inst.config_file()).unwrap();
+        assert!(text.contains("# top comment"));
+        assert!(text.contains("domain = \"\" # port mode"));
+        assert!(text.contains("server_name = \"home\"  # keep me"), "{text}");
+        assert!(text.contains("[photos]\nworkers = 4"), "{text}");
+        assert_eq!(
+            get_value(&inst, "photos", "workers").unwrap(),
+            Some(serde_json::json!(4))
+        );
+        assert_eq!(get_value(&inst, "photos", "nope").unwrap(), None);
+    }
+}

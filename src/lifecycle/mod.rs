@@ -1,0 +1,131 @@
+//! The lifecycle pipelines (`up`, `down`, `destroy`, `uninstall`) and what they share: a `Session`
+//! holding the loaded workspace, the printer, the instance lock and a lazily connected Docker client.
+
+pub mod down;
+pub mod env;
+pub mod host;
+pub mod paths;
+pub mod state;
+pub mod up;
+pub mod welcome;
+
+use std::collections::BTreeMap;
+
+use crate::engine;
+use crate::error::UserError;
+use crate::hooks::HookContext;
+use crate::lock::InstanceLock;
+use crate::output::Printer;
+use crate::render::vars::lan_ip;
+use crate::stacklet::Stacklet;
+use crate::workspace::Workspace;
+
+use self::env::RenderedEnv;
+
+pub struct Session {
+    pub ws: Workspace,
+    pub printer: Printer,
+    pub lan_ip: String,
+    docker: Option<bollard::Docker>,
+    _lock: Option<InstanceLock>,
+}
+
+impl Session {
+    /// A read-only session (no lock).
+    pub fn open(printer: &Printer) -> Result<Self, UserError> {
+        let ws = Workspace::load(printer)?;
+        Ok(Self {
+            ws,
+            printer: printer.clone(),
+            lan_ip: lan_ip(),
+            docker: None,
+            _lock: None,
+        })
+    }
+
+    /// A session that changes state: holds the instance lock until dropped. With `wait`, a second
+    /// command waits for the first (saying so); without, it fails naming the holder.
+    pub fn open_locked(printer: &Printer, wait: bool) -> Result<Self, UserError> {
+        let mut session = Self::open(printer)?;
+        let path = session.ws.instance.lock_file();
+        let p = printer.clone();
+        let lock = InstanceLock::acquire(&path, wait, |pid| {
+            p.status(
+                "Waiting",
+                format!(
+                    "for another `stack` command{} to finish (lock `{}`)",
+                    pid.map(|p| format!(" (pid {p})")).unwrap_or_default(),
+                    path.display()
+                ),
+            );
+        })
+        .map_err(|e| {
+            UserError::new(e.to_string())
+                .hint("wait for it to finish, or leave out `--no-wait` to queue behind it")
+        })?;
+        session._lock = Some(lock);
+        Ok(session)
+    }
+
+    /// Re-read manifests and config (after a hook changed `stack.toml`).
+    pub fn reload(&mut self) -> Result<(), UserError> {
+        self.ws = Workspace::load(&self.printer)?;
+        Ok(())
+    }
+
+    /// The Docker client, connected on first use.
+    pub async fn docker(&mut self) -> Result<bollard::Docker, UserError> {
+        if let Some(d) = &self.docker {
+            return Ok(d.clone());
+        }
+        let docker = engine::connect()
+            .await
+            .map_err(|e| UserError::new(e.to_string()).maybe_hint(e.hint()))?;
+        self.docker = Some(docker.clone());
+        Ok(docker)
+    }
+
+    /// The Docker client if it answers, without failing the command (for read-only views).
+    pub async fn try_docker(&mut self) -> Option<bollard::Docker> {
+        self.docker().await.ok()
+    }
+
+    pub fn hook_context(&self, stacklet: &Stacklet, rendered: &RenderedEnv) -> HookContext {
+        let data_dir = self.ws.config.data_dir.clone();
+        let domain = self.ws.config.core.domain.trim().to_string();
+        let mut env: BTreeMap<String, String> = rendered.entries.iter().cloned().collect();
+        for (k, v) in [
+            ("FAMSTACK_DATA_DIR", data_dir.display().to_string()),
+            ("STACK_DATA_DIR", data_dir.display().to_string()),
+            ("FAMSTACK_DOMAIN", domain.clone()),
+            ("STACK_DOMAIN", domain.clone()),
+            ("STACKLET_ID", stacklet.id().to_string()),
+        ] {
+            env.entry(k.to_string()).or_insert(v);
+        }
+        let users: Vec<serde_json::Value> = self
+            .ws
+            .users
+            .users
+            .iter()
+            .map(|u| serde_json::to_value(u).unwrap_or_default())
+            .collect();
+        HookContext {
+            stacklet_id: stacklet.id().to_string(),
+            stacklet_dir: stacklet.dir.clone(),
+            env,
+            data_dir,
+            domain,
+            users: serde_json::Value::Array(users),
+        }
+    }
+
+    pub fn host(&self, id: &str) -> host::Host {
+        host::Host {
+            instance: self.ws.instance.clone(),
+            id: id.to_string(),
+            docker: self.docker.clone(),
+            runtime: tokio::runtime::Handle::current(),
+        }
+    }
+}

@@ -1,0 +1,208 @@
+//! `stack up <id>`: the reference's 14 steps with contract §4's rules.
+//!
+//! Invariants: the setup marker is written only after the first healthy start and a successful
+//! `on_install_success`, so an interrupted first run starts over at `on_configure`; images are
+//! ensured before any container is touched; every file written on the way is written atomically.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::compose::model::Project;
+use crate::engine;
+use crate::error::UserError;
+use crate::health;
+use crate::hooks::{self, HookName, HookRun};
+use crate::lifecycle::env::{self, RenderedEnv};
+use crate::lifecycle::state::{self, State};
+use crate::lifecycle::{Session, welcome};
+use crate::render::envfile;
+use crate::stacklet::Stacklet;
+use crate::workspace::Workspace;
+
+/// What `up` did, for the caller's summary.
+#[derive(Debug)]
+pub struct UpReport {
+    pub first_run: bool,
+    pub elapsed: std::time::Duration,
+}
+
+pub async fn up(session: &mut Session, id: &str) -> anyhow::Result<UpReport> {
+    let started = Instant::now();
+    let printer = session.printer.clone();
+    let stacklet = session.ws.catalog.require(id)?.clone();
+    check_requires(session, &stacklet).await?;
+
+    let first_run = !session.ws.instance.is_set_up(id);
+    printer.status("Rendering", format!("{} environment", stacklet.manifest.name));
+    let mut rendered = env::render(&session.ws, &stacklet, &session.lan_ip)?;
+
+    if first_run {
+        if run_hook(session, &stacklet, HookName::OnConfigure, &rendered).await? {
+            // on_configure may have written stack.toml or secrets: render again from disk.
+            session.reload()?;
+            rendered = env::render(&session.ws, &stacklet, &session.lan_ip)?;
+        }
+        run_hook(session, &stacklet, HookName::OnInstall, &rendered).await?;
+    }
+
+    let env_path = session.ws.instance.env_file(id);
+    envfile::write(&env_path, &rendered.entries).map_err(|e| {
+        UserError::new(format!("Cannot write `{}`: {e}", env_path.display()))
+    })?;
+
+    let project = load_project(&session.ws, &stacklet, &rendered)?;
+    let images = match &project {
+        Some(project) => {
+            let docker = session.docker().await?;
+            let opts = engine::ImageOptions {
+                rebuild: stacklet.manifest.build,
+            };
+            Some(engine::ensure_images(&docker, project, &opts, &printer).await?)
+        }
+        None => None,
+    };
+
+    run_hook(session, &stacklet, HookName::OnStart, &rendered).await?;
+
+    if let (Some(project), Some(images)) = (&project, &images) {
+        let docker = session.docker().await?;
+        engine::ensure_network(&docker).await?;
+        engine::up(&docker, project, images, &printer).await?;
+    }
+
+    wait_healthy(session, &stacklet, &rendered, project.as_ref()).await?;
+
+    if first_run {
+        run_hook(session, &stacklet, HookName::OnInstallSuccess, &rendered).await?;
+        let marker = session.ws.instance.marker_file(id);
+        crate::config::write_atomic(&marker, b"")
+            .map_err(|e| UserError::new(format!("Cannot write `{}`: {e}", marker.display())))?;
+    }
+    run_hook(session, &stacklet, HookName::OnStartReady, &rendered).await?;
+
+    let elapsed = started.elapsed();
+    welcome::show(&printer, &session.ws, &stacklet, &rendered, elapsed)?;
+    Ok(UpReport { first_run, elapsed })
+}
+
+/// Every `requires` entry must be set up (running or stopped): an available one fails, a stopped
+/// one is a warning.
+async fn check_requires(session: &mut Session, stacklet: &Stacklet) -> anyhow::Result<()> {
+    for dep in &stacklet.manifest.requires {
+        let dep_stacklet = session.ws.catalog.require(dep)?.clone();
+        match state::of(session, &dep_stacklet).await? {
+            State::Available => {
+                return Err(UserError::new(format!(
+                    "`{}` requires `{dep}`, which is not set up",
+                    stacklet.id()
+                ))
+                .hint(format!("stack up {dep}"))
+                .into());
+            }
+            State::Stopped => session.printer.warn(format!(
+                "`{}` requires `{dep}`, which is stopped; start it with `stack up {dep}`",
+                stacklet.id()
+            )),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The stacklet's compose project, interpolated from the rendered env (it wins) and the process
+/// environment (it fills in what the env does not define).
+pub fn load_project(
+    ws: &Workspace,
+    stacklet: &Stacklet,
+    rendered: &RenderedEnv,
+) -> Result<Option<Project>, UserError> {
+    let Some(file) = stacklet.compose_file() else {
+        return Ok(None);
+    };
+    let mut vars: std::collections::BTreeMap<String, String> = std::env::vars().collect();
+    vars.extend(rendered.entries.iter().cloned());
+    if ws.config.domain_mode() {
+        let profiles = vars.entry("COMPOSE_PROFILES".into()).or_default();
+        if !profiles.split(',').any(|p| p == "domain") {
+            if !profiles.is_empty() {
+                profiles.push(',');
+            }
+            profiles.push_str("domain");
+        }
+    }
+    let project_name = format!("stack-{}", stacklet.id());
+    let loaded = crate::compose::load(&file, &project_name, &vars)
+        .map_err(|e| UserError::new(e.to_string()))?;
+    if loaded.project.name != project_name {
+        return Err(UserError::new(format!(
+            "`{}` sets `name: {}`; a stacklet's project must be named `{project_name}`",
+            crate::config::display_path(&ws.instance, &file),
+            loaded.project.name
+        ))
+        .hint(format!("write `name: {project_name}` at the top of the compose file")));
+    }
+    Ok(Some(loaded.project))
+}
+
+/// Run one hook if the stacklet has it. Returns whether it ran.
+pub async fn run_hook(
+    session: &Session,
+    stacklet: &Stacklet,
+    name: HookName,
+    rendered: &RenderedEnv,
+) -> anyhow::Result<bool> {
+    let ctx = session.hook_context(stacklet, rendered);
+    let host = Arc::new(session.host(stacklet.id()));
+    match hooks::run_hook(name, ctx, host, session.printer.clone()).await? {
+        HookRun::NotPresent => Ok(false),
+        HookRun::Ran { .. } => Ok(true),
+    }
+}
+
+async fn wait_healthy(
+    session: &mut Session,
+    stacklet: &Stacklet,
+    rendered: &RenderedEnv,
+    project: Option<&Project>,
+) -> anyhow::Result<()> {
+    if stacklet.manifest.health.is_empty() {
+        return Ok(());
+    }
+    let checks = state::render_checks(stacklet, rendered)?;
+    session
+        .printer
+        .status("Waiting", format!("{} (health)", stacklet.manifest.name));
+    if let Err(failure) = health::wait_healthy(&checks, &session.printer).await {
+        let mut err = UserError::new(format!(
+            "`{}` did not become healthy: check `{}` ({}) last saw {}",
+            stacklet.id(),
+            failure.name,
+            failure.url,
+            failure.observed
+        ));
+        if let Some(hint) = &failure.hint {
+            err = err.hint(hint.clone());
+        }
+        if let Some(project) = project {
+            if let Ok(docker) = session.docker().await {
+                if let Some((container, lines)) = engine::failing_logs(&docker, project, 20).await {
+                    err = err.hint(format!(
+                        "last lines of `{container}`:\n{}",
+                        lines
+                            .iter()
+                            .map(|l| format!("    {l}"))
+                            .collect::<Vec<_>>()
+                            .join("\n")
+                    ));
+                }
+            }
+        }
+        return Err(err
+            .hint(format!(
+                "containers are left running for inspection: `stack logs {}`",
+                stacklet.id()
+            ))
+            .into());
+    }
+    Ok(())
+}
