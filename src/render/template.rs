@@ -280,6 +280,11 @@ mod tests {
         assert_eq!(ok("json={{\"k\": 1}}", &[]), "json={\"k\": 1}");
         assert_eq!(ok("${{HOME}}", &[]), "${HOME}");
         assert_eq!(ok("{{{{", &[]), "{{");
+        // The example in docs/templates-and-secrets.md.
+        assert_eq!(
+            ok("{{\"lang\": \"{language}\"}}", &[("language", "en")]),
+            "{\"lang\": \"en\"}"
+        );
     }
 
     #[test]
