@@ -300,12 +300,16 @@ pub fn set_value(
         *new.decor_mut() = old.decor().clone();
     }
     *item = toml_edit::Item::Value(new);
-    write_atomic(&path, doc.to_string().as_bytes())
+    crate::atomic::write_keeping_mode(&path, doc.to_string().as_bytes())
         .map_err(|e| UserError::new(format!("Cannot write `{display}`: {e}")))
 }
 
 /// Read `[<table>].<key>` of the current `stack.toml` on disk as JSON (hooks see their own writes).
-pub fn get_value(instance: &Instance, table: &str, key: &str) -> Result<Option<serde_json::Value>, UserError> {
+pub fn get_value(
+    instance: &Instance,
+    table: &str,
+    key: &str,
+) -> Result<Option<serde_json::Value>, UserError> {
     let path = instance.config_file();
     let display = display_path(instance, &path);
     let source = match std::fs::read_to_string(&path) {
@@ -314,7 +318,10 @@ pub fn get_value(instance: &Instance, table: &str, key: &str) -> Result<Option<s
         Err(e) => return Err(UserError::new(format!("Cannot read `{display}`: {e}"))),
     };
     let parsed: toml::Table = toml::from_str(&source).map_err(|e| {
-        UserError::new(format!("Invalid `{display}`: {}", toml_message(&e, &source)))
+        UserError::new(format!(
+            "Invalid `{display}`: {}",
+            toml_message(&e, &source)
+        ))
     })?;
     Ok(parsed
         .get(table)
@@ -347,22 +354,6 @@ fn json_to_toml(value: &serde_json::Value) -> Option<toml_edit::Value> {
             toml_edit::Value::InlineTable(table)
         }
     })
-}
-
-/// Write `bytes` to `path` through a temporary file in the same directory and a rename, so a reader
-/// (or a crash) never sees a torn file. Keeps the mode of an existing file.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    if let Ok(meta) = std::fs::metadata(path) {
-        std::fs::set_permissions(tmp.path(), meta.permissions())?;
-    }
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
 }
 
 #[cfg(test)]

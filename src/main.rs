@@ -1,13 +1,16 @@
 //! `stack`: a single-binary runtime for self-hosted family services.
 
+mod atomic;
 mod cli;
 mod commands;
 mod compose;
 mod config;
 mod error;
 mod instance;
+mod lock;
 mod output;
 mod render;
+mod secrets;
 mod stacklet;
 mod workspace;
 

@@ -6,6 +6,8 @@ use serde_json::json;
 
 use crate::cli::ConfigArgs;
 use crate::output::Printer;
+use crate::render::vars::{ADMIN_EMAIL, ADMIN_PASSWORD_KEY, ADMIN_USERNAME};
+use crate::secrets::{Kind, Secrets};
 use crate::workspace::Workspace;
 
 pub fn config(printer: &Printer, args: &ConfigArgs) -> anyhow::Result<ExitCode> {
@@ -31,6 +33,21 @@ pub fn config(printer: &Printer, args: &ConfigArgs) -> anyhow::Result<ExitCode> 
 }
 
 fn admin(printer: &Printer, ws: &Workspace, json: bool) -> anyhow::Result<ExitCode> {
-    let _ = (printer, ws, json);
-    unimplemented!()
+    let secrets = Secrets::ensure(
+        &ws.instance.secrets_file(),
+        &[(ADMIN_PASSWORD_KEY.to_string(), Kind::Admin)],
+    )?;
+    let password = secrets.get(ADMIN_PASSWORD_KEY).unwrap_or_default();
+    if json {
+        printer.json(&json!({
+            "username": ADMIN_USERNAME,
+            "email": ADMIN_EMAIL,
+            "password": password,
+        }));
+    } else {
+        printer.out(format!(
+            "Username: {ADMIN_USERNAME}\nEmail:    {ADMIN_EMAIL}\nPassword: {password}"
+        ));
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -2,6 +2,7 @@
 //! the result. `run` returns the exit code; `exit` renders an error once, with its hints.
 
 mod config;
+mod env;
 mod list;
 
 use std::process::ExitCode;
@@ -36,7 +37,7 @@ pub async fn run(cli: Cli, printer: Printer) -> anyhow::Result<ExitCode> {
         }
         Command::List(args) => list::list(&printer, args.json).await,
         Command::Status(args) => list::status(&printer, args.json).await,
-        Command::Env(_args) => unimplemented!(),
+        Command::Env(args) => env::env(&printer, &args).await,
         Command::Config(args) => config::config(&printer, &args),
         Command::External(words) => external(&printer, words).await,
     }

@@ -8,7 +8,8 @@ use crate::engine;
 use crate::error::UserError;
 use crate::hooks::HookName;
 use crate::lifecycle::up::{load_project, run_hook};
-use crate::lifecycle::{Session, env, paths, state};
+use crate::lifecycle::{Session, paths, state};
+use crate::render::env;
 use crate::secrets::Secrets;
 use crate::stacklet::{Stacklet, graph};
 

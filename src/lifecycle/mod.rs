@@ -2,7 +2,6 @@
 //! holding the loaded workspace, the printer, the instance lock and a lazily connected Docker client.
 
 pub mod down;
-pub mod env;
 pub mod host;
 pub mod paths;
 pub mod state;
@@ -20,7 +19,7 @@ use crate::render::vars::lan_ip;
 use crate::stacklet::Stacklet;
 use crate::workspace::Workspace;
 
-use self::env::RenderedEnv;
+use crate::render::env::RenderedEnv;
 
 pub struct Session {
     pub ws: Workspace,

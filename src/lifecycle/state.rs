@@ -4,7 +4,7 @@
 use crate::engine::{self, ProjectState};
 use crate::error::UserError;
 use crate::lifecycle::Session;
-use crate::lifecycle::env::{RenderedEnv, render_text};
+use crate::render::env::{RenderedEnv, render_text};
 use crate::stacklet::Stacklet;
 use crate::stacklet::manifest::HealthCheck;
 

@@ -12,7 +12,7 @@ use crate::engine;
 use crate::error::UserError;
 use crate::health;
 use crate::hooks::{self, HookName, HookRun};
-use crate::lifecycle::env::{self, RenderedEnv};
+use crate::render::env::{self, RenderedEnv};
 use crate::lifecycle::state::{self, State};
 use crate::lifecycle::{Session, welcome};
 use crate::render::envfile;
@@ -75,7 +75,7 @@ pub async fn up(session: &mut Session, id: &str) -> anyhow::Result<UpReport> {
     if first_run {
         run_hook(session, &stacklet, HookName::OnInstallSuccess, &rendered).await?;
         let marker = session.ws.instance.marker_file(id);
-        crate::config::write_atomic(&marker, b"")
+        crate::atomic::write_private(&marker, b"")
             .map_err(|e| UserError::new(format!("Cannot write `{}`: {e}", marker.display())))?;
     }
     run_hook(session, &stacklet, HookName::OnStartReady, &rendered).await?;

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::error::UserError;
-use crate::lifecycle::env::{RenderedEnv, render_text};
+use crate::render::env::{RenderedEnv, render_text};
 use crate::output::Printer;
 use crate::render::vars::{ADMIN_EMAIL, ADMIN_USERNAME};
 use crate::stacklet::Stacklet;

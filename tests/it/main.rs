@@ -1,5 +1,6 @@
 //! The one integration test binary: every test drives the real `stack` binary against a temporary
 //! repo built with `support::Repo`.
 
+mod env;
 mod foundation;
 mod support;

@@ -37,14 +37,13 @@ pub fn parse_template(stacklet: &Stacklet, key: &str, source: &str) -> Result<Te
 
 pub fn template_error(stacklet: &Stacklet, key: &str, e: TemplateError) -> UserError {
     let file = format!("stacklets/{}/stacklet.toml", stacklet.id());
+    let hint = e.hint();
     match e {
-        TemplateError::UnknownVariable { name, closest } => UserError::new(format!(
+        TemplateError::UnknownVariable { name, .. } => UserError::new(format!(
             "Unknown template variable `{name}` in `{file}` {key}"
         ))
-        .maybe_hint(closest.map(|c| format!("did you mean `{c}`?")))
-        .hint("write `{{` and `}}` for literal braces"),
-        other => UserError::new(format!("Invalid template in `{file}` {key}: {other}"))
-            .hint("write `{{` and `}}` for literal braces"),
+        .maybe_hint(hint),
+        other => UserError::new(format!("Invalid template in `{file}` {key}: {other}")),
     }
 }
 
@@ -76,7 +75,7 @@ pub fn render(ws: &Workspace, stacklet: &Stacklet, lan_ip: &str) -> Result<Rende
             secrets_path.display()
         ))
     })?;
-    let snapshot = secrets.all();
+    let snapshot = secrets.all().clone();
     let vars = vars::variables(ws, &m.id, &snapshot, lan_ip);
     let mut entries: Vec<(String, String)> = Vec::new();
     let mut secret_names = BTreeSet::new();
@@ -84,7 +83,10 @@ pub fn render(ws: &Workspace, stacklet: &Stacklet, lan_ip: &str) -> Result<Rende
         let value = template
             .render(&vars)
             .map_err(|e| template_error(stacklet, &format!("[env.defaults].{key}"), e))?;
-        if template.variables().any(|v| v == "admin_password" || v.contains("__")) {
+        if template
+            .variables()
+            .any(|v| v == "admin_password" || v.contains("__"))
+        {
             secret_names.insert(key.clone());
         }
         entries.push((key.clone(), value));
