@@ -45,6 +45,24 @@ pub enum Command {
     Env(EnvArgs),
     /// Print `stack.toml`, or the tech admin's login
     Config(ConfigArgs),
+    /// Bring a stacklet (or `all` set-up stacklets) to running
+    Up(TargetArgs),
+    /// Stop a stacklet (or `all` running ones); data and containers stay
+    Down(TargetArgs),
+    /// Down, then up
+    Restart(IdArgs),
+    /// Remove a stacklet's containers, volumes, secrets, marker and data
+    Destroy(DestroyArgs),
+    /// Destroy every stacklet and remove the instance's state and config
+    Uninstall(UninstallArgs),
+    /// Re-run the first-run hook that needs the running service (`on_install_success`)
+    Setup(IdArgs),
+    /// Check Docker, create the `stack` network, the data dir and `.stack/`
+    Init,
+    /// Containers of the stack grouped by stacklet
+    Ps(PsArgs),
+    /// Container logs of a stacklet
+    Logs(LogsArgs),
     /// Show help
     Help,
     /// A stacklet's own command: `stack <stacklet> <command> [args…]`
@@ -79,4 +97,76 @@ pub struct ConfigArgs {
     /// Print one JSON document on stdout
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LockArgs {
+    /// Fail instead of waiting when another `stack` command holds the instance lock
+    #[arg(long)]
+    pub no_wait: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TargetArgs {
+    /// A stacklet id, or `all`
+    pub target: String,
+    #[command(flatten)]
+    pub lock: LockArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct IdArgs {
+    /// The stacklet id
+    pub id: String,
+    #[command(flatten)]
+    pub lock: LockArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DestroyArgs {
+    /// The stacklet id
+    pub id: String,
+    /// Do not ask for confirmation
+    #[arg(long, short)]
+    pub yes: bool,
+    #[command(flatten)]
+    pub lock: LockArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct UninstallArgs {
+    /// Do not ask for confirmation
+    #[arg(long, short)]
+    pub yes: bool,
+    /// Keep these stacklets (and what belongs to them)
+    #[arg(long = "not", value_name = "ID")]
+    pub keep: Vec<String>,
+    /// Also delete the data dir (otherwise a second, typed confirmation is asked for)
+    #[arg(long)]
+    pub delete_data: bool,
+    #[command(flatten)]
+    pub lock: LockArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    /// Only this stacklet
+    pub id: Option<String>,
+    /// Print one JSON document on stdout
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// The stacklet id
+    pub id: String,
+    /// Only this service
+    pub service: Option<String>,
+    /// Number of lines from the end of each log
+    #[arg(long, short = 'n')]
+    pub tail: Option<usize>,
+    /// Keep following the logs
+    #[arg(long, short)]
+    pub follow: bool,
 }

@@ -122,3 +122,88 @@ fn remove_file(path: &std::path::Path) -> Result<(), UserError> {
         ))),
     }
 }
+
+/// What `uninstall` keeps and deletes.
+pub struct UninstallPlan {
+    /// Stacklets to tear down, dependents first.
+    pub remove: Vec<String>,
+    /// `--not` ids: their containers, state and secrets stay.
+    pub keep: Vec<String>,
+    pub delete_data: bool,
+}
+
+/// Back to a fresh clone (contract §2): tear down every stacklet but the kept ones, then the
+/// network, `.stack/` (minus what belongs to kept ids), `stack.toml` and `users.toml`.
+pub async fn uninstall(session: &mut Session, plan: &UninstallPlan) -> anyhow::Result<()> {
+    let printer = session.printer.clone();
+    let docker = session.docker().await?;
+    for id in &plan.remove {
+        let stacklet = session.ws.catalog.require(id)?.clone();
+        let current = state::of(session, &stacklet).await?;
+        let env_path = session.ws.instance.env_file(id);
+        if !current.is_set_up() && !env_path.exists() {
+            continue;
+        }
+        printer.status("Removing", stacklet.manifest.name.to_string());
+        let rendered = env::render(&session.ws, &stacklet, &session.lan_ip)?;
+        run_hook(session, &stacklet, HookName::OnStop, &rendered).await?;
+        run_hook(session, &stacklet, HookName::OnDestroy, &rendered).await?;
+        engine::down(
+            &docker,
+            &format!("stack-{id}"),
+            &engine::DownOptions { volumes: true },
+            &printer,
+        )
+        .await?;
+        remove_file(&env_path)?;
+    }
+    engine::remove_stack_network(&docker, &printer).await?;
+    let instance = session.ws.instance.clone();
+    let data_root = session.ws.config.data_dir.clone();
+    if plan.keep.is_empty() {
+        let state_dir = instance.state_dir();
+        if state_dir.exists() {
+            printer.status("Removing", state_dir.display().to_string());
+            // The lock file lives inside; removing it while held is fine on Unix (the descriptor
+            // stays valid) and nothing else may start until this command exits.
+            std::fs::remove_dir_all(&state_dir).map_err(|e| {
+                UserError::new(format!("Cannot remove `{}`: {e}", state_dir.display()))
+            })?;
+        }
+    } else {
+        for id in &plan.remove {
+            Secrets::remove_namespace(&instance.secrets_file(), id)
+                .map_err(|e| UserError::new(e.to_string()))?;
+            remove_file(&instance.marker_file(id))?;
+            let dir = instance.stacklet_state_dir(id);
+            if dir.is_dir() {
+                std::fs::remove_dir_all(&dir).map_err(|e| {
+                    UserError::new(format!("Cannot remove `{}`: {e}", dir.display()))
+                })?;
+            }
+        }
+    }
+    for file in [instance.config_file(), instance.users_file()] {
+        if file.exists() {
+            printer.status("Removing", file.display().to_string());
+            remove_file(&file)?;
+        }
+    }
+    if plan.delete_data {
+        for id in &plan.remove {
+            if let Some(data) = paths::deletable_data_dir(&data_root, id)? {
+                printer.status("Removing", data.display().to_string());
+                std::fs::remove_dir_all(&data).map_err(|e| {
+                    UserError::new(format!("Cannot remove `{}`: {e}", data.display()))
+                })?;
+            }
+        }
+        // The root itself only when nothing else is left in it.
+        if std::fs::read_dir(&data_root).is_ok_and(|mut d| d.next().is_none()) {
+            let _ = std::fs::remove_dir(&data_root);
+        }
+    } else if data_root.exists() {
+        printer.note(format!("Data kept in `{}`", data_root.display()));
+    }
+    Ok(())
+}

@@ -1,0 +1,175 @@
+//! `up`, `down`, `restart`, `destroy`, `uninstall`, `setup`: the state-changing verbs. Each takes
+//! the instance lock for its whole run.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use crate::cli::{DestroyArgs, IdArgs, TargetArgs, UninstallArgs};
+use crate::error::UserError;
+use crate::hooks::HookName;
+use crate::lifecycle::down::{self, UninstallPlan};
+use crate::lifecycle::{Session, state, up};
+use crate::output::Printer;
+use crate::render::env;
+use crate::stacklet::graph;
+
+pub async fn up_cmd(printer: &Printer, args: &TargetArgs) -> anyhow::Result<ExitCode> {
+    let mut session = Session::open_locked(printer, !args.lock.no_wait)?;
+    if args.target != "all" {
+        up::up(&mut session, &args.target).await?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut ids = Vec::new();
+    for id in graph::order(&session.ws.catalog.stacklets)? {
+        let stacklet = session.ws.catalog.require(&id)?.clone();
+        if state::of(&mut session, &stacklet).await?.is_set_up() {
+            ids.push(id);
+        }
+    }
+    if ids.is_empty() {
+        printer.note("Nothing is set up yet: start with `stack up <id>`");
+    }
+    for id in ids {
+        up::up(&mut session, &id).await?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn down_cmd(printer: &Printer, args: &TargetArgs) -> anyhow::Result<ExitCode> {
+    let mut session = Session::open_locked(printer, !args.lock.no_wait)?;
+    if args.target != "all" {
+        down::down(&mut session, &args.target).await?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut stopped = 0;
+    for id in graph::reverse_order(&session.ws.catalog.stacklets)? {
+        let stacklet = session.ws.catalog.require(&id)?.clone();
+        let current = state::of(&mut session, &stacklet).await?;
+        if matches!(
+            current,
+            state::State::Running
+                | state::State::Starting
+                | state::State::Failing(_)
+                | state::State::Degraded(_)
+        ) && down::down(&mut session, &id).await?
+        {
+            stopped += 1;
+        }
+    }
+    if stopped == 0 {
+        printer.note("Nothing is running");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn restart_cmd(printer: &Printer, args: &IdArgs) -> anyhow::Result<ExitCode> {
+    let mut session = Session::open_locked(printer, !args.lock.no_wait)?;
+    down::down(&mut session, &args.id).await?;
+    up::up(&mut session, &args.id).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Ask for a typed word on a terminal; without a terminal, refuse (the caller says how to force).
+fn confirm(printer: &Printer, prompt: &str, word: &str) -> anyhow::Result<bool> {
+    if !std::io::stdin().is_terminal() {
+        return Ok(false);
+    }
+    printer.note(format!("{prompt}\nType `{word}` to continue:"));
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    Ok(answer.trim() == word)
+}
+
+pub async fn destroy_cmd(printer: &Printer, args: &DestroyArgs) -> anyhow::Result<ExitCode> {
+    let mut session = Session::open_locked(printer, !args.lock.no_wait)?;
+    let stacklet = session.ws.catalog.require(&args.id)?.clone();
+    down::check_destroyable(&mut session, &stacklet).await?;
+    if !args.yes {
+        let data = session.ws.config.data_dir.join(&args.id);
+        let prompt = format!(
+            "This removes `{}`'s containers, volumes, secrets and data in `{}`.",
+            args.id,
+            data.display()
+        );
+        if !std::io::stdin().is_terminal() {
+            return Err(UserError::new(format!(
+                "Refusing to destroy `{}` without confirmation",
+                args.id
+            ))
+            .hint(format!("run `stack destroy {} --yes`", args.id))
+            .into());
+        }
+        if !confirm(printer, &prompt, "destroy")? {
+            printer.note("Nothing was changed");
+            return Ok(ExitCode::FAILURE);
+        }
+    }
+    down::destroy(&mut session, &args.id).await?;
+    printer.status("Destroyed", stacklet.manifest.name.to_string());
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn uninstall_cmd(printer: &Printer, args: &UninstallArgs) -> anyhow::Result<ExitCode> {
+    let mut session = Session::open_locked(printer, !args.lock.no_wait)?;
+    for id in &args.keep {
+        session.ws.catalog.require(id)?;
+    }
+    let remove: Vec<String> = graph::reverse_order(&session.ws.catalog.stacklets)?
+        .into_iter()
+        .filter(|id| !args.keep.contains(id))
+        .collect();
+    if !args.yes {
+        if !std::io::stdin().is_terminal() {
+            return Err(UserError::new("Refusing to uninstall without confirmation")
+                .hint("run `stack uninstall --yes`")
+                .into());
+        }
+        let prompt = format!(
+            "This removes {} stacklet(s), the `stack` network, `.stack/`, `stack.toml` and `users.toml`.",
+            remove.len()
+        );
+        if !confirm(printer, &prompt, "uninstall")? {
+            printer.note("Nothing was changed");
+            return Ok(ExitCode::FAILURE);
+        }
+    }
+    let delete_data = args.delete_data
+        || confirm(
+            printer,
+            &format!(
+                "Also delete the data in `{}`? (Anything else keeps it.)",
+                session.ws.config.data_dir.display()
+            ),
+            "delete",
+        )?;
+    let plan = UninstallPlan {
+        remove,
+        keep: args.keep.clone(),
+        delete_data,
+    };
+    down::uninstall(&mut session, &plan).await?;
+    printer.status("Uninstalled", "back to a fresh clone");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn setup_cmd(printer: &Printer, args: &IdArgs) -> anyhow::Result<ExitCode> {
+    let mut session = Session::open_locked(printer, !args.lock.no_wait)?;
+    let stacklet = session.ws.catalog.require(&args.id)?.clone();
+    let current = state::of(&mut session, &stacklet).await?;
+    if !matches!(current, state::State::Running | state::State::Degraded(_)) {
+        return Err(UserError::new(format!(
+            "`{}` is {}; `setup` needs it running",
+            args.id,
+            current.label()
+        ))
+        .hint(format!("stack up {}", args.id))
+        .into());
+    }
+    let rendered = env::render(&session.ws, &stacklet, &session.lan_ip)?;
+    if !up::run_hook(&session, &stacklet, HookName::OnInstallSuccess, &rendered).await? {
+        printer.note(format!("`{}` has no `on_install_success` hook", args.id));
+    }
+    let marker = session.ws.instance.marker_file(&args.id);
+    crate::atomic::write_private(&marker, b"")?;
+    Ok(ExitCode::SUCCESS)
+}
