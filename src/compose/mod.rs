@@ -3,3 +3,4 @@
 //! `model::Project`.
 
 pub mod model;
+mod yaml;
