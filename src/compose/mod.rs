@@ -2,5 +2,10 @@
 //! Specification subset of contract §6, with interpolation, validation and normalisation into
 //! `model::Project`.
 
+mod dotenv;
+mod error;
 pub mod model;
+mod syntax;
 mod yaml;
+
+pub use error::ComposeError;
