@@ -197,7 +197,7 @@ fn build(ctx: &Ctx, node: &Node, what: &str, place: &str) -> Result<Build> {
         build.context = ctx.host_path(&context);
         return Ok(build);
     }
-    let place = format!("in `build` {}", place.trim_start_matches("in "));
+    let place = format!("in `build` of {}", place.trim_start_matches("in "));
     let keys = &["context", "dockerfile", "args", "target"];
     for (key, v) in ctx.entries(node, what, &place, keys)? {
         match key.as_str() {
@@ -227,7 +227,7 @@ fn env_file(
         Value::Seq(items) => items.iter().collect(),
         _ => vec![node],
     };
-    let place = format!("in `env_file` {}", place.trim_start_matches("in "));
+    let place = format!("in `env_file` of {}", place.trim_start_matches("in "));
     let mut out = Vec::new();
     for item in items {
         let (path, required) = if let Some(path) = item.scalar() {
@@ -271,7 +271,7 @@ fn port(ctx: &Ctx, node: &Node, what: &str, place: &str) -> Result<Vec<PortMappi
     if let Some(spec) = node.scalar() {
         return syntax::short_port(&spec).map_err(|e| ctx.invalid(node, what, e));
     }
-    let place = format!("in `ports` {}", place.trim_start_matches("in "));
+    let place = format!("in `ports` of {}", place.trim_start_matches("in "));
     // `mode` only matters to Swarm; compose ignores it on a single engine, and so do we.
     let keys = &["target", "published", "host_ip", "protocol", "mode"];
     let (mut target, mut published, mut host_ip, mut proto) = (None, None, None, "tcp".to_owned());
@@ -345,7 +345,7 @@ fn mount(ctx: &Ctx, node: &Node, what: &str, place: &str) -> Result<Mount> {
             },
         });
     }
-    let place = format!("in `volumes` {}", place.trim_start_matches("in "));
+    let place = format!("in `volumes` of {}", place.trim_start_matches("in "));
     let keys = &[
         "type",
         "source",
@@ -425,7 +425,7 @@ fn networks(
             .map(|n| (n, ServiceNetwork::default()))
             .collect());
     }
-    let place = format!("in `networks` {}", place.trim_start_matches("in "));
+    let place = format!("in `networks` of {}", place.trim_start_matches("in "));
     let mut out = BTreeMap::new();
     for (k, v) in ctx.map(node, what)? {
         let name = ctx.key(k, what)?;
@@ -460,7 +460,7 @@ fn depends_on(
             .map(|n| (n, started.clone()))
             .collect());
     }
-    let place = format!("in `depends_on` {}", place.trim_start_matches("in "));
+    let place = format!("in `depends_on` of {}", place.trim_start_matches("in "));
     let mut out = BTreeMap::new();
     for (k, v) in ctx.map(node, what)? {
         let name = ctx.key(k, what)?;
@@ -487,7 +487,7 @@ fn depends_on(
 }
 
 fn healthcheck(ctx: &Ctx, node: &Node, what: &str, place: &str) -> Result<Option<Healthcheck>> {
-    let place = format!("in `healthcheck` {}", place.trim_start_matches("in "));
+    let place = format!("in `healthcheck` of {}", place.trim_start_matches("in "));
     let keys = &[
         "test",
         "interval",
@@ -571,7 +571,7 @@ fn device(ctx: &Ctx, node: &Node, what: &str, place: &str) -> Result<Device> {
             permissions,
         });
     }
-    let place = format!("in `devices` {}", place.trim_start_matches("in "));
+    let place = format!("in `devices` of {}", place.trim_start_matches("in "));
     let mut d = Device {
         source: String::new(),
         target: String::new(),
