@@ -40,6 +40,7 @@ pub async fn run(cli: Cli, printer: Printer) -> anyhow::Result<ExitCode> {
         Command::Env(args) => env::env(&printer, &args).await,
         Command::Config(args) => config::config(&printer, &args),
         Command::External(words) => external(&printer, words).await,
+        other => Err(anyhow::anyhow!("{other:?} is not wired yet")),
     }
 }
 

@@ -113,6 +113,8 @@ pub struct ServiceNetwork {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+// The variants mirror compose's condition names (`service_started`, …).
+#[allow(clippy::enum_variant_names)]
 pub enum Condition {
     ServiceStarted,
     ServiceHealthy,
