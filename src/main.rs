@@ -1,6 +1,7 @@
 //! `stack`: a single-binary runtime for self-hosted family services.
 
 mod compose;
+mod engine;
 mod error;
 mod instance;
 mod output;
