@@ -19,10 +19,15 @@ const PING_TIMEOUT: Duration = Duration::from_millis(1500);
 
 /// Connects to the first reachable engine and negotiates the API version.
 pub async fn connect() -> Result<Docker, EngineError> {
-    let candidates = candidates(
+    connect_to(candidates(
         std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty()),
         std::env::home_dir(),
-    );
+    ))
+    .await
+}
+
+/// Tries each host URL in order; the first that answers wins.
+pub(crate) async fn connect_to(candidates: Vec<String>) -> Result<Docker, EngineError> {
     let mut looked = Vec::new();
     let mut reason = String::from("no Docker socket found");
     for host in candidates {

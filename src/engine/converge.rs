@@ -115,11 +115,11 @@ pub async fn up(
             orphans.push(c);
         } else if summary_label(&c, labels::ONEOFF) == Some("True") {
             // `docker compose run` containers are not the service's container.
-        } else if existing.contains_key(&service) {
+        } else if let std::collections::hash_map::Entry::Vacant(slot) = existing.entry(service) {
+            slot.insert(c);
+        } else {
             // A scaled-up compose service: `stack` runs one container per service.
             orphans.push(c);
-        } else {
-            existing.insert(service, c);
         }
     }
 
@@ -262,7 +262,7 @@ async fn wait_for_dependencies(
             wait::condition(docker, &dep_spec.name, d.condition, opts.wait_timeout).await
         {
             if d.required {
-                return Err(wait::failed(&service.name, dep, reason));
+                return Err(wait::failed(&service.name, dep, &dep_spec.name, reason));
             }
             printer.warn(format!(
                 "Optional dependency `{dep}` of `{}` {reason}; starting anyway",

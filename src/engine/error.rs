@@ -62,6 +62,7 @@ pub enum EngineError {
     DependencyFailed {
         service: String,
         dependency: String,
+        container: String,
         reason: String,
     },
 
@@ -103,9 +104,9 @@ impl EngineError {
             Self::NameConflict { name, .. } => Some(format!(
                 "remove or rename the other container (`docker rm -f {name}`) if it is not needed"
             )),
-            Self::DependencyFailed { dependency, .. } => Some(format!(
-                "look at its log: `docker logs {dependency}` or `stack logs`"
-            )),
+            Self::DependencyFailed { container, .. } => {
+                Some(format!("look at its log: `docker logs {container}`"))
+            }
             _ => None,
         }
     }

@@ -230,9 +230,8 @@ fn pull_hint(image: &str, message: &str) -> String {
         "authentication required",
         "pull access",
     ]) {
-        format!(
-            "the image does not exist or needs a login: check the name, or run `docker login` for its registry"
-        )
+        "the image does not exist or needs a login: check the name, or run `docker login` for its registry"
+            .to_string()
     } else if has(&["not found", "manifest unknown", "does not exist"]) {
         format!("check the name and tag of `{image}`")
     } else if has(&[
@@ -276,6 +275,9 @@ async fn build_image(
         dockerfile: build.dockerfile.clone(),
         t: Some(image.to_string()),
         rm: true,
+        // The classic builder keeps the container of a failed step unless told otherwise; a
+        // failed `up` must not leave those behind.
+        forcerm: true,
         buildargs: (!build.args.is_empty()).then(|| build.args.clone().into_iter().collect()),
         target: build.target.clone().unwrap_or_default(),
         ..Default::default()

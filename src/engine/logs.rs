@@ -200,3 +200,39 @@ pub async fn write_logs(mut logs: LogStream, sink: &mut dyn Write) -> Result<(),
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    #[test]
+    fn frames_become_whole_lines() {
+        let mut s = Splitter {
+            frames: stream::empty().boxed(),
+            service: "web".into(),
+            container: "c".into(),
+            stdout: String::new(),
+            stderr: String::new(),
+            ready: VecDeque::new(),
+            done: false,
+        };
+        s.push(false, "one\ntw");
+        s.push(true, "err\r\n");
+        s.push(false, "o\nthree");
+        s.flush();
+        let lines: Vec<(bool, String)> = s
+            .ready
+            .into_iter()
+            .map(|l| l.map(|l| (l.stderr, l.text)).unwrap())
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                (false, "one".to_string()),
+                (true, "err".to_string()),
+                (false, "two".to_string()),
+                (false, "three".to_string())
+            ]
+        );
+    }
+}

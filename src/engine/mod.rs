@@ -21,11 +21,6 @@ mod logs;
 mod order;
 mod wait;
 
-#[cfg(test)]
-mod testing;
-#[cfg(test)]
-mod tests;
-
 pub use connect::connect;
 pub use converge::{Outcome, ServiceOutcome, UpOptions, up};
 pub use error::EngineError;
@@ -34,3 +29,8 @@ pub use inspect::{ContainerInfo, ProjectState, PublishedPort, project_state, ps}
 pub use labels::config_hash;
 pub use lifecycle::{DownOptions, down, stop};
 pub use logs::{LogLine, LogOptions, LogStream, logs, write_logs};
+
+#[cfg(test)]
+mod testing;
+#[cfg(test)]
+mod tests;

@@ -101,10 +101,11 @@ pub async fn condition(
 }
 
 /// Maps a failed wait into the error for the dependent service.
-pub fn failed(service: &str, dependency: &str, reason: String) -> EngineError {
+pub fn failed(service: &str, dependency: &str, container: &str, reason: String) -> EngineError {
     EngineError::DependencyFailed {
         service: service.to_string(),
         dependency: dependency.to_string(),
+        container: container.to_string(),
         reason,
     }
 }
