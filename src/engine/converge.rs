@@ -329,6 +329,12 @@ async fn ensure_networks(
     project: &Project,
     printer: &Printer,
 ) -> Result<(), EngineError> {
+    // Engines before API 1.44 only refuse a duplicate network name when `CheckDuplicate` is sent,
+    // and bollard 0.21's request type no longer has that field: two concurrent creates would make
+    // two `stack` networks. Inspect-then-create is therefore serialised within the process (the
+    // instance lock serialises `stack` processes).
+    static CREATING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _guard = CREATING.lock().await;
     for (key, network) in &project.networks {
         let used = project
             .services
