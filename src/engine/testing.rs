@@ -27,8 +27,14 @@ pub async fn docker() -> Docker {
         .expect("tests need a running Docker engine")
 }
 
+/// Quiet unless `STACK_TEST_VERBOSE` is set (to read the progress lines a run produces).
 pub fn quiet() -> Printer {
-    Printer::new(ColorChoice::Never, Verbosity::Quiet)
+    let verbosity = if std::env::var_os("STACK_TEST_VERBOSE").is_some() {
+        Verbosity::Verbose
+    } else {
+        Verbosity::Quiet
+    };
+    Printer::new(ColorChoice::Never, verbosity)
 }
 
 /// Builds `stack-test/busybox:1` once per test run when it is missing.
