@@ -5,6 +5,7 @@ mod cli;
 mod commands;
 mod compose;
 mod config;
+mod engine;
 mod error;
 mod instance;
 mod lock;

@@ -1,0 +1,440 @@
+//! `up`: converge a normalised project into running containers.
+//!
+//! Phases, in this order so that nothing running is disturbed by a problem found late:
+//! 1. images (build/pull) for every service: an image problem stops `up` before any container is
+//!    touched;
+//! 2. container specs (and bind-mount directories) for every service, plus `depends_on` checks;
+//! 3. networks and named volumes;
+//! 4. services level by level (`order.rs`), concurrently within a level. Per service, by the
+//!    project/service labels: same config hash and running → untouched; same hash, stopped →
+//!    started; other hash → stopped, removed, created, started; absent → created and started.
+//!    A service is (re)started only after its dependencies' conditions hold.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use bollard::Docker;
+use bollard::models::{
+    ContainerSummary, NetworkConnectRequest, NetworkCreateRequest, VolumeCreateRequest,
+};
+use bollard::query_parameters::{
+    CreateContainerOptions, InspectContainerOptions, RestartContainerOptions, StartContainerOptions,
+};
+use futures_util::future::join_all;
+
+use super::create::{ContainerSpec, spec};
+use super::error::{is_conflict, is_not_found, is_not_modified};
+use super::images::{ImageOptions, ensure_images};
+use super::lifecycle::{
+    is_running, project_containers, remove_container, stop_container, summary_label, summary_name,
+};
+use super::network::{self, STACK_NETWORK};
+use super::{EngineError, labels, order, wait};
+use crate::compose::model::{Project, Service};
+use crate::output::Printer;
+
+/// The network every stacklet joins. Declared `external` in compose files, but `stack` owns it:
+/// it is created when missing instead of failing.
+
+#[derive(Clone, Debug)]
+pub struct UpOptions {
+    pub images: ImageOptions,
+    /// Remove containers of the project whose service is no longer defined (else: a warning).
+    pub remove_orphans: bool,
+    /// Upper bound for one `depends_on` condition to hold.
+    pub wait_timeout: Duration,
+}
+
+impl Default for UpOptions {
+    fn default() -> Self {
+        Self {
+            images: ImageOptions::default(),
+            remove_orphans: false,
+            wait_timeout: Duration::from_secs(300),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Same configuration and running: not touched.
+    Unchanged,
+    /// Same configuration, was stopped: started.
+    Started,
+    /// Did not exist: created and started.
+    Created,
+    /// Configuration (or image) changed: replaced.
+    Recreated,
+    /// Unchanged, but a dependency with `restart: true` was replaced or restarted.
+    Restarted,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceOutcome {
+    pub service: String,
+    pub container: String,
+    pub id: String,
+    pub outcome: Outcome,
+}
+
+pub async fn up(
+    docker: &Docker,
+    project: &Project,
+    opts: &UpOptions,
+    printer: &Printer,
+) -> Result<Vec<ServiceOutcome>, EngineError> {
+    let images = ensure_images(docker, project, &opts.images, printer).await?;
+
+    let version = docker.client_version();
+    let api_1_44 = (version.major_version, version.minor_version) >= (1, 44);
+    let mut specs = BTreeMap::new();
+    for (name, service) in &project.services {
+        check_dependencies(project, service)?;
+        specs.insert(
+            name.clone(),
+            spec(project, service, &images[name], api_1_44)?,
+        );
+    }
+    let graph = project
+        .services
+        .iter()
+        .map(|(name, s)| (name.clone(), s.depends_on.keys().cloned().collect()))
+        .collect();
+    let levels = order::levels(&graph)?;
+
+    ensure_networks(docker, project, printer).await?;
+    ensure_volumes(docker, project, printer).await?;
+
+    let mut existing: HashMap<String, ContainerSummary> = HashMap::new();
+    let mut orphans = Vec::new();
+    for c in project_containers(docker, &project.name).await? {
+        let service = summary_label(&c, labels::SERVICE)
+            .unwrap_or_default()
+            .to_string();
+        if !project.services.contains_key(&service) {
+            orphans.push(c);
+        } else if summary_label(&c, labels::ONEOFF) == Some("True") {
+            // `docker compose run` containers are not the service's container.
+        } else if let std::collections::hash_map::Entry::Vacant(slot) = existing.entry(service) {
+            slot.insert(c);
+        } else {
+            // A scaled-up compose service: `stack` runs one container per service.
+            orphans.push(c);
+        }
+    }
+
+    let mut outcomes: BTreeMap<String, ServiceOutcome> = BTreeMap::new();
+    for level in levels {
+        let results = join_all(level.iter().map(|name| {
+            converge_service(
+                docker,
+                project,
+                &project.services[name],
+                &specs,
+                existing.get(name),
+                &outcomes,
+                opts,
+                printer,
+            )
+        }))
+        .await;
+        for result in results {
+            let outcome = result?;
+            outcomes.insert(outcome.service.clone(), outcome);
+        }
+    }
+
+    for orphan in orphans {
+        let name = summary_name(&orphan);
+        if opts.remove_orphans {
+            stop_container(docker, &name, printer).await?;
+            remove_container(docker, &name, printer).await?;
+        } else {
+            printer.warn(format!(
+                "Container `{name}` belongs to project `{}` but no service defines it any more (orphan)",
+                project.name
+            ));
+        }
+    }
+    Ok(outcomes.into_values().collect())
+}
+
+/// A dependency must be a service of the project, unless it is `required: false`.
+fn check_dependencies(project: &Project, service: &Service) -> Result<(), EngineError> {
+    for (dep, spec) in &service.depends_on {
+        if spec.required && !project.services.contains_key(dep) {
+            return Err(EngineError::UnknownDependency {
+                service: service.name.clone(),
+                dependency: dep.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn converge_service(
+    docker: &Docker,
+    project: &Project,
+    service: &Service,
+    specs: &BTreeMap<String, ContainerSpec>,
+    existing: Option<&ContainerSummary>,
+    done: &BTreeMap<String, ServiceOutcome>,
+    opts: &UpOptions,
+    printer: &Printer,
+) -> Result<ServiceOutcome, EngineError> {
+    let spec = &specs[&service.name];
+    let outcome = |id: String, outcome| ServiceOutcome {
+        service: service.name.clone(),
+        container: spec.name.clone(),
+        id,
+        outcome,
+    };
+
+    if let Some(current) = existing {
+        let id = current.id.clone().unwrap_or_default();
+        let same = summary_label(current, labels::CONFIG_HASH) == Some(spec.hash.as_str());
+        if same && is_running(current) {
+            let restart_for = service.depends_on.iter().find(|(dep, d)| {
+                d.restart
+                    && done.get(*dep).is_some_and(|o| {
+                        matches!(o.outcome, Outcome::Recreated | Outcome::Restarted)
+                    })
+            });
+            if let Some((dep, _)) = restart_for {
+                printer.status("Restarting", format!("{} (after `{dep}`)", spec.name));
+                let options = RestartContainerOptions {
+                    t: spec.stop_timeout.and_then(|t| i32::try_from(t).ok()),
+                    ..Default::default()
+                };
+                docker
+                    .restart_container(&id, Some(options))
+                    .await
+                    .map_err(|e| EngineError::api(format!("restart `{}`", spec.name), e))?;
+                return Ok(outcome(id, Outcome::Restarted));
+            }
+            printer.debug(format!("{} is up to date", spec.name));
+            return Ok(outcome(id, Outcome::Unchanged));
+        }
+        wait_for_dependencies(docker, service, specs, opts, printer).await?;
+        if same {
+            start(docker, &spec.name, printer).await?;
+            return Ok(outcome(id, Outcome::Started));
+        }
+        printer.status("Recreating", &spec.name);
+        let old = summary_name(current);
+        stop_container(docker, &old, printer).await?;
+        remove_container(docker, &old, printer).await?;
+        let id = create(docker, project, spec).await?;
+        start(docker, &spec.name, printer).await?;
+        return Ok(outcome(id, Outcome::Recreated));
+    }
+
+    wait_for_dependencies(docker, service, specs, opts, printer).await?;
+    printer.status("Creating", &spec.name);
+    let id = create(docker, project, spec).await?;
+    start(docker, &spec.name, printer).await?;
+    Ok(outcome(id, Outcome::Created))
+}
+
+async fn wait_for_dependencies(
+    docker: &Docker,
+    service: &Service,
+    specs: &BTreeMap<String, ContainerSpec>,
+    opts: &UpOptions,
+    printer: &Printer,
+) -> Result<(), EngineError> {
+    use crate::compose::model::Condition;
+    for (dep, d) in &service.depends_on {
+        let Some(dep_spec) = specs.get(dep) else {
+            continue; // not in the project and not required (checked before)
+        };
+        match d.condition {
+            Condition::ServiceHealthy => {
+                printer.status("Waiting", format!("{} (healthy)", dep_spec.name));
+            }
+            Condition::ServiceCompletedSuccessfully => {
+                printer.status("Waiting", format!("{} (completed)", dep_spec.name));
+            }
+            Condition::ServiceStarted => {}
+        }
+        if let Err(reason) =
+            wait::condition(docker, &dep_spec.name, d.condition, opts.wait_timeout).await
+        {
+            if d.required {
+                return Err(wait::failed(&service.name, dep, &dep_spec.name, reason));
+            }
+            printer.warn(format!(
+                "Optional dependency `{dep}` of `{}` {reason}; starting anyway",
+                service.name
+            ));
+        }
+    }
+    Ok(())
+}
+
+async fn create(
+    docker: &Docker,
+    project: &Project,
+    spec: &ContainerSpec,
+) -> Result<String, EngineError> {
+    let options = CreateContainerOptions {
+        name: Some(spec.name.clone()),
+        ..Default::default()
+    };
+    let created = match docker
+        .create_container(Some(options), spec.body.clone())
+        .await
+    {
+        Ok(created) => created,
+        Err(e) if is_conflict(&e) => {
+            return Err(EngineError::NameConflict {
+                name: spec.name.clone(),
+                project: project.name.clone(),
+            });
+        }
+        Err(e) => return Err(EngineError::api(format!("create `{}`", spec.name), e)),
+    };
+    for (network, endpoint) in &spec.extra_networks {
+        let request = NetworkConnectRequest {
+            container: created.id.clone(),
+            endpoint_config: Some(endpoint.clone()),
+        };
+        docker
+            .connect_network(network, request)
+            .await
+            .map_err(|e| {
+                EngineError::api(format!("connect `{}` to network `{network}`", spec.name), e)
+            })?;
+    }
+    Ok(created.id)
+}
+
+async fn start(docker: &Docker, name: &str, printer: &Printer) -> Result<(), EngineError> {
+    printer.status("Starting", name);
+    match docker
+        .start_container(name, None::<StartContainerOptions>)
+        .await
+    {
+        Ok(()) => Ok(()),
+        Err(e) if is_not_modified(&e) => Ok(()),
+        Err(e) => Err(EngineError::api(format!("start `{name}`"), e)),
+    }
+}
+
+/// Networks the services use: external ones must exist (except `stack`, created when missing);
+/// the project's own are created with compose's labels.
+async fn ensure_networks(
+    docker: &Docker,
+    project: &Project,
+    printer: &Printer,
+) -> Result<(), EngineError> {
+    let _guard = network::CREATING.lock().await;
+    for (key, network) in &project.networks {
+        let used = project
+            .services
+            .values()
+            .any(|s| s.networks.contains_key(key));
+        if !used {
+            continue;
+        }
+        match docker
+            .inspect_network(
+                &network.name,
+                None::<bollard::query_parameters::InspectNetworkOptions>,
+            )
+            .await
+        {
+            Ok(_) => continue,
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => {
+                return Err(EngineError::api(
+                    format!("inspect network `{}`", network.name),
+                    e,
+                ));
+            }
+        }
+        if network.external {
+            if network.name != STACK_NETWORK {
+                return Err(EngineError::MissingExternalNetwork {
+                    name: network.name.clone(),
+                });
+            }
+            if network::create_stack_network_locked(docker).await? {
+                printer.status("Creating", format!("network {STACK_NETWORK}"));
+            }
+            continue;
+        }
+        let labels = labels::network_labels(&project.name, key, &network.labels);
+        printer.status("Creating", format!("network {}", network.name));
+        let request = NetworkCreateRequest {
+            name: network.name.clone(),
+            driver: Some(network.driver.clone().unwrap_or_else(|| "bridge".into())),
+            labels: Some(labels),
+            ..Default::default()
+        };
+        match docker.create_network(request).await {
+            Ok(_) => {}
+            // Created meanwhile by a concurrent `up` of another stacklet.
+            Err(e) if is_conflict(&e) => {}
+            Err(e) => {
+                return Err(EngineError::api(
+                    format!("create network `{}`", network.name),
+                    e,
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn ensure_volumes(
+    docker: &Docker,
+    project: &Project,
+    printer: &Printer,
+) -> Result<(), EngineError> {
+    for (key, volume) in &project.volumes {
+        match docker.inspect_volume(&volume.name).await {
+            Ok(_) => continue,
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => {
+                return Err(EngineError::api(
+                    format!("inspect volume `{}`", volume.name),
+                    e,
+                ));
+            }
+        }
+        if volume.external {
+            return Err(EngineError::MissingExternalVolume {
+                name: volume.name.clone(),
+            });
+        }
+        printer.status("Creating", format!("volume {}", volume.name));
+        let request = VolumeCreateRequest {
+            name: Some(volume.name.clone()),
+            driver: volume.driver.clone(),
+            labels: Some(labels::volume_labels(&project.name, key, &volume.labels)),
+            ..Default::default()
+        };
+        docker
+            .create_volume(request)
+            .await
+            .map_err(|e| EngineError::api(format!("create volume `{}`", volume.name), e))?;
+    }
+    Ok(())
+}
+
+/// The container of `service` in `project`, inspected (used by tests and `ps`).
+pub async fn inspect(
+    docker: &Docker,
+    name: &str,
+) -> Result<Option<bollard::models::ContainerInspectResponse>, EngineError> {
+    match docker
+        .inspect_container(name, None::<InspectContainerOptions>)
+        .await
+    {
+        Ok(info) => Ok(Some(info)),
+        Err(e) if is_not_found(&e) => Ok(None),
+        Err(e) => Err(EngineError::api(format!("inspect `{name}`"), e)),
+    }
+}

@@ -1,0 +1,145 @@
+//! The engine's error type. Each variant names the object involved (image, service, container,
+//! network) so the command layer can render one clear `error:` line; `hint()` gives the `hint:`.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("Cannot reach the Docker engine (looked at {})", .looked.join(", "))]
+    Unreachable { looked: Vec<String>, reason: String },
+
+    #[error("Docker API call failed: {action}: {source}")]
+    Api {
+        action: String,
+        #[source]
+        source: bollard::errors::Error,
+    },
+
+    #[error("Cannot pull image `{image}`: {message}")]
+    Pull {
+        image: String,
+        message: String,
+        hint: String,
+    },
+
+    #[error("Cannot build image `{image}` for service `{service}`: {message}")]
+    Build {
+        service: String,
+        image: String,
+        message: String,
+    },
+
+    #[error("Cannot read build context `{}`: {source}", .path.display())]
+    BuildContext {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("Service `{service}` has neither `image` nor `build`")]
+    NoImage { service: String },
+
+    #[error("External network `{name}` does not exist")]
+    MissingExternalNetwork { name: String },
+
+    #[error("External volume `{name}` does not exist")]
+    MissingExternalVolume { name: String },
+
+    #[error("Service `{service}` refers to undeclared {kind} `{name}`")]
+    Undeclared {
+        service: String,
+        kind: &'static str,
+        name: String,
+    },
+
+    #[error("Service `{service}` depends on `{dependency}`, which is not in the project")]
+    UnknownDependency { service: String, dependency: String },
+
+    #[error("Dependency cycle between services: {}", .services.join(", "))]
+    DependencyCycle { services: Vec<String> },
+
+    #[error("Service `{service}` cannot start: dependency `{dependency}` {reason}")]
+    DependencyFailed {
+        service: String,
+        dependency: String,
+        container: String,
+        reason: String,
+    },
+
+    #[error("Cannot create bind mount source `{}` for service `{service}`: {source}", .path.display())]
+    BindSource {
+        service: String,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("Container name `{name}` is already in use by a container outside project `{project}`")]
+    NameConflict { name: String, project: String },
+}
+
+impl EngineError {
+    pub(crate) fn api(action: impl Into<String>, source: bollard::errors::Error) -> Self {
+        Self::Api {
+            action: action.into(),
+            source,
+        }
+    }
+
+    /// The `hint:` line a person needs next, when there is one.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Self::Unreachable { .. } => Some(
+                "start Docker: OrbStack or Docker Desktop on macOS, `sudo systemctl start docker` \
+                 (or `dockerd`) on Linux; or point `DOCKER_HOST` at a running engine"
+                    .into(),
+            ),
+            Self::Pull { hint, .. } => Some(hint.clone()),
+            Self::MissingExternalNetwork { name } => {
+                Some(format!("create it with `docker network create {name}`"))
+            }
+            Self::MissingExternalVolume { name } => {
+                Some(format!("create it with `docker volume create {name}`"))
+            }
+            Self::NameConflict { name, .. } => Some(format!(
+                "remove or rename the other container (`docker rm -f {name}`) if it is not needed"
+            )),
+            Self::DependencyFailed { container, .. } => {
+                Some(format!("look at its log: `docker logs {container}`"))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// 404 from the engine: the object does not exist. Used to turn lookups into `Option`s.
+pub(crate) fn is_not_found(err: &bollard::errors::Error) -> bool {
+    matches!(
+        err,
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 404,
+            ..
+        }
+    )
+}
+
+pub(crate) fn is_conflict(err: &bollard::errors::Error) -> bool {
+    matches!(
+        err,
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 409,
+            ..
+        }
+    )
+}
+
+/// 304 Not Modified: already started / already stopped. Not an error for a converger.
+pub(crate) fn is_not_modified(err: &bollard::errors::Error) -> bool {
+    matches!(
+        err,
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 304,
+            ..
+        }
+    )
+}

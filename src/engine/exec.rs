@@ -1,0 +1,45 @@
+//! Running a command inside a container through the Engine API (`ctx.exec` in hooks), so hooks
+//! never need a `docker` binary. Output arrives line by line; a non-zero exit is the caller's call.
+
+use bollard::Docker;
+use bollard::exec::StartExecResults;
+use bollard::models::ExecConfig;
+use futures_util::StreamExt;
+
+use super::EngineError;
+use super::logs::container_lines;
+
+/// Run `argv` in `container`, handing every output line (stdout and stderr) to `on_line`.
+/// Returns the exit code.
+pub async fn exec(
+    docker: &Docker,
+    container: &str,
+    argv: &[String],
+    on_line: &mut dyn FnMut(&str),
+) -> Result<i64, EngineError> {
+    let config = ExecConfig {
+        cmd: Some(argv.to_vec()),
+        attach_stdout: Some(true),
+        attach_stderr: Some(true),
+        ..Default::default()
+    };
+    let created = docker
+        .create_exec(container, config)
+        .await
+        .map_err(|e| EngineError::api(format!("exec in `{container}`"), e))?;
+    let started = docker
+        .start_exec(&created.id, None)
+        .await
+        .map_err(|e| EngineError::api(format!("exec in `{container}`"), e))?;
+    if let StartExecResults::Attached { output, .. } = started {
+        let mut lines = container_lines(String::new(), container.to_string(), output.boxed());
+        while let Some(line) = lines.next().await {
+            on_line(&line?.text);
+        }
+    }
+    let inspected = docker
+        .inspect_exec(&created.id)
+        .await
+        .map_err(|e| EngineError::api(format!("inspect exec in `{container}`"), e))?;
+    Ok(inspected.exit_code.unwrap_or(-1))
+}

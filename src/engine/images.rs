@@ -1,0 +1,503 @@
+//! Making sure every image a project needs is present: build services with `build` (through the
+//! Engine build API from an in-memory tar of the context), pull the others when missing.
+//!
+//! Everything here happens before a single container is touched (contract: image problems are
+//! reported before anything is stopped). Pull and build errors arrive *inside* the response stream;
+//! every stream item is inspected and the first error ends the operation with the image name and a
+//! hint (not found / no access / no network / platform).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use bollard::Docker;
+use bollard::query_parameters::{BuildImageOptions, CreateImageOptions};
+use futures_util::StreamExt;
+use futures_util::future::join_all;
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+
+use super::EngineError;
+use super::error::is_not_found;
+use crate::compose::model::{Build, Project, Service};
+use crate::output::Printer;
+
+#[derive(Clone, Debug, Default)]
+pub struct ImageOptions {
+    /// Build services with `build` every time, even when the image exists (`build = true`).
+    pub rebuild: bool,
+}
+
+/// The image a service runs: the reference and the ID it resolved to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResolvedImage {
+    pub reference: String,
+    pub id: String,
+}
+
+/// The image reference of a service: `image`, or for a build without `image`, `<project>-<service>`
+/// (compose v2's name for it).
+pub fn image_ref(project: &Project, service: &Service) -> Result<String, EngineError> {
+    match (&service.image, &service.build) {
+        (Some(image), _) => Ok(image.clone()),
+        (None, Some(_)) => Ok(format!("{}-{}", project.name, service.name)),
+        (None, None) => Err(EngineError::NoImage {
+            service: service.name.clone(),
+        }),
+    }
+}
+
+/// Builds and pulls what is needed; returns service name → image. Pulls run concurrently, builds
+/// one after another (they are CPU-bound and their output would interleave).
+pub async fn ensure_images(
+    docker: &Docker,
+    project: &Project,
+    opts: &ImageOptions,
+    printer: &Printer,
+) -> Result<BTreeMap<String, ResolvedImage>, EngineError> {
+    let mut refs = BTreeMap::new();
+    for (name, service) in &project.services {
+        refs.insert(name.clone(), image_ref(project, service)?);
+    }
+
+    for (name, service) in &project.services {
+        if let Some(build) = &service.build {
+            let reference = &refs[name];
+            if opts.rebuild || image_id(docker, reference).await?.is_none() {
+                build_image(docker, name, reference, build, printer).await?;
+            }
+        }
+    }
+
+    let mut missing: Vec<&str> = Vec::new();
+    for (name, service) in &project.services {
+        let reference = refs[name].as_str();
+        if service.build.is_none()
+            && !missing.contains(&reference)
+            && image_id(docker, reference).await?.is_none()
+        {
+            missing.push(reference);
+        }
+    }
+    if !missing.is_empty() {
+        let multi = MultiProgress::with_draw_target(printer.draw_target());
+        let results = join_all(
+            missing
+                .iter()
+                .map(|image| pull_image(docker, image, printer, &multi)),
+        )
+        .await;
+        // All pulls ran to the end; report the first failure (in project order).
+        results.into_iter().collect::<Result<Vec<()>, _>>()?;
+    }
+
+    let mut resolved = BTreeMap::new();
+    for (name, reference) in refs {
+        let id = image_id(docker, &reference)
+            .await?
+            .ok_or_else(|| EngineError::Pull {
+                image: reference.clone(),
+                message: "the image is still missing after the pull".into(),
+                hint: "check `docker images`".into(),
+            })?;
+        resolved.insert(name, ResolvedImage { reference, id });
+    }
+    Ok(resolved)
+}
+
+/// The local image ID of `reference`, `None` when it is not present.
+pub async fn image_id(docker: &Docker, reference: &str) -> Result<Option<String>, EngineError> {
+    match docker.inspect_image(reference).await {
+        Ok(info) => Ok(info.id),
+        Err(e) if is_not_found(&e) => Ok(None),
+        Err(e) => Err(EngineError::api(format!("inspect image `{reference}`"), e)),
+    }
+}
+
+/// `repo[:tag]` or `repo@digest` → (from_image, tag). Without a tag the engine would pull every
+/// tag of the repository, so `latest` is made explicit.
+fn split_reference(reference: &str) -> (String, Option<String>) {
+    if reference.contains('@') {
+        return (reference.to_string(), None);
+    }
+    let last_slash = reference.rfind('/').map_or(0, |i| i + 1);
+    match reference[last_slash..].rfind(':') {
+        Some(i) => (
+            reference[..last_slash + i].to_string(),
+            Some(reference[last_slash + i + 1..].to_string()),
+        ),
+        None => (reference.to_string(), Some("latest".to_string())),
+    }
+}
+
+pub async fn pull_image(
+    docker: &Docker,
+    image: &str,
+    printer: &Printer,
+    multi: &MultiProgress,
+) -> Result<(), EngineError> {
+    let (from_image, tag) = split_reference(image);
+    let options = CreateImageOptions {
+        from_image: Some(from_image),
+        tag,
+        ..Default::default()
+    };
+    multi.suspend(|| printer.status("Pulling", image));
+    let header = multi.add(ProgressBar::new_spinner());
+    header.set_style(
+        ProgressStyle::with_template("{spinner} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    header.set_message(image.to_string());
+    header.enable_steady_tick(Duration::from_millis(120));
+    let layer_style =
+        ProgressStyle::with_template("  {prefix:12} {msg:12} {bar:30} {bytes}/{total_bytes}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
+    let mut layers: BTreeMap<String, ProgressBar> = BTreeMap::new();
+
+    let mut stream = docker.create_image(Some(options), None, None);
+    let mut failure = None;
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(info) => {
+                let (Some(id), Some(status)) = (info.id, info.status) else {
+                    continue;
+                };
+                // Lines without a layer (`Pulling from library/x`, `Digest: …`) carry the
+                // image tag as id; only real layers get a bar.
+                if id.len() != 12 {
+                    continue;
+                }
+                let bar = layers.entry(id.clone()).or_insert_with(|| {
+                    let bar = multi.add(ProgressBar::new(0));
+                    bar.set_style(layer_style.clone());
+                    bar.set_prefix(id);
+                    bar
+                });
+                bar.set_message(status.clone());
+                if let Some(detail) = info.progress_detail {
+                    if let Some(total) = detail.total.filter(|t| *t > 0) {
+                        bar.set_length(u64::try_from(total).unwrap_or(0));
+                    }
+                    if let Some(current) = detail.current {
+                        bar.set_position(u64::try_from(current).unwrap_or(0));
+                    }
+                }
+                if status == "Pull complete" || status == "Already exists" {
+                    bar.finish();
+                }
+            }
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
+        }
+    }
+    for bar in layers.values() {
+        bar.finish_and_clear();
+    }
+    header.finish_and_clear();
+
+    match failure {
+        None => {
+            multi.suspend(|| printer.status("Pulled", image));
+            Ok(())
+        }
+        Some(e) => {
+            let message = match e {
+                bollard::errors::Error::DockerStreamError { error } => error,
+                bollard::errors::Error::DockerResponseServerError { message, .. } => message,
+                other => other.to_string(),
+            };
+            let hint = pull_hint(image, &message);
+            Err(EngineError::Pull {
+                image: image.to_string(),
+                message: message.trim().to_string(),
+                hint,
+            })
+        }
+    }
+}
+
+/// A hint for the four ways a pull fails in practice, recognised from the engine's message.
+fn pull_hint(image: &str, message: &str) -> String {
+    let m = message.to_lowercase();
+    let has = |needles: &[&str]| needles.iter().any(|n| m.contains(n));
+    if has(&["no matching manifest", "platform"]) {
+        format!("`{image}` has no build for this machine's platform; pick another tag or image")
+    } else if has(&[
+        "unauthorized",
+        "denied",
+        "authentication required",
+        "pull access",
+    ]) {
+        "the image does not exist or needs a login: check the name, or run `docker login` for its registry"
+            .to_string()
+    } else if has(&["not found", "manifest unknown", "does not exist"]) {
+        format!("check the name and tag of `{image}`")
+    } else if has(&[
+        "dial tcp",
+        "lookup ",
+        "no such host",
+        "timeout",
+        "connection refused",
+        "network is unreachable",
+        "tls handshake",
+        "i/o timeout",
+    ]) {
+        "the registry cannot be reached: check the network (or a proxy), then retry".into()
+    } else {
+        "retry with `docker pull` to see the engine's full message".into()
+    }
+}
+
+async fn build_image(
+    docker: &Docker,
+    service: &str,
+    image: &str,
+    build: &Build,
+    printer: &Printer,
+) -> Result<(), EngineError> {
+    printer.status("Building", format!("{image} (service `{service}`)"));
+    let context = build.context.clone();
+    let dockerfile = build.dockerfile.clone();
+    // Reading and packing the context is blocking file I/O.
+    let tar = tokio::task::spawn_blocking(move || context_tar(&context, &dockerfile))
+        .await
+        .map_err(|e| EngineError::BuildContext {
+            path: build.context.clone(),
+            source: std::io::Error::other(e),
+        })?
+        .map_err(|source| EngineError::BuildContext {
+            path: build.context.clone(),
+            source,
+        })?;
+    let options = BuildImageOptions {
+        dockerfile: build.dockerfile.clone(),
+        t: Some(image.to_string()),
+        rm: true,
+        // The classic builder keeps the container of a failed step unless told otherwise; a
+        // failed `up` must not leave those behind.
+        forcerm: true,
+        buildargs: (!build.args.is_empty()).then(|| build.args.clone().into_iter().collect()),
+        target: build.target.clone().unwrap_or_default(),
+        ..Default::default()
+    };
+    let mut stream = docker.build_image(options, None, Some(bollard::body_full(tar.into())));
+    let mut pending = String::new();
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(info) => {
+                if let Some(text) = info.stream {
+                    pending.push_str(&text);
+                    while let Some(i) = pending.find('\n') {
+                        let line: String = pending.drain(..=i).collect();
+                        let line = line.trim_end();
+                        if !line.is_empty() {
+                            printer.detail(line);
+                        }
+                    }
+                }
+                if let Some(detail) = info.error_detail {
+                    return Err(build_error(
+                        service,
+                        image,
+                        detail.message.unwrap_or_default(),
+                    ));
+                }
+            }
+            Err(e) => {
+                let message = match e {
+                    bollard::errors::Error::DockerStreamError { error } => error,
+                    bollard::errors::Error::DockerResponseServerError { message, .. } => message,
+                    other => other.to_string(),
+                };
+                return Err(build_error(service, image, message));
+            }
+        }
+    }
+    if !pending.trim().is_empty() {
+        printer.detail(pending.trim_end());
+    }
+    Ok(())
+}
+
+fn build_error(service: &str, image: &str, message: String) -> EngineError {
+    EngineError::Build {
+        service: service.to_string(),
+        image: image.to_string(),
+        message: message.trim().to_string(),
+    }
+}
+
+/// The build context as an uncompressed tar, honouring `.dockerignore` (simple globs: `*`, `?`,
+/// `**`, `!` exceptions; the last matching line wins, as in Docker). The Dockerfile and
+/// `.dockerignore` are always sent: the engine needs the first, Docker's CLI sends both.
+pub fn context_tar(context: &Path, dockerfile: &str) -> std::io::Result<Vec<u8>> {
+    let patterns = match std::fs::read_to_string(context.join(".dockerignore")) {
+        Ok(text) => parse_dockerignore(&text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(e),
+    };
+    let mut tar = tar::Builder::new(Vec::new());
+    tar.follow_symlinks(false);
+    tar.mode(tar::HeaderMode::Deterministic);
+    let always = [dockerfile.trim_start_matches("./"), ".dockerignore"];
+    for entry in walkdir::WalkDir::new(context)
+        .follow_links(false)
+        .sort_by_file_name()
+    {
+        let entry = entry.map_err(std::io::Error::other)?;
+        let Ok(rel) = entry.path().strip_prefix(context) else {
+            continue;
+        };
+        let rel = rel.to_string_lossy().replace('\\', "/");
+        if rel.is_empty() {
+            continue;
+        }
+        if ignored(&rel, &patterns) && !always.contains(&rel.as_str()) {
+            continue;
+        }
+        tar.append_path_with_name(entry.path(), &rel)?;
+    }
+    tar.into_inner()
+}
+
+fn parse_dockerignore(text: &str) -> Vec<(bool, Vec<String>)> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let (negate, pattern) = match l.strip_prefix('!') {
+                Some(rest) => (true, rest.trim()),
+                None => (false, l),
+            };
+            let pattern = pattern.trim_start_matches("./").trim_matches('/');
+            (negate, pattern.split('/').map(str::to_string).collect())
+        })
+        .collect()
+}
+
+/// A path is excluded when it or one of its parent directories matches (a directory pattern
+/// excludes everything beneath it), unless a later `!` pattern matches it again.
+fn ignored(rel: &str, patterns: &[(bool, Vec<String>)]) -> bool {
+    let parts: Vec<&str> = rel.split('/').collect();
+    let mut excluded = false;
+    for (negate, pattern) in patterns {
+        let hit = (1..=parts.len()).any(|n| match_segments(pattern, &parts[..n]));
+        if hit {
+            excluded = !negate;
+        }
+    }
+    excluded
+}
+
+fn match_segments(pattern: &[String], path: &[&str]) -> bool {
+    match pattern.split_first() {
+        None => path.is_empty(),
+        Some((first, rest)) if first == "**" => {
+            (0..=path.len()).any(|skip| match_segments(rest, &path[skip..]))
+        }
+        Some((first, rest)) => match path.split_first() {
+            Some((seg, path_rest)) => glob(first, seg) && match_segments(rest, path_rest),
+            None => false,
+        },
+    }
+}
+
+/// `*` and `?` within one path segment.
+fn glob(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    while pi < p.len() && p[pi] == '*' {
+        pi += 1;
+    }
+    pi == p.len()
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    #[test]
+    fn references_get_an_explicit_tag() {
+        assert_eq!(
+            split_reference("postgres"),
+            ("postgres".into(), Some("latest".into()))
+        );
+        assert_eq!(
+            split_reference("postgres:16"),
+            ("postgres".into(), Some("16".into()))
+        );
+        assert_eq!(
+            split_reference("registry:5000/team/app"),
+            ("registry:5000/team/app".into(), Some("latest".into()))
+        );
+        assert_eq!(
+            split_reference("ghcr.io/a/b@sha256:abc"),
+            ("ghcr.io/a/b@sha256:abc".into(), None)
+        );
+    }
+
+    #[test]
+    fn dockerignore_globs() {
+        let p = parse_dockerignore("# c\nnode_modules\n*.log\n!keep.log\n**/tmp\n/build/\n");
+        assert!(ignored("node_modules/x/y.js", &p));
+        assert!(ignored("a.log", &p));
+        assert!(!ignored("keep.log", &p));
+        assert!(ignored("src/deep/tmp/f", &p));
+        assert!(ignored("build/out", &p));
+        assert!(!ignored("src/main.rs", &p));
+    }
+
+    #[test]
+    fn pull_hints() {
+        assert!(
+            pull_hint("x", "manifest for x:1 not found: manifest unknown").contains("name and tag")
+        );
+        assert!(
+            pull_hint("x", "pull access denied for x, repository does not exist").contains("login")
+        );
+        assert!(pull_hint("x", "Get \"https://registry-1.docker.io/v2/\": dial tcp: lookup registry-1.docker.io: no such host").contains("network"));
+        assert!(
+            pull_hint(
+                "x",
+                "no matching manifest for linux/arm64/v8 in the manifest list entries"
+            )
+            .contains("platform")
+        );
+    }
+
+    #[test]
+    fn context_tar_honours_dockerignore() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("Dockerfile"), "FROM scratch\n").unwrap();
+        std::fs::write(dir.path().join(".dockerignore"), "secret\nDockerfile\n").unwrap();
+        std::fs::write(dir.path().join("secret"), "x").unwrap();
+        std::fs::write(dir.path().join("app"), "y").unwrap();
+        let bytes = context_tar(dir.path(), "Dockerfile").unwrap();
+        let mut archive = tar::Archive::new(bytes.as_slice());
+        let names: Vec<String> = archive
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().display().to_string())
+            .collect();
+        assert_eq!(names, [".dockerignore", "Dockerfile", "app"]);
+    }
+}

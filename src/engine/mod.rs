@@ -1,0 +1,40 @@
+//! Everything that talks to the Docker Engine API (through bollard): connecting, images (pull and
+//! build), converging a normalised compose `Project` into containers, stop/down, state, ps and logs.
+//!
+//! Invariants:
+//! - Every object `stack` creates carries the labels `docker compose` v2 sets (`labels.rs`), so
+//!   `docker compose -p <project> ps/down` see our objects and we find them by label, never by name.
+//! - Image problems surface before any container is stopped or recreated (`up` ensures every image of
+//!   the project first).
+//! - Nothing without the project label is ever stopped or removed.
+//! - Domain code never prints: progress goes through the one `Printer`, data is returned.
+
+mod connect;
+mod converge;
+mod create;
+mod error;
+mod exec;
+mod images;
+mod inspect;
+mod labels;
+mod lifecycle;
+mod logs;
+mod network;
+mod order;
+mod wait;
+
+pub use connect::connect;
+pub use converge::{Outcome, ServiceOutcome, UpOptions, up};
+pub use error::EngineError;
+pub use images::{ImageOptions, ensure_images};
+pub use inspect::{ContainerInfo, ProjectState, PublishedPort, project_state, ps};
+pub use labels::config_hash;
+pub use lifecycle::{DownOptions, down, stop};
+pub use network::{STACK_NETWORK, ensure_stack_network, remove_stack_network};
+pub use exec::exec;
+pub use logs::{LogLine, LogOptions, LogStream, failing_logs, logs, write_logs};
+
+#[cfg(test)]
+mod testing;
+#[cfg(test)]
+mod tests;
