@@ -26,13 +26,13 @@ mod wait;
 pub use connect::connect;
 pub use converge::{Outcome, ServiceOutcome, UpOptions, up};
 pub use error::EngineError;
+pub use exec::exec;
 pub use images::{ImageOptions, ensure_images};
 pub use inspect::{ContainerInfo, ProjectState, PublishedPort, project_state, ps};
 pub use labels::config_hash;
 pub use lifecycle::{DownOptions, down, stop};
-pub use network::{STACK_NETWORK, ensure_stack_network, remove_stack_network};
-pub use exec::exec;
 pub use logs::{LogLine, LogOptions, LogStream, failing_logs, logs, write_logs};
+pub use network::{STACK_NETWORK, ensure_stack_network, remove_stack_network};
 
 #[cfg(test)]
 mod testing;
