@@ -2,6 +2,8 @@
 
 mod compose;
 mod error;
+mod health;
+mod hooks;
 mod instance;
 mod output;
 mod stacklet;

@@ -1,0 +1,344 @@
+//! HTTP health checks: probing one check and waiting until every check of a stacklet passes.
+//!
+//! Checks arrive already rendered (the lifecycle fills in templates). A check passes when its URL
+//! answers with the expected status (`expect` without `path`; any 2xx when `expect` is absent) or,
+//! with `path`, when the JSON value there equals `expect` (strings by content, other values by their
+//! JSON text). `path` is a small JSONPath subset (`$.a.b[0]`, `$['k']`) converted to a JSON pointer;
+//! anything else is rejected up front rather than silently never matching. Only plain HTTP is
+//! supported (reqwest without TLS): an `https://` URL is an immediate, clear failure.
+
+use std::time::{Duration, Instant};
+
+use futures_util::future::join_all;
+
+use crate::output::Printer;
+use crate::stacklet::manifest::HealthCheck;
+
+/// The longest a single probe may take; a hung endpoint must not stall the polling loop.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// Polling starts fast (services often come up within a second) and backs off to this.
+const FIRST_DELAY: Duration = Duration::from_millis(200);
+const MAX_DELAY: Duration = Duration::from_secs(2);
+
+/// The result of one probe: `observed` is what a person needs to see when it keeps failing
+/// (`HTTP 503`, `connection refused`, `$.res = "pung"`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Probe {
+    pub passed: bool,
+    pub observed: String,
+}
+
+impl Probe {
+    fn failed(observed: impl Into<String>) -> Self {
+        Self {
+            passed: false,
+            observed: observed.into(),
+        }
+    }
+}
+
+/// A check that did not pass in time (or can never pass: bad path, https).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("Health check `{name}` did not pass within {timeout_secs}s ({url}): last result {observed}")]
+pub struct HealthFailure {
+    pub name: String,
+    pub url: String,
+    pub observed: String,
+    pub timeout_secs: u64,
+    pub hint: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("Unsupported JSONPath `{path}`: {reason}; use `$.key`, `$.a.b[0]` or `$['key']`")]
+pub struct JsonPathError {
+    pub path: String,
+    pub reason: String,
+}
+
+/// A client suitable for [`probe`]: no proxy lookups, a short per-request timeout.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(REQUEST_TIMEOUT)
+        .build()
+        .unwrap_or_default()
+}
+
+/// Probe `check` once.
+pub async fn probe(client: &reqwest::Client, check: &HealthCheck) -> Probe {
+    probe_with_timeout(client, check, REQUEST_TIMEOUT).await
+}
+
+async fn probe_with_timeout(
+    client: &reqwest::Client,
+    check: &HealthCheck,
+    timeout: Duration,
+) -> Probe {
+    if let Err(message) = plain_http_only(&check.url) {
+        return Probe::failed(message);
+    }
+    let pointer = match check.path.as_deref().map(json_pointer).transpose() {
+        Ok(pointer) => pointer,
+        Err(e) => return Probe::failed(e.to_string()),
+    };
+    let mut request = client.get(&check.url).timeout(timeout);
+    for (name, value) in &check.headers {
+        request = request.header(name, value);
+    }
+    let response = match request.send().await {
+        Ok(response) => response,
+        Err(e) => return Probe::failed(describe_request_error(&e)),
+    };
+    let status = response.status();
+    let Some(pointer) = pointer else {
+        let passed = match check.expect.as_deref() {
+            Some(expect) => status.as_str() == expect.trim(),
+            None => status.is_success(),
+        };
+        return Probe {
+            passed,
+            observed: format!("HTTP {}", status.as_u16()),
+        };
+    };
+    let path = check.path.as_deref().unwrap_or("$");
+    let body = match response.bytes().await {
+        Ok(body) => body,
+        Err(e) => return Probe::failed(describe_request_error(&e)),
+    };
+    let Ok(json) = serde_json::from_slice::<serde_json::Value>(&body) else {
+        let snippet: String = String::from_utf8_lossy(&body).chars().take(80).collect();
+        return Probe::failed(format!(
+            "HTTP {}, body is not JSON: {:?}",
+            status.as_u16(),
+            snippet
+        ));
+    };
+    let Some(value) = json.pointer(&pointer) else {
+        return Probe::failed(format!(
+            "HTTP {}, {path} not found in the body",
+            status.as_u16()
+        ));
+    };
+    let passed = match check.expect.as_deref() {
+        Some(expect) => match value {
+            serde_json::Value::String(s) => s == expect,
+            other => other.to_string() == expect.trim(),
+        },
+        None => status.is_success(),
+    };
+    Probe {
+        passed,
+        observed: format!("{path} = {value}"),
+    }
+}
+
+/// Poll every check until each has passed once; fail on the first check whose own timeout elapses,
+/// naming its last observation. `on_tick` sees every probe (for spinners and `-v` output).
+pub async fn wait_healthy(
+    checks: &[HealthCheck],
+    printer: &Printer,
+    mut on_tick: impl FnMut(&HealthCheck, &Probe),
+) -> Result<(), HealthFailure> {
+    // Checks that can never pass fail now, not after their timeout.
+    for check in checks {
+        let invalid = plain_http_only(&check.url).err().or_else(|| {
+            check
+                .path
+                .as_deref()
+                .and_then(|p| json_pointer(p).err())
+                .map(|e| e.to_string())
+        });
+        if let Some(observed) = invalid {
+            return Err(failure(check, observed));
+        }
+    }
+    let client = client();
+    let started = Instant::now();
+    let deadline = |check: &HealthCheck| started + Duration::from_secs(check.timeout_secs);
+    let mut pending: Vec<(&HealthCheck, Option<Probe>)> = checks.iter().map(|c| (c, None)).collect();
+    let mut backoff = Backoff::new();
+    while !pending.is_empty() {
+        let now = Instant::now();
+        let probes = join_all(pending.iter().map(|(check, _)| {
+            // Never let one probe run past the check's own deadline by more than a moment.
+            let remaining = deadline(check).saturating_duration_since(now);
+            let timeout = remaining.clamp(Duration::from_millis(200), REQUEST_TIMEOUT);
+            probe_with_timeout(&client, check, timeout)
+        }))
+        .await;
+        for ((check, last), probe) in pending.iter_mut().zip(probes) {
+            if last.as_ref() != Some(&probe) {
+                printer.debug(format!("health {}: {}", check.name, probe.observed));
+            }
+            on_tick(check, &probe);
+            *last = Some(probe);
+        }
+        pending.retain(|(_, last)| !last.as_ref().is_some_and(|p| p.passed));
+        let now = Instant::now();
+        if let Some((check, last)) = pending.iter().find(|(c, _)| now >= deadline(c)) {
+            let observed = last.as_ref().map_or_else(String::new, |p| p.observed.clone());
+            return Err(failure(check, observed));
+        }
+        let Some(next_deadline) = pending.iter().map(|(c, _)| deadline(c)).min() else {
+            break;
+        };
+        // Sleep no longer than to the nearest deadline, so that check gets a last probe in time.
+        let delay = backoff
+            .next_delay()
+            .min(next_deadline.saturating_duration_since(now));
+        tokio::time::sleep(delay).await;
+    }
+    Ok(())
+}
+
+fn failure(check: &HealthCheck, observed: String) -> HealthFailure {
+    HealthFailure {
+        name: check.name.clone(),
+        url: check.url.clone(),
+        observed,
+        timeout_secs: check.timeout_secs,
+        hint: check.hint.clone(),
+    }
+}
+
+/// Delays between polling rounds: 200 ms, doubling, capped at 2 s.
+#[derive(Debug)]
+struct Backoff {
+    next: Duration,
+}
+
+impl Backoff {
+    fn new() -> Self {
+        Self { next: FIRST_DELAY }
+    }
+
+    fn next_delay(&mut self) -> Duration {
+        let delay = self.next;
+        self.next = (self.next * 2).min(MAX_DELAY);
+        delay
+    }
+}
+
+/// `Err` with a clear message for URLs this build cannot fetch (reqwest is built without TLS).
+pub(crate) fn plain_http_only(url: &str) -> Result<(), String> {
+    let lower = url.trim_start().to_ascii_lowercase();
+    if lower.starts_with("https://") {
+        return Err(format!(
+            "`{url}` uses HTTPS, which this build of `stack` does not support; use a plain \
+             `http://` URL (health checks normally target the local port)"
+        ));
+    }
+    if !lower.starts_with("http://") {
+        return Err(format!("`{url}` is not an `http://` URL"));
+    }
+    Ok(())
+}
+
+/// A short, human description of why a request failed.
+pub(crate) fn describe_request_error(error: &reqwest::Error) -> String {
+    if error.is_timeout() {
+        return "timed out".to_string();
+    }
+    // The useful part (`Connection refused`) sits at the bottom of the source chain.
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    let mut io_kind = None;
+    let mut innermost = error.to_string();
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            io_kind = Some(io.kind());
+        }
+        innermost = e.to_string();
+        source = e.source();
+    }
+    match io_kind {
+        Some(std::io::ErrorKind::ConnectionRefused) => "connection refused".to_string(),
+        Some(std::io::ErrorKind::ConnectionReset) => "connection reset".to_string(),
+        Some(std::io::ErrorKind::TimedOut) => "timed out".to_string(),
+        _ if error.is_connect() => format!("cannot connect: {innermost}"),
+        _ => innermost,
+    }
+}
+
+/// Convert the supported JSONPath subset to an RFC 6901 JSON pointer: `$` followed by `.name`,
+/// `['name']`, `["name"]` or `[index]` steps.
+pub fn json_pointer(path: &str) -> Result<String, JsonPathError> {
+    let error = |reason: &str| JsonPathError {
+        path: path.to_string(),
+        reason: reason.to_string(),
+    };
+    let mut rest = path
+        .trim()
+        .strip_prefix('$')
+        .ok_or_else(|| error("it must start with `$`"))?;
+    let mut pointer = String::new();
+    while !rest.is_empty() {
+        let segment;
+        if let Some(after) = rest.strip_prefix('.') {
+            if after.starts_with('.') {
+                return Err(error("recursive descent (`..`) is not supported"));
+            }
+            let end = after.find(['.', '[']).unwrap_or(after.len());
+            let name = &after[..end];
+            if name.is_empty() {
+                return Err(error("a `.` must be followed by a key"));
+            }
+            if name == "*" {
+                return Err(error("wildcards are not supported"));
+            }
+            if !name.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-') {
+                return Err(error("quote keys with special characters as `['key']`"));
+            }
+            segment = name.to_string();
+            rest = &after[end..];
+        } else if let Some(after) = rest.strip_prefix('[') {
+            let (inside, after) = bracket(after).ok_or_else(|| error("unclosed `[`"))?;
+            segment = bracket_segment(inside).map_err(|reason| error(&reason))?;
+            rest = after;
+        } else {
+            return Err(error("expected `.key` or `[…]`"));
+        }
+        pointer.push('/');
+        pointer.push_str(&segment.replace('~', "~0").replace('/', "~1"));
+    }
+    Ok(pointer)
+}
+
+/// Split `…]rest` at the `]` that closes the bracket, honouring quotes.
+fn bracket(s: &str) -> Option<(&str, &str)> {
+    let mut quote = None;
+    for (i, c) in s.char_indices() {
+        match (quote, c) {
+            (None, '\'' | '"') => quote = Some(c),
+            (Some(q), c) if c == q => quote = None,
+            (None, ']') => return Some((&s[..i], &s[i + 1..])),
+            _ => {}
+        }
+    }
+    None
+}
+
+fn bracket_segment(inside: &str) -> Result<String, String> {
+    let inside = inside.trim();
+    for quote in ['\'', '"'] {
+        if let Some(key) = inside
+            .strip_prefix(quote)
+            .and_then(|s| s.strip_suffix(quote))
+        {
+            if key.contains(quote) || key.contains('\\') {
+                return Err("escapes inside quoted keys are not supported".to_string());
+            }
+            return Ok(key.to_string());
+        }
+    }
+    if !inside.is_empty() && inside.chars().all(|c| c.is_ascii_digit()) {
+        return Ok(inside.to_string());
+    }
+    Err(match inside {
+        "*" => "wildcards are not supported".to_string(),
+        s if s.starts_with('?') => "filters are not supported".to_string(),
+        s if s.starts_with('-') => "negative indexes are not supported".to_string(),
+        s if s.contains(':') => "slices are not supported".to_string(),
+        s if s.contains(',') => "unions are not supported".to_string(),
+        _ => format!("`[{inside}]` is not an index or a quoted key"),
+    })
+}
+
