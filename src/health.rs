@@ -39,7 +39,9 @@ impl Probe {
 
 /// A check that did not pass in time (or can never pass: bad path, https).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("Health check `{name}` did not pass within {timeout_secs}s ({url}): last result {observed}")]
+#[error(
+    "Health check `{name}` did not pass within {timeout_secs}s ({url}): last result {observed}"
+)]
 pub struct HealthFailure {
     pub name: String,
     pub url: String,
@@ -154,7 +156,8 @@ pub async fn wait_healthy(
     let client = client();
     let started = Instant::now();
     let deadline = |check: &HealthCheck| started + Duration::from_secs(check.timeout_secs);
-    let mut pending: Vec<(&HealthCheck, Option<Probe>)> = checks.iter().map(|c| (c, None)).collect();
+    let mut pending: Vec<(&HealthCheck, Option<Probe>)> =
+        checks.iter().map(|c| (c, None)).collect();
     let mut backoff = Backoff::new();
     while !pending.is_empty() {
         let now = Instant::now();
@@ -175,7 +178,9 @@ pub async fn wait_healthy(
         pending.retain(|(_, last)| !last.as_ref().is_some_and(|p| p.passed));
         let now = Instant::now();
         if let Some((check, last)) = pending.iter().find(|(c, _)| now >= deadline(c)) {
-            let observed = last.as_ref().map_or_else(String::new, |p| p.observed.clone());
+            let observed = last
+                .as_ref()
+                .map_or_else(String::new, |p| p.observed.clone());
             return Err(failure(check, observed));
         }
         let Some(next_deadline) = pending.iter().map(|(c, _)| deadline(c)).min() else {
@@ -284,7 +289,10 @@ pub fn json_pointer(path: &str) -> Result<String, JsonPathError> {
             if name == "*" {
                 return Err(error("wildcards are not supported"));
             }
-            if !name.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-') {
+            if !name
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+            {
                 return Err(error("quote keys with special characters as `['key']`"));
             }
             segment = name.to_string();
@@ -341,4 +349,3 @@ fn bracket_segment(inside: &str) -> Result<String, String> {
         _ => format!("`[{inside}]` is not an index or a quoted key"),
     })
 }
-

@@ -210,13 +210,19 @@ pub struct Capture(Arc<Mutex<Vec<(Stream, String)>>>);
 impl Capture {
     fn push(&self, stream: Stream, text: String) {
         // A poisoned lock only means another thread panicked mid-push; the record is still usable.
-        let mut lines = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut lines = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         lines.extend(text.lines().map(|l| (stream, l.to_string())));
     }
 
     /// Every recorded line of one stream.
     pub fn lines(&self, stream: Stream) -> Vec<String> {
-        let lines = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let lines = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         lines
             .iter()
             .filter(|(s, _)| *s == stream)

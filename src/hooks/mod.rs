@@ -13,6 +13,10 @@ mod shell;
 #[cfg(feature = "python")]
 mod python;
 
+#[cfg(test)]
+pub(crate) mod test_http;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -130,7 +134,10 @@ pub trait HookHost: Send + Sync + 'static {
 pub enum HookRun {
     /// The stacklet has no such hook; the step is skipped.
     NotPresent,
-    Ran { path: PathBuf, elapsed: Duration },
+    Ran {
+        path: PathBuf,
+        elapsed: Duration,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -177,7 +184,10 @@ pub enum HookError {
         last_lines: Vec<String>,
     },
 
-    #[error("Unknown command `{command}` for `{stacklet}`{}", available_list(available))]
+    #[error(
+        "Unknown command `{command}` for `{stacklet}`{}",
+        available_list(available)
+    )]
     UnknownCommand {
         stacklet: String,
         command: String,

@@ -207,7 +207,8 @@ mod tests {
             Some("raw\\n")
         );
         assert_eq!(
-            help_string("HELP = \"\"\"\nSend a message.\n\nUsage: send <text>\n\"\"\"\n").as_deref(),
+            help_string("HELP = \"\"\"\nSend a message.\n\nUsage: send <text>\n\"\"\"\n")
+                .as_deref(),
             Some("Send a message.\n\nUsage: send <text>")
         );
         assert_eq!(

@@ -1,14 +1,15 @@
 //! Shell hooks (`bash <file>`) and the one way `stack` streams a child process's output.
 //!
-//! A hook's stdout and stderr are read concurrently, line by line, and each line becomes a detail
-//! line under the current step as soon as it arrives. The child is killed if the future is dropped
+//! A hook's stdout and stderr share one pipe, so lines arrive in the order the hook wrote them, and
+//! each line becomes a detail line under the current step as soon as it arrives. The child is killed if the future is dropped
 //! (Ctrl-C, a failed sibling), so an abandoned hook never keeps running behind `stack`'s back.
 
 use std::collections::VecDeque;
+use std::io::BufRead;
 use std::path::Path;
 use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::Command;
 
 use super::{HookContext, HookError};
@@ -16,6 +17,8 @@ use crate::output::Printer;
 
 /// How many trailing output lines a failure report carries.
 const TAIL_LINES: usize = 10;
+/// After the child exits, how long the output may stay silent before we stop reading it.
+const DRAIN_QUIET: Duration = Duration::from_millis(150);
 
 /// `bash <file>` with cwd = the stacklet dir and env = process env + [`HookContext::hook_env`].
 pub(super) async fn run_shell_hook(
@@ -51,59 +54,55 @@ pub(super) async fn run_shell_hook(
     })
 }
 
-/// Spawn `command` with stdin closed and both output streams piped, call `on_line` for every line
-/// of either stream (invalid UTF-8 replaced, `\r\n` trimmed) and wait for it to exit.
+/// Spawn `command` with stdin closed and stdout and stderr on one pipe (so lines keep the order
+/// the child wrote them in), call `on_line` for every line (invalid UTF-8 replaced, `\r\n`
+/// trimmed) and wait for it to exit.
 pub(crate) async fn stream_command(
     command: &mut Command,
     on_line: &mut dyn FnMut(&str),
 ) -> std::io::Result<ExitStatus> {
+    let (reader, writer) = std::io::pipe()?;
     command
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stdout(writer.try_clone()?)
+        .stderr(writer)
         .kill_on_drop(true);
-    let mut child = command.spawn()?;
-    let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
-        unreachable!("both streams were configured as piped");
-    };
-    let mut out = LineReader::new(stdout);
-    let mut err = LineReader::new(stderr);
-    while !(out.done && err.done) {
-        // `read_until` is cancel-safe with a persistent buffer, so losing the race loses no bytes.
+    let spawned = command.spawn();
+    // The command keeps its copies of the write end until they are replaced; left open, the reader
+    // would never see end-of-file.
+    command.stdout(Stdio::null()).stderr(Stdio::null());
+    let mut child = spawned?;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    // A plain thread, not `spawn_blocking`: if a background process started by the hook inherits
+    // the pipe, this read never ends, and a runtime shutting down would wait for it forever.
+    std::thread::spawn(move || {
+        let mut reader = std::io::BufReader::new(reader);
+        let mut buf = Vec::new();
+        while matches!(reader.read_until(b'\n', &mut buf), Ok(n) if n > 0) {
+            let line = String::from_utf8_lossy(&buf)
+                .trim_end_matches(['\n', '\r'])
+                .to_string();
+            buf.clear();
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    loop {
         tokio::select! {
-            line = out.next_line(), if !out.done => if let Some(line) = line? { on_line(&line) },
-            line = err.next_line(), if !err.done => if let Some(line) = line? { on_line(&line) },
+            line = rx.recv() => match line {
+                Some(line) => on_line(&line),
+                None => return child.wait().await,
+            },
+            status = child.wait() => {
+                // Take what the child wrote before exiting, but do not wait for a background
+                // process that holds the pipe open: stop after a short quiet period.
+                while let Ok(Some(line)) = tokio::time::timeout(DRAIN_QUIET, rx.recv()).await {
+                    on_line(&line);
+                }
+                return status;
+            }
         }
-    }
-    child.wait().await
-}
-
-struct LineReader<R> {
-    reader: BufReader<R>,
-    buf: Vec<u8>,
-    done: bool,
-}
-
-impl<R: AsyncRead + Unpin> LineReader<R> {
-    fn new(reader: R) -> Self {
-        Self {
-            reader: BufReader::new(reader),
-            buf: Vec::new(),
-            done: false,
-        }
-    }
-
-    async fn next_line(&mut self) -> std::io::Result<Option<String>> {
-        let n = self.reader.read_until(b'\n', &mut self.buf).await?;
-        if n == 0 && self.buf.is_empty() {
-            self.done = true;
-            return Ok(None);
-        }
-        let line = String::from_utf8_lossy(&self.buf)
-            .trim_end_matches(['\n', '\r'])
-            .to_string();
-        self.buf.clear();
-        Ok(Some(line))
     }
 }
 

@@ -85,7 +85,12 @@ pub(super) fn build<'py>(
         json_to_py(py, &ctx.users)?
     };
     data.set_item("users", users)?;
-    let callbacks: [(&'static std::ffi::CStr, &'static [&'static str], usize, Callback); 9] = [
+    let callbacks: [(
+        &'static std::ffi::CStr,
+        &'static [&'static str],
+        usize,
+        Callback,
+    ); 9] = [
         (c"secret", &["name", "value"], 1, secret),
         (c"step", &["msg"], 1, step),
         (c"warn", &["msg"], 1, warn),
@@ -245,8 +250,10 @@ fn secret(f: &Facilities, py: Python<'_>, args: Args<'_>) -> PyResult<Py<PyAny>>
 
 fn step(f: &Facilities, py: Python<'_>, args: Args<'_>) -> PyResult<Py<PyAny>> {
     let msg = args.get(0).map(|m| m.str()).transpose()?;
-    f.printer
-        .status(&f.stacklet_id, msg.map(|m| m.to_string()).unwrap_or_default());
+    f.printer.status(
+        &f.stacklet_id,
+        msg.map(|m| m.to_string()).unwrap_or_default(),
+    );
     Ok(py.None())
 }
 
@@ -261,11 +268,7 @@ fn warn(f: &Facilities, py: Python<'_>, args: Args<'_>) -> PyResult<Py<PyAny>> {
 fn shell(f: &Facilities, py: Python<'_>, args: Args<'_>) -> PyResult<Py<PyAny>> {
     let cmd = args.required_string(0)?;
     let mut command = tokio::process::Command::new("bash");
-    command
-        .arg("-c")
-        .arg(&cmd)
-        .current_dir(&f.cwd)
-        .envs(&f.env);
+    command.arg("-c").arg(&cmd).current_dir(&f.cwd).envs(&f.env);
     let mut output = Vec::new();
     let status = py.detach(|| {
         f.handle.block_on(stream_command(&mut command, &mut |line| {
@@ -273,8 +276,8 @@ fn shell(f: &Facilities, py: Python<'_>, args: Args<'_>) -> PyResult<Py<PyAny>> 
             output.push(line.to_string());
         }))
     });
-    let status =
-        status.map_err(|e| PyRuntimeError::new_err(format!("cannot start bash for `{cmd}`: {e}")))?;
+    let status = status
+        .map_err(|e| PyRuntimeError::new_err(format!("cannot start bash for `{cmd}`: {e}")))?;
     let output = output.join("\n");
     if status.success() {
         return Ok(PyString::new(py, &output).into_any().unbind());
@@ -291,7 +294,10 @@ fn shell(f: &Facilities, py: Python<'_>, args: Args<'_>) -> PyResult<Py<PyAny>> 
 /// `exec(container, argv)`: run in a container through the host; returns the output text.
 fn exec(f: &Facilities, py: Python<'_>, args: Args<'_>) -> PyResult<Py<PyAny>> {
     let container = args.required_string(0)?;
-    let argv_obj = args.get(1).cloned().unwrap_or_else(|| py.None().into_bound(py));
+    let argv_obj = args
+        .get(1)
+        .cloned()
+        .unwrap_or_else(|| py.None().into_bound(py));
     if argv_obj.is_instance_of::<PyString>() {
         return Err(PyTypeError::new_err(
             "exec(): argv must be a list of strings, e.g. [\"psql\", \"-c\", \"select 1\"]",
@@ -446,7 +452,10 @@ fn http(
     let text = String::from_utf8_lossy(&bytes).into_owned();
     if !status.is_success() {
         let snippet: String = text.trim().chars().take(BODY_SNIPPET_CHARS).collect();
-        let message = format!("{method} {url} answered HTTP {}: {snippet}", status.as_u16());
+        let message = format!(
+            "{method} {url} answered HTTP {}: {snippet}",
+            status.as_u16()
+        );
         return Err(
             prelude_error(py, "HttpError", (message.clone(), status.as_u16(), text))
                 .unwrap_or_else(|| PyRuntimeError::new_err(message)),

@@ -56,7 +56,8 @@ pub(crate) fn run_hook_file(
     Python::attach(|py| {
         let prelude = prelude(py).map_err(|e| failure(py, file, &e))?;
         let facilities = ctx::Facilities::new(&ctx, host, printer, handle);
-        let ctx_obj = ctx::build(py, &prelude, &ctx, facilities).map_err(|e| failure(py, file, &e))?;
+        let ctx_obj =
+            ctx::build(py, &prelude, &ctx, facilities).map_err(|e| failure(py, file, &e))?;
         let outcome = in_session(py, &prelude, &ctx, hooks_dir, argv, &ctx_obj, emit, || {
             let module = load(py, &source, file, &module_name)?;
             if !module.hasattr("run")? {
@@ -101,7 +102,8 @@ pub(crate) fn run_cli_file(
     Python::attach(|py| {
         let prelude = prelude(py).map_err(|e| failure(py, file, &e))?;
         let facilities = ctx::Facilities::new(&ctx, host, printer, handle);
-        let ctx_obj = ctx::build(py, &prelude, &ctx, facilities).map_err(|e| failure(py, file, &e))?;
+        let ctx_obj =
+            ctx::build(py, &prelude, &ctx, facilities).map_err(|e| failure(py, file, &e))?;
         let outcome = in_session(py, &prelude, &ctx, cli_dir, argv, &ctx_obj, emit, || {
             let module = load(py, &source, file, &module_name)?;
             if module.hasattr("run")? {
@@ -219,7 +221,8 @@ fn failure(py: Python<'_>, file: &Path, err: &PyErr) -> HookError {
         let prelude = prelude(py)?;
         prelude
             .getattr("describe")?
-            .call1((err.value(py), file.display().to_string()))?
+            // Passed separately: on 3.11 the fetched exception has no `__traceback__` yet.
+            .call1((err.value(py), err.traceback(py), file.display().to_string()))?
             .extract()
     })();
     let (exception, traceback, line) =

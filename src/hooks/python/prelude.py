@@ -141,10 +141,10 @@ class Session:
                 del sys.modules[name]
 
 
-def describe(exc, path, keep=5):
-    """(exception text, last `keep` frames as a traceback, line in `path`) for a HookError."""
+def describe(exc, tb, path, keep=5):
+    """(exception text, last `keep` frames of `tb` as a traceback, line in `path`) for a HookError."""
     only = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-    frames = traceback.extract_tb(exc.__traceback__)
+    frames = traceback.extract_tb(tb) if tb is not None else []
     line = None
     for frame in frames:
         if frame.filename == path:

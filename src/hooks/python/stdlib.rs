@@ -79,7 +79,10 @@ pub(super) fn find_stdlib(
     // Debian: /usr/lib/x86_64-linux-gnu/libpython3.11.so → /usr; pyenv: <prefix>/lib/libpython… →
     // <prefix>. A static build has no libpython file and falls back to its configured prefix.
     let prefix = libpython
-        .and_then(|lib| lib.ancestors().find(|a| a.ends_with("lib") || a.ends_with("lib64")))
+        .and_then(|lib| {
+            lib.ancestors()
+                .find(|a| a.ends_with("lib") || a.ends_with("lib64"))
+        })
         .and_then(Path::parent)
         .unwrap_or(Path::new("/usr"));
     stdlib_under(prefix, version.as_deref()).ok_or_else(|| {
@@ -140,7 +143,9 @@ mod tests {
     #[test]
     fn missing_stdlib_names_the_path_and_the_package() {
         let tmp = tempfile::tempdir().unwrap();
-        let lib = tmp.path().join("usr/lib/x86_64-linux-gnu/libpython3.11.so.1.0");
+        let lib = tmp
+            .path()
+            .join("usr/lib/x86_64-linux-gnu/libpython3.11.so.1.0");
         let err = find_stdlib(None, Some(&lib)).unwrap_err();
         assert!(
             err.starts_with("Python standard library not found at `"),
@@ -169,7 +174,12 @@ mod tests {
     fn this_process_finds_its_stdlib() {
         // The test binary links the same libpython as `stack`; on this machine that is Debian's.
         let lib = loaded_libpython().expect("libpython is mapped into the test binary");
-        assert_eq!(version_of(&lib).as_deref(), Some("3.11"), "{}", lib.display());
+        assert_eq!(
+            version_of(&lib).as_deref(),
+            Some("3.11"),
+            "{}",
+            lib.display()
+        );
         assert!(ensure().is_ok(), "{:?}", ensure());
     }
 }
