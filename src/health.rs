@@ -123,7 +123,10 @@ async fn probe_with_timeout(
     let passed = match check.expect.as_deref() {
         Some(expect) => match value {
             serde_json::Value::String(s) => s == expect,
-            other => other.to_string() == expect.trim(),
+            // Numbers, booleans, null (and structures) by JSON value, so `3` matches `3`.
+            other => {
+                serde_json::from_str::<serde_json::Value>(expect.trim()).is_ok_and(|e| &e == other)
+            }
         },
         None => status.is_success(),
     };
@@ -348,4 +351,250 @@ fn bracket_segment(inside: &str) -> Result<String, String> {
         s if s.contains(',') => "unions are not supported".to_string(),
         _ => format!("`[{inside}]` is not an index or a quoted key"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::hooks::test_http::{Reply, TestServer};
+    use crate::output::Verbosity;
+
+    fn check(url: String, path: Option<&str>, expect: Option<&str>) -> HealthCheck {
+        HealthCheck {
+            name: "web".to_string(),
+            url,
+            path: path.map(str::to_string),
+            expect: expect.map(str::to_string),
+            timeout_secs: 1,
+            headers: vec![("X-Probe".to_string(), "yes".to_string())],
+            hint: Some("check the logs".to_string()),
+        }
+    }
+
+    fn server() -> TestServer {
+        TestServer::start(|req| match req.path.as_str() {
+            "/ok" => Reply::text(200, "fine"),
+            "/down" => Reply::text(503, "starting"),
+            "/ping" => Reply::json(
+                200,
+                json!({"res": "pong", "n": 3, "ok": true, "a": {"b": [7, "x"]}, "k/ey": 1}),
+            ),
+            "/html" => Reply::text(200, "<html>"),
+            _ => Reply::text(404, ""),
+        })
+    }
+
+    #[test]
+    fn json_paths_become_pointers() {
+        for (path, pointer) in [
+            ("$", ""),
+            ("$.res", "/res"),
+            ("$.a.b[0]", "/a/b/0"),
+            ("$['k/ey']", "/k~1ey"),
+            ("$[\"a\"][\"b\"][1]", "/a/b/1"),
+            ("$.data.items[12].name", "/data/items/12/name"),
+        ] {
+            assert_eq!(json_pointer(path).as_deref(), Ok(pointer), "{path}");
+        }
+        for (path, reason) in [
+            ("res", "must start with `$`"),
+            ("$..res", "recursive descent"),
+            ("$.a[*]", "wildcards"),
+            ("$.*", "wildcards"),
+            ("$.a[?(@.x)]", "filters"),
+            ("$.a[-1]", "negative indexes"),
+            ("$.a[0:2]", "slices"),
+            ("$.a[0,1]", "unions"),
+            ("$.a[0", "unclosed"),
+            ("$.", "followed by a key"),
+            ("$.a b", "special characters"),
+        ] {
+            let err = json_pointer(path).unwrap_err().to_string();
+            assert!(err.contains(reason), "{path}: {err}");
+            assert!(
+                err.starts_with(&format!("Unsupported JSONPath `{path}`")),
+                "{err}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn probe_compares_status_codes() {
+        let server = server();
+        let client = client();
+        for (path, expect, passed, observed) in [
+            ("/ok", None, true, "HTTP 200"),
+            ("/down", None, false, "HTTP 503"),
+            ("/down", Some("503"), true, "HTTP 503"),
+            ("/ok", Some("204"), false, "HTTP 200"),
+        ] {
+            let probe = probe(
+                &client,
+                &check(format!("{}{path}", server.url), None, expect),
+            )
+            .await;
+            assert_eq!(
+                (probe.passed, probe.observed.as_str()),
+                (passed, observed),
+                "{path}"
+            );
+        }
+        assert_eq!(server.requests()[0].header("x-probe"), Some("yes"));
+    }
+
+    #[tokio::test]
+    async fn probe_compares_the_value_at_a_json_path() {
+        let server = server();
+        let client = client();
+        let ping = format!("{}/ping", server.url);
+        for (path, expect, passed, observed) in [
+            ("$.res", Some("pong"), true, "$.res = \"pong\""),
+            ("$.res", Some("pung"), false, "$.res = \"pong\""),
+            ("$['res']", Some("pong"), true, "$['res'] = \"pong\""),
+            ("$.n", Some("3"), true, "$.n = 3"),
+            ("$.ok", Some("true"), true, "$.ok = true"),
+            ("$.a.b[0]", Some("7"), true, "$.a.b[0] = 7"),
+            ("$.a.b[1]", Some("x"), true, "$.a.b[1] = \"x\""),
+            ("$.res", None, true, "$.res = \"pong\""),
+            (
+                "$.nope",
+                Some("1"),
+                false,
+                "HTTP 200, $.nope not found in the body",
+            ),
+        ] {
+            let probe = probe(&client, &check(ping.clone(), Some(path), expect)).await;
+            assert_eq!(
+                (probe.passed, probe.observed.as_str()),
+                (passed, observed),
+                "{path}"
+            );
+        }
+        let html = probe(
+            &client,
+            &check(format!("{}/html", server.url), Some("$.res"), Some("pong")),
+        )
+        .await;
+        assert_eq!(html.observed, "HTTP 200, body is not JSON: \"<html>\"");
+    }
+
+    #[tokio::test]
+    async fn probe_reports_a_refused_connection() {
+        let port = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap().port()
+        };
+        let probe = probe(
+            &client(),
+            &check(format!("http://127.0.0.1:{port}/"), None, None),
+        )
+        .await;
+        assert_eq!(
+            probe,
+            Probe {
+                passed: false,
+                observed: "connection refused".into()
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn wait_healthy_polls_until_every_check_passes() {
+        let hits = Arc::new(AtomicUsize::new(0));
+        let counter = hits.clone();
+        // Unhealthy for the first two requests, as a service still starting would be.
+        let flaky_server = TestServer::start(move |_| {
+            if counter.fetch_add(1, Ordering::SeqCst) < 2 {
+                Reply::text(503, "")
+            } else {
+                Reply::text(200, "")
+            }
+        });
+        let steady = self::server();
+        let mut flaky = check(format!("{}/", flaky_server.url), None, None);
+        flaky.timeout_secs = 30;
+        let mut ping = check(format!("{}/ping", steady.url), Some("$.res"), Some("pong"));
+        ping.name = "api".into();
+        let (printer, _capture) = crate::output::Printer::capturing(Verbosity::Verbose);
+        let mut ticks = Vec::new();
+        let result = wait_healthy(&[flaky, ping], &printer, |check, probe| {
+            ticks.push((check.name.clone(), probe.observed.clone()));
+        })
+        .await;
+        assert_eq!(result, Ok(()));
+        assert_eq!(hits.load(Ordering::SeqCst), 3);
+        // The passing check is probed once, then left alone.
+        assert_eq!(
+            ticks,
+            vec![
+                ("web".to_string(), "HTTP 503".to_string()),
+                ("api".to_string(), "$.res = \"pong\"".to_string()),
+                ("web".to_string(), "HTTP 503".to_string()),
+                ("web".to_string(), "HTTP 200".to_string()),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn wait_healthy_fails_with_the_last_observation() {
+        let server = server();
+        let (printer, _capture) = crate::output::Printer::capturing(Verbosity::Normal);
+        let failure = wait_healthy(
+            &[check(format!("{}/down", server.url), None, None)],
+            &printer,
+            |_, _| {},
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(failure.name, "web");
+        assert_eq!(failure.observed, "HTTP 503");
+        assert_eq!(failure.hint.as_deref(), Some("check the logs"));
+        assert!(server.requests().len() >= 2, "polled more than once");
+        assert_eq!(
+            failure.to_string(),
+            format!(
+                "Health check `web` did not pass within 1s ({}/down): last result HTTP 503",
+                server.url
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn checks_that_can_never_pass_fail_at_once() {
+        let (printer, _capture) = crate::output::Printer::capturing(Verbosity::Normal);
+        let mut https = check("https://localhost:1/".into(), None, None);
+        https.timeout_secs = 3600;
+        let failure = wait_healthy(&[https], &printer, |_, _| {})
+            .await
+            .unwrap_err();
+        assert!(
+            failure.observed.contains("uses HTTPS"),
+            "{}",
+            failure.observed
+        );
+
+        let mut bad_path = check("http://localhost:1/".into(), Some("$..x"), Some("1"));
+        bad_path.timeout_secs = 3600;
+        let failure = wait_healthy(&[bad_path], &printer, |_, _| {})
+            .await
+            .unwrap_err();
+        assert!(
+            failure.observed.contains("recursive descent"),
+            "{}",
+            failure.observed
+        );
+    }
+
+    #[test]
+    fn polling_starts_fast_and_backs_off_to_two_seconds() {
+        let mut backoff = Backoff::new();
+        let delays: Vec<u128> = (0..7).map(|_| backoff.next_delay().as_millis()).collect();
+        assert!(delays[0] <= 250);
+        assert_eq!(delays, vec![200, 400, 800, 1600, 2000, 2000, 2000]);
+    }
 }

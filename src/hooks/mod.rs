@@ -29,6 +29,8 @@ use crate::output::Printer;
 pub use resolve::{HookFile, HookKind, list_cli, resolve};
 
 /// The lifecycle hooks of the stacklet reference, in the order a first `up` runs them.
+// The variants mirror the file names (`on_install`), so the shared prefix is the point.
+#[allow(clippy::enum_variant_names)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum HookName {
     OnConfigure,

@@ -125,9 +125,11 @@ pub(crate) fn run_cli_file(
 
 /// Where each line a run writes to `sys.stdout` / `sys.stderr` goes (`err: None`: same as `out`).
 struct Emit {
-    out: Box<dyn Fn(&str) + Send + Sync>,
-    err: Option<Box<dyn Fn(&str) + Send + Sync>>,
+    out: LineFn,
+    err: Option<LineFn>,
 }
+
+type LineFn = Box<dyn Fn(&str) + Send + Sync>;
 
 /// Check the interpreter can start and read the file, before touching Python.
 fn prepare(file: &Path) -> Result<CString, HookError> {
