@@ -235,6 +235,22 @@ async fn shell_hook_that_leaves_a_background_process_still_finishes() {
     assert_eq!(details(&capture), vec!["started"]);
 }
 
+#[cfg(not(feature = "python"))]
+#[tokio::test]
+async fn python_hook_without_the_python_feature_fails_clearly() {
+    let (_tmp, ctx) = stacklet("demo", &[("hooks/on_install.py", "def run(ctx): pass\n")]);
+    let (printer, _capture) = printer();
+    let err = run_hook(HookName::OnInstall, ctx, FakeHost::new("demo"), printer)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, HookError::PythonUnavailable { .. }));
+    assert!(
+        err.to_string()
+            .contains("built without the `python` feature"),
+        "{err}"
+    );
+}
+
 #[cfg(feature = "python")]
 mod python {
     use super::*;
