@@ -451,6 +451,37 @@ def run(ctx):
     }
 
     #[tokio::test]
+    async fn sys_exit_in_a_hook() {
+        let (_tmp, ctx) = stacklet(
+            "demo",
+            &[
+                (
+                    "hooks/on_start.py",
+                    "import sys\n\ndef run(ctx):\n    sys.exit(0)\n",
+                ),
+                (
+                    "hooks/on_stop.py",
+                    "import sys\n\ndef run(ctx):\n    sys.exit(5)\n",
+                ),
+            ],
+        );
+        let (printer, _capture) = printer();
+        let host = FakeHost::new("demo");
+        let started = run_hook(
+            HookName::OnStart,
+            ctx.clone(),
+            host.clone(),
+            printer.clone(),
+        )
+        .await;
+        assert!(started.is_ok(), "{}", started.unwrap_err());
+        let err = run_hook(HookName::OnStop, ctx, host, printer)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, HookError::Exit { code: 5, .. }), "{err:?}");
+    }
+
+    #[tokio::test]
     async fn helper_modules_do_not_leak_between_stacklets() {
         let hook = "from _shared import VALUE\n\ndef run(ctx):\n    assert VALUE == ctx.stacklet_id, (VALUE, ctx.stacklet_id)\n";
         for id in ["one", "two"] {

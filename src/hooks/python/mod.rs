@@ -39,41 +39,31 @@ pub(crate) fn run_hook_file(
     printer: Printer,
     handle: tokio::runtime::Handle,
 ) -> Result<(), HookError> {
-    let _guard = PY_LOCK.lock().unwrap_or_else(PoisonError::into_inner);
-    let source = prepare(file)?;
-    let module_name = format!(
-        "stack_hook_{}_{}",
-        ctx.stacklet_id.replace('-', "_"),
-        file.file_stem().unwrap_or_default().to_string_lossy()
-    );
-    let hooks_dir = file.parent().unwrap_or(Path::new("."));
-    let argv = vec![file.display().to_string()];
     let detail = printer.clone();
-    let emit = Emit {
+    let run = Run {
+        file,
+        module_name: format!(
+            "stack_hook_{}_{}",
+            ctx.stacklet_id.replace('-', "_"),
+            file.file_stem().unwrap_or_default().to_string_lossy()
+        ),
+        argv: vec![file.display().to_string()],
         out: Box::new(move |line| detail.detail(line)),
         err: None,
     };
-    Python::attach(|py| {
-        let prelude = prelude(py).map_err(|e| failure(py, file, &e))?;
-        let facilities = ctx::Facilities::new(&ctx, host, printer, handle);
-        let ctx_obj =
-            ctx::build(py, &prelude, &ctx, facilities).map_err(|e| failure(py, file, &e))?;
-        let outcome = in_session(py, &prelude, &ctx, hooks_dir, argv, &ctx_obj, emit, || {
-            let module = load(py, &source, file, &module_name)?;
-            if !module.hasattr("run")? {
-                return Err(pyo3::exceptions::PyAttributeError::new_err(
-                    "the hook defines no `run(ctx)` function",
-                ));
-            }
-            module.getattr("run")?.call1((&ctx_obj,))?;
-            Ok(())
-        });
-        outcome.map_err(|e| failure(py, file, &e))
+    execute(run, ctx, host, printer, handle, |_, _, ctx_obj, module| {
+        if !module.hasattr("run")? {
+            return Err(pyo3::exceptions::PyAttributeError::new_err(
+                "the hook defines no `run(ctx)` function",
+            ));
+        }
+        module.getattr("run")?.call1((ctx_obj,))?;
+        Ok(())
     })
 }
 
 /// Run `cli/<command>.py`: execute its body with `sys.argv = [command, args…]`, then call its
-/// `run(args, stacklet, config)` if it has one. `SystemExit(0)`/`SystemExit(None)` is success.
+/// `run(args, stacklet, config)` if it has one.
 pub(crate) fn run_cli_file(
     file: &Path,
     command: &str,
@@ -83,38 +73,96 @@ pub(crate) fn run_cli_file(
     printer: Printer,
     handle: tokio::runtime::Handle,
 ) -> Result<(), HookError> {
-    let _guard = PY_LOCK.lock().unwrap_or_else(PoisonError::into_inner);
-    let source = prepare(file)?;
-    let module_name = format!(
-        "stack_cli_{}_{}",
-        ctx.stacklet_id.replace('-', "_"),
-        command.replace('-', "_")
-    );
-    let cli_dir = file.parent().unwrap_or(Path::new("."));
-    let mut argv = vec![command.to_string()];
-    argv.extend(args.iter().cloned());
     // A command's print() is its output: stdout stays data, stderr stays progress.
     let (out, err) = (printer.clone(), printer.clone());
-    let emit = Emit {
+    let run = Run {
+        file,
+        module_name: format!(
+            "stack_cli_{}_{}",
+            ctx.stacklet_id.replace('-', "_"),
+            command.replace('-', "_")
+        ),
+        argv: std::iter::once(command.to_string())
+            .chain(args.iter().cloned())
+            .collect(),
         out: Box::new(move |line| out.out(line)),
         err: Some(Box::new(move |line| err.note(line))),
     };
-    Python::attach(|py| {
-        let prelude = prelude(py).map_err(|e| failure(py, file, &e))?;
-        let facilities = ctx::Facilities::new(&ctx, host, printer, handle);
-        let ctx_obj =
-            ctx::build(py, &prelude, &ctx, facilities).map_err(|e| failure(py, file, &e))?;
-        let outcome = in_session(py, &prelude, &ctx, cli_dir, argv, &ctx_obj, emit, || {
-            let module = load(py, &source, file, &module_name)?;
+    let config = ctx.config.clone();
+    execute(
+        run,
+        ctx,
+        host,
+        printer,
+        handle,
+        |py, prelude, ctx_obj, module| {
             if module.hasattr("run")? {
-                let config = json_to_py(py, &ctx.config)?;
-                let config = prelude.getattr("wrap")?.call1((config,))?;
+                let config = prelude
+                    .getattr("wrap")?
+                    .call1((json_to_py(py, &config)?,))?;
                 module
                     .getattr("run")?
-                    .call1((PyList::new(py, &args)?, &ctx_obj, config))?;
+                    .call1((PyList::new(py, &args)?, ctx_obj, config))?;
             }
             Ok(())
-        });
+        },
+    )
+}
+
+/// One run of a Python file: its module name, `sys.argv`, and where each line it writes to
+/// `sys.stdout` / `sys.stderr` goes (`err: None`: same as `out`).
+struct Run<'a> {
+    file: &'a Path,
+    module_name: String,
+    argv: Vec<String>,
+    out: LineFn,
+    err: Option<LineFn>,
+}
+
+type LineFn = Box<dyn Fn(&str) + Send + Sync>;
+
+/// Take the interpreter, build `ctx`, install the run's `sys` state, execute the file's body, then
+/// `after_load(py, prelude, ctx, module)`; restore `sys` whatever happened. `SystemExit(0|None)` is
+/// success, `SystemExit(n)` is [`HookError::Exit`], any other exception [`HookError::Python`].
+fn execute(
+    run: Run<'_>,
+    ctx: HookContext,
+    host: Arc<dyn HookHost>,
+    printer: Printer,
+    handle: tokio::runtime::Handle,
+    after_load: impl for<'py> FnOnce(
+        Python<'py>,
+        &Bound<'py, PyModule>,
+        &Bound<'py, PyAny>,
+        &Bound<'py, PyModule>,
+    ) -> PyResult<()>,
+) -> Result<(), HookError> {
+    let _guard = PY_LOCK.lock().unwrap_or_else(PoisonError::into_inner);
+    let file = run.file;
+    let source = prepare(file)?;
+    Python::attach(|py| {
+        let outcome = (|| {
+            let prelude = prelude(py)?;
+            let facilities = ctx::Facilities::new(&ctx, host, printer, handle);
+            let ctx_obj = ctx::build(py, &prelude, &ctx, facilities)?;
+            let out: Arc<dyn Fn(&str) + Send + Sync> = Arc::from(run.out);
+            let err: Arc<dyn Fn(&str) + Send + Sync> =
+                run.err.map_or_else(|| out.clone(), Arc::from);
+            let path_entry = file.parent().unwrap_or(Path::new("."));
+            let session = prelude.getattr("Session")?.call1((
+                ctx.stacklet_dir.display().to_string(),
+                path_entry.display().to_string(),
+                run.argv,
+                &ctx_obj,
+                line_sink(py, out)?,
+                line_sink(py, err)?,
+            ))?;
+            session.call_method0("enter")?;
+            let result = load(py, &source, file, &run.module_name)
+                .and_then(|module| after_load(py, &prelude, &ctx_obj, &module));
+            let left = session.call_method0("leave");
+            result.and(left.map(drop))
+        })();
         match outcome {
             Ok(()) => Ok(()),
             Err(e) if e.is_instance_of::<PySystemExit>(py) => system_exit(py, file, &e),
@@ -122,14 +170,6 @@ pub(crate) fn run_cli_file(
         }
     })
 }
-
-/// Where each line a run writes to `sys.stdout` / `sys.stderr` goes (`err: None`: same as `out`).
-struct Emit {
-    out: LineFn,
-    err: Option<LineFn>,
-}
-
-type LineFn = Box<dyn Fn(&str) + Send + Sync>;
 
 /// Check the interpreter can start and read the file, before touching Python.
 fn prepare(file: &Path) -> Result<CString, HookError> {
@@ -156,36 +196,6 @@ fn prelude(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
         return Ok(module.cast_into::<PyModule>()?);
     }
     PyModule::from_code(py, PRELUDE, c"<stack prelude>", c"_stack_prelude")
-}
-
-/// Run `body` inside a prelude `Session` (stdout/stderr/argv/path/modules installed, then restored
-/// whatever `body` did).
-#[allow(clippy::too_many_arguments)]
-fn in_session<'py>(
-    py: Python<'py>,
-    prelude: &Bound<'py, PyModule>,
-    ctx: &HookContext,
-    path_entry: &Path,
-    argv: Vec<String>,
-    ctx_obj: &Bound<'py, PyAny>,
-    emit: Emit,
-    body: impl FnOnce() -> PyResult<()>,
-) -> PyResult<()> {
-    let Emit { out, err } = emit;
-    let out: Arc<dyn Fn(&str) + Send + Sync> = Arc::from(out);
-    let err: Arc<dyn Fn(&str) + Send + Sync> = err.map_or_else(|| out.clone(), Arc::from);
-    let session = prelude.getattr("Session")?.call1((
-        ctx.stacklet_dir.display().to_string(),
-        path_entry.display().to_string(),
-        argv,
-        ctx_obj,
-        line_sink(py, out)?,
-        line_sink(py, err)?,
-    ))?;
-    session.call_method0("enter")?;
-    let result = body();
-    let left = session.call_method0("leave");
-    result.and(left.map(drop))
 }
 
 fn line_sink(
