@@ -24,15 +24,10 @@ impl Stacklet {
 
     /// `docker-compose.yml`, else `compose.yaml` (also `.yaml`/`.yml` variants), if any.
     pub fn compose_file(&self) -> Option<PathBuf> {
-        [
-            "docker-compose.yml",
-            "docker-compose.yaml",
-            "compose.yaml",
-            "compose.yml",
-        ]
-        .iter()
-        .map(|n| self.dir.join(n))
-        .find(|p| p.is_file())
+        ["docker-compose.yml", "docker-compose.yaml", "compose.yaml", "compose.yml"]
+            .iter()
+            .map(|n| self.dir.join(n))
+            .find(|p| p.is_file())
     }
 
     pub fn caddy_snippet(&self) -> Option<PathBuf> {
@@ -74,8 +69,9 @@ impl Catalog {
                 .unwrap_or(&path)
                 .display()
                 .to_string();
-            let (manifest, warnings) = manifest::load(&path, &display)
-                .map_err(|e| UserError::new(e.to_string()).maybe_hint(e.hint.clone()))?;
+            let (manifest, warnings) = manifest::load(&path, &display).map_err(|e| {
+                UserError::new(e.to_string()).maybe_hint(e.hint.clone())
+            })?;
             catalog.warnings.extend(warnings);
             catalog.stacklets.push(Stacklet {
                 manifest,
@@ -119,9 +115,7 @@ impl Catalog {
                     return Err(UserError::new(format!(
                         "Port {port} is claimed twice: by {first} and by {owner}"
                     ))
-                    .hint(
-                        "every stacklet needs its own ports; pick a free one in the 42xxx range",
-                    ));
+                    .hint("every stacklet needs its own ports; pick a free one in the 42xxx range"));
                 }
                 seen.insert(port, owner);
             }

@@ -28,9 +28,7 @@ fn levels_of(deps: &BTreeMap<&str, BTreeSet<&str>>) -> Result<Vec<Vec<String>>, 
         let level: Vec<&str> = deps
             .iter()
             .filter(|(id, d)| {
-                !placed.contains(*id)
-                    && d.iter()
-                        .all(|x| placed.contains(x) || !deps.contains_key(x))
+                !placed.contains(*id) && d.iter().all(|x| placed.contains(x) || !deps.contains_key(x))
             })
             .map(|(id, _)| *id)
             .collect();
@@ -92,8 +90,7 @@ pub fn dependents(stacklets: &[Stacklet], id: &str) -> Vec<String> {
     let mut frontier = vec![id.to_string()];
     while let Some(current) = frontier.pop() {
         for s in stacklets {
-            if s.manifest.requires.iter().any(|r| *r == current) && found.insert(s.id().to_string())
-            {
+            if s.manifest.requires.iter().any(|r| *r == current) && found.insert(s.id().to_string()) {
                 frontier.push(s.id().to_string());
             }
         }

@@ -212,18 +212,14 @@ impl Manifest {
             message,
             hint,
         };
-        let table: toml::Table =
-            toml::from_str(source).map_err(|e| err(None, toml_message(&e, source), None))?;
+        let table: toml::Table = toml::from_str(source)
+            .map_err(|e| err(None, toml_message(&e, source), None))?;
         let warnings = unknown_keys(&table, display);
-        let raw: RawManifest =
-            toml::from_str(source).map_err(|e| err(None, toml_message(&e, source), None))?;
+        let raw: RawManifest = toml::from_str(source)
+            .map_err(|e| err(None, toml_message(&e, source), None))?;
         let at = |key: &str| line_suffix(source, key);
 
-        let id_ok = raw
-            .id
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_lowercase())
+        let id_ok = raw.id.chars().next().is_some_and(|c| c.is_ascii_lowercase())
             && raw
                 .id
                 .chars()
@@ -503,10 +499,7 @@ fn unknown_keys(table: &toml::Table, display: &str) -> Vec<String> {
 pub fn toml_message(e: &toml::de::Error, source: &str) -> String {
     let mut message = e.message().to_string();
     if let Some(span) = e.span() {
-        let line = source[..span.start.min(source.len())]
-            .lines()
-            .count()
-            .max(1);
+        let line = source[..span.start.min(source.len())].lines().count().max(1);
         let line = if source[..span.start.min(source.len())].ends_with('\n') {
             line + 1
         } else {
@@ -614,11 +607,7 @@ expect = "pong"
     #[test]
     fn id_must_match_directory() {
         let e = Manifest::parse(GOOD, "x/stacklet.toml", "pics").unwrap_err();
-        assert!(
-            e.to_string()
-                .contains("does not match its directory `pics`"),
-            "{e}"
-        );
+        assert!(e.to_string().contains("does not match its directory `pics`"), "{e}");
         assert!(e.message.contains("(line 2)"), "{}", e.message);
     }
 
