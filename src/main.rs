@@ -7,6 +7,8 @@ mod compose;
 mod config;
 mod engine;
 mod error;
+mod health;
+mod hooks;
 mod instance;
 mod lock;
 mod output;

@@ -7,7 +7,7 @@
 
 use std::fmt::Display;
 use std::io::{IsTerminal, Write};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use owo_colors::OwoColorize;
 
@@ -31,6 +31,8 @@ struct Inner {
     color: bool,
     terminal: bool,
     verbosity: Verbosity,
+    /// Set only by [`Printer::capturing`]: lines are recorded instead of written.
+    capture: Option<Capture>,
 }
 
 /// Cheap to clone; shared by every task that reports progress.
@@ -53,6 +55,7 @@ impl Printer {
                 color,
                 terminal,
                 verbosity,
+                capture: None,
             }),
         }
     }
@@ -158,6 +161,10 @@ impl Printer {
 
     /// Data on stdout. A closed pipe (`stack list | head`) is not an error worth a panic.
     pub fn out(&self, text: impl Display) {
+        if let Some(capture) = &self.inner.capture {
+            capture.push(Stream::Stdout, text.to_string());
+            return;
+        }
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "{text}");
     }
@@ -178,7 +185,75 @@ impl Printer {
     }
 
     fn err_line(&self, line: &str) {
+        if let Some(capture) = &self.inner.capture {
+            capture.push(Stream::Stderr, line.to_string());
+            return;
+        }
         let mut err = std::io::stderr().lock();
         let _ = writeln!(err, "{line}");
+    }
+}
+
+// --- Capture: lets tests (and callers that need the text) read what a `Printer` would have shown. ---
+
+/// Which stream a captured line would have gone to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// The lines a capturing `Printer` recorded, in order. Cheap to clone; clones share the record.
+#[derive(Clone, Debug, Default)]
+pub struct Capture(Arc<Mutex<Vec<(Stream, String)>>>);
+
+impl Capture {
+    fn push(&self, stream: Stream, text: String) {
+        // A poisoned lock only means another thread panicked mid-push; the record is still usable.
+        let mut lines = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        lines.extend(text.lines().map(|l| (stream, l.to_string())));
+    }
+
+    /// Every recorded line of one stream.
+    pub fn lines(&self, stream: Stream) -> Vec<String> {
+        let lines = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        lines
+            .iter()
+            .filter(|(s, _)| *s == stream)
+            .map(|(_, l)| l.clone())
+            .collect()
+    }
+
+    /// Every recorded stderr line (progress, details, warnings, errors).
+    pub fn stderr(&self) -> Vec<String> {
+        self.lines(Stream::Stderr)
+    }
+
+    /// Every recorded stdout line (data).
+    pub fn stdout(&self) -> Vec<String> {
+        self.lines(Stream::Stdout)
+    }
+}
+
+impl Printer {
+    /// A colourless, non-terminal `Printer` that records its lines in the returned [`Capture`]
+    /// instead of writing them.
+    pub fn capturing(verbosity: Verbosity) -> (Self, Capture) {
+        let capture = Capture::default();
+        let printer = Self {
+            inner: Arc::new(Inner {
+                color: false,
+                terminal: false,
+                verbosity,
+                capture: Some(capture.clone()),
+            }),
+        };
+        (printer, capture)
     }
 }
