@@ -10,6 +10,7 @@ mod error;
 mod health;
 mod hooks;
 mod instance;
+mod lifecycle;
 mod lock;
 mod output;
 mod render;

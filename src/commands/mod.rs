@@ -2,7 +2,9 @@
 //! the result. `run` returns the exit code; `exit` renders an error once, with its hints.
 
 mod config;
+mod docker;
 mod env;
+mod lifecycle;
 mod list;
 
 use std::process::ExitCode;
@@ -13,7 +15,10 @@ use crate::output::{Printer, Verbosity};
 use crate::workspace::Workspace;
 
 /// The verbs clap knows, for "did you mean" hints on unknown first words.
-const COMMANDS: &[&str] = &["list", "ls", "status", "env", "config", "help"];
+const COMMANDS: &[&str] = &[
+    "up", "down", "restart", "destroy", "uninstall", "setup", "init", "ps", "logs", "list", "ls",
+    "status", "env", "config", "help",
+];
 
 pub fn verbosity(global: &GlobalArgs) -> Verbosity {
     if global.quiet {
@@ -35,12 +40,20 @@ pub async fn run(cli: Cli, printer: Printer) -> anyhow::Result<ExitCode> {
             print_help();
             Ok(ExitCode::SUCCESS)
         }
+        Command::Up(args) => lifecycle::up_cmd(&printer, &args).await,
+        Command::Down(args) => lifecycle::down_cmd(&printer, &args).await,
+        Command::Restart(args) => lifecycle::restart_cmd(&printer, &args).await,
+        Command::Destroy(args) => lifecycle::destroy_cmd(&printer, &args).await,
+        Command::Uninstall(args) => lifecycle::uninstall_cmd(&printer, &args).await,
+        Command::Setup(args) => lifecycle::setup_cmd(&printer, &args).await,
+        Command::Init => docker::init(&printer).await,
+        Command::Ps(args) => docker::ps(&printer, &args).await,
+        Command::Logs(args) => docker::logs(&printer, &args).await,
         Command::List(args) => list::list(&printer, args.json).await,
         Command::Status(args) => list::status(&printer, args.json).await,
         Command::Env(args) => env::env(&printer, &args).await,
         Command::Config(args) => config::config(&printer, &args),
         Command::External(words) => external(&printer, words).await,
-        other => Err(anyhow::anyhow!("{other:?} is not wired yet")),
     }
 }
 

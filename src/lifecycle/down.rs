@@ -28,9 +28,9 @@ pub async fn down(session: &mut Session, id: &str) -> anyhow::Result<bool> {
         .printer
         .status("Stopping", stacklet.manifest.name.to_string());
     run_hook(session, &stacklet, HookName::OnStop, &rendered).await?;
-    if let Some(project) = load_project(&session.ws, &stacklet, &rendered)? {
+    if stacklet.compose_file().is_some() {
         let docker = session.docker().await?;
-        engine::stop(&docker, &project, &session.printer).await?;
+        engine::stop(&docker, &project_name(id), &session.printer).await?;
     }
     Ok(true)
 }
@@ -86,9 +86,12 @@ pub async fn destroy(session: &mut Session, id: &str) -> anyhow::Result<()> {
     let rendered = env::render(&session.ws, &stacklet, &session.lan_ip)?;
     run_hook(session, &stacklet, HookName::OnStop, &rendered).await?;
     run_hook(session, &stacklet, HookName::OnDestroy, &rendered).await?;
-    if let Some(project) = load_project(&session.ws, &stacklet, &rendered)? {
+    if stacklet.compose_file().is_some() {
+        // Parse it anyway: a broken compose file is reported before anything is removed.
+        load_project(&session.ws, &stacklet, &rendered)?;
         let docker = session.docker().await?;
-        engine::down(&docker, &project, true, &printer).await?;
+        let opts = engine::DownOptions { volumes: true };
+        engine::down(&docker, &project_name(id), &opts, &printer).await?;
     }
     let instance = session.ws.instance.clone();
     remove_file(&instance.env_file(id))?;
@@ -110,6 +113,11 @@ pub async fn destroy(session: &mut Session, id: &str) -> anyhow::Result<()> {
             .map_err(|e| UserError::new(format!("Cannot remove `{}`: {e}", data.display())))?;
     }
     Ok(())
+}
+
+/// Every stacklet's compose project is `stack-<id>` (`up` refuses any other `name`).
+pub fn project_name(id: &str) -> String {
+    format!("stack-{id}")
 }
 
 fn remove_file(path: &std::path::Path) -> Result<(), UserError> {
@@ -150,7 +158,7 @@ pub async fn uninstall(session: &mut Session, plan: &UninstallPlan) -> anyhow::R
         run_hook(session, &stacklet, HookName::OnDestroy, &rendered).await?;
         engine::down(
             &docker,
-            &format!("stack-{id}"),
+            &project_name(id),
             &engine::DownOptions { volumes: true },
             &printer,
         )

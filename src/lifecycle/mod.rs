@@ -116,6 +116,7 @@ impl Session {
             data_dir,
             domain,
             users: serde_json::Value::Array(users),
+            config: serde_json::to_value(&self.ws.config.table).unwrap_or_default(),
         }
     }
 

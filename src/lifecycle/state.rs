@@ -66,9 +66,13 @@ pub async fn of(session: &mut Session, stacklet: &Stacklet) -> Result<State, Use
             ProjectState::Absent => State::Available,
             ProjectState::Running => State::Running,
             ProjectState::Stopped => State::Stopped,
-            ProjectState::Starting => State::Starting,
-            ProjectState::Failing(why) => State::Failing(why),
-            ProjectState::Partial(why) => State::Failing(why),
+            ProjectState::Starting { .. } => State::Starting,
+            ProjectState::Failing { services, reason } => {
+                State::Failing(format!("{}: {reason}", services.join(", ")))
+            }
+            ProjectState::Partial { stopped, .. } => {
+                State::Failing(format!("not running: {}", stopped.join(", ")))
+            }
         });
     }
     Ok(if marker { State::Running } else { State::Available })

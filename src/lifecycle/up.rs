@@ -65,9 +65,14 @@ pub async fn up(session: &mut Session, id: &str) -> anyhow::Result<UpReport> {
     run_hook(session, &stacklet, HookName::OnStart, &rendered).await?;
 
     if let (Some(project), Some(images)) = (&project, &images) {
+        let _ = images;
         let docker = session.docker().await?;
-        engine::ensure_network(&docker).await?;
-        engine::up(&docker, project, images, &printer).await?;
+        // Images were ensured (and rebuilt if asked) before `on_start`; converge only checks them.
+        let opts = engine::UpOptions {
+            remove_orphans: true,
+            ..Default::default()
+        };
+        engine::up(&docker, project, &opts, &printer).await?;
     }
 
     wait_healthy(session, &stacklet, &rendered, project.as_ref()).await?;
@@ -172,7 +177,7 @@ async fn wait_healthy(
     session
         .printer
         .status("Waiting", format!("{} (health)", stacklet.manifest.name));
-    if let Err(failure) = health::wait_healthy(&checks, &session.printer).await {
+    if let Err(failure) = health::wait_healthy(&checks, &session.printer, |_, _| {}).await {
         let mut err = UserError::new(format!(
             "`{}` did not become healthy: check `{}` ({}) last saw {}",
             stacklet.id(),
@@ -185,7 +190,7 @@ async fn wait_healthy(
         }
         if let Some(project) = project {
             if let Ok(docker) = session.docker().await {
-                if let Some((container, lines)) = engine::failing_logs(&docker, project, 20).await {
+                if let Some((container, lines)) = engine::failing_logs(&docker, &project.name, 20).await {
                     err = err.hint(format!(
                         "last lines of `{container}`:\n{}",
                         lines
