@@ -26,13 +26,19 @@ pub async fn init(printer: &Printer) -> anyhow::Result<ExitCode> {
     if engine::ensure_stack_network(&docker).await? {
         printer.status("Created", format!("network `{}`", engine::STACK_NETWORK));
     }
-    for dir in [session.ws.config.data_dir.clone(), session.ws.instance.state_dir()] {
+    for dir in [
+        session.ws.config.data_dir.clone(),
+        session.ws.instance.state_dir(),
+    ] {
         if !dir.is_dir() {
             std::fs::create_dir_all(&dir)?;
             printer.status("Created", dir.display().to_string());
         }
     }
-    printer.status("Ready", format!("instance `{}`", session.ws.instance.dir.display()));
+    printer.status(
+        "Ready",
+        format!("instance `{}`", session.ws.instance.dir.display()),
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -51,10 +57,8 @@ pub async fn ps(printer: &Printer, args: &PsArgs) -> anyhow::Result<ExitCode> {
         }
     }
     if args.json {
-        let value: serde_json::Map<String, serde_json::Value> = groups
-            .into_iter()
-            .map(|(id, c)| (id, json!(c)))
-            .collect();
+        let value: serde_json::Map<String, serde_json::Value> =
+            groups.into_iter().map(|(id, c)| (id, json!(c))).collect();
         printer.json(&serde_json::Value::Object(value));
         return Ok(ExitCode::SUCCESS);
     }
@@ -74,7 +78,12 @@ pub async fn ps(printer: &Printer, args: &PsArgs) -> anyhow::Result<ExitCode> {
             let ports = c
                 .ports
                 .iter()
-                .map(|p| format!("{}:{}->{}/{}", p.host_ip, p.host_port, p.container_port, p.protocol))
+                .map(|p| {
+                    format!(
+                        "{}:{}->{}/{}",
+                        p.host_ip, p.host_port, p.container_port, p.protocol
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join(", ");
             let state = match &c.health {
@@ -107,9 +116,11 @@ pub async fn logs(printer: &Printer, args: &LogsArgs) -> anyhow::Result<ExitCode
             Some(s) => format!("service `{s}` of `{}`", stacklet.id()),
             None => format!("`{}`", stacklet.id()),
         };
-        return Err(crate::error::UserError::new(format!("No containers for {what}"))
-            .hint(format!("stack up {}", stacklet.id()))
-            .into());
+        return Err(
+            crate::error::UserError::new(format!("No containers for {what}"))
+                .hint(format!("stack up {}", stacklet.id()))
+                .into(),
+        );
     }
     let mut out = std::io::stdout().lock();
     engine::write_logs(stream, &mut out).await?;

@@ -4,9 +4,11 @@ use std::process::ExitCode;
 
 use serde_json::json;
 
+use crate::lifecycle::Session;
+use crate::lifecycle::state::{self, State};
 use crate::output::Printer;
-use crate::render::vars::{lan_ip, public_url};
-use crate::workspace::Workspace;
+use crate::render::env;
+use crate::render::vars::public_url;
 
 struct Row {
     id: String,
@@ -17,19 +19,34 @@ struct Row {
     json: serde_json::Value,
 }
 
-fn rows(ws: &Workspace) -> Vec<Row> {
-    let ip = lan_ip();
-    ws.catalog
-        .stacklets
-        .iter()
-        .map(|s| {
+/// One row per stacklet. With `probe`, running stacklets get their `[health]` checks probed once
+/// and show as degraded when one fails (`status`); `list` stays a cheap view.
+async fn rows(session: &mut Session, probe: bool) -> anyhow::Result<Vec<Row>> {
+    let ip = session.lan_ip.clone();
+    let stacklets = session.ws.catalog.stacklets.clone();
+    let client = crate::health::client();
+    let mut rows = Vec::new();
+    for s in &stacklets {
+        let mut current = state::of(session, s).await?;
+        if probe && current == State::Running && !s.manifest.health.is_empty() {
+            let rendered = env::render(&session.ws, s, &ip)?;
+            for check in state::render_checks(s, &rendered)? {
+                let result = crate::health::probe(&client, &check).await;
+                if !result.passed {
+                    current = State::Degraded(format!("{}: {}", check.name, result.observed));
+                    break;
+                }
+            }
+        }
+        let ws = &session.ws;
+        rows.push({
             let m = &s.manifest;
             let url = m
                 .port
                 .map(|p| public_url(&ws.config, &m.id, None, p, &ip))
                 .unwrap_or_default();
             let set_up = ws.instance.is_set_up(&m.id);
-            let state = if set_up { "set up" } else { "available" }.to_string();
+            let state = current.label().to_string();
             let json = json!({
                 "id": m.id,
                 "name": m.name,
@@ -43,18 +60,23 @@ fn rows(ws: &Workspace) -> Vec<Row> {
                 "always_on": m.always_on,
                 "set_up": set_up,
                 "state": state,
+                "state_detail": current.detail(),
                 "url": if url.is_empty() { serde_json::Value::Null } else { json!(url) },
             });
             Row {
                 id: m.id.clone(),
                 name: m.name.clone(),
                 category: m.category.clone(),
-                state,
+                state: match current.detail() {
+                    Some(d) => format!("{state} ({d})"),
+                    None => state,
+                },
                 url,
                 json,
             }
-        })
-        .collect()
+        });
+    }
+    Ok(rows)
 }
 
 fn table(printer: &Printer, rows: &[Row]) {
@@ -85,8 +107,9 @@ fn table(printer: &Printer, rows: &[Row]) {
 }
 
 pub async fn list(printer: &Printer, json: bool) -> anyhow::Result<ExitCode> {
-    let ws = Workspace::load(printer)?;
-    let rows = rows(&ws);
+    let mut session = Session::open(printer)?;
+    warn_if_no_docker(&mut session).await;
+    let rows = rows(&mut session, false).await?;
     if json {
         printer.json(&serde_json::Value::Array(
             rows.into_iter().map(|r| r.json).collect(),
@@ -100,8 +123,15 @@ pub async fn list(printer: &Printer, json: bool) -> anyhow::Result<ExitCode> {
 }
 
 pub async fn status(printer: &Printer, json: bool) -> anyhow::Result<ExitCode> {
-    let ws = Workspace::load(printer)?;
-    let rows = rows(&ws);
+    let mut session = Session::open(printer)?;
+    let docker = session.try_docker().await;
+    let docker_version = match &docker {
+        Some(d) => d.version().await.ok().and_then(|v| v.version),
+        None => None,
+    };
+    warn_if_no_docker(&mut session).await;
+    let rows = rows(&mut session, true).await?;
+    let ws = &session.ws;
     let mode = if ws.config.domain_mode() {
         "domain"
     } else {
@@ -117,6 +147,7 @@ pub async fn status(printer: &Printer, json: bool) -> anyhow::Result<ExitCode> {
                 "data_dir": data_dir,
                 "data_dir_free_bytes": free,
                 "instance_dir": ws.instance.dir.display().to_string(),
+                "docker": docker_version,
             },
             "stacklets": rows.into_iter().map(|r| r.json).collect::<Vec<_>>(),
         }));
@@ -132,6 +163,10 @@ pub async fn status(printer: &Printer, json: bool) -> anyhow::Result<ExitCode> {
     ));
     printer.out(format!("Instance:  {}", ws.instance.dir.display()));
     printer.out(format!(
+        "Docker:    {}",
+        docker_version.unwrap_or_else(|| "not reachable".into())
+    ));
+    printer.out(format!(
         "Data:      {data_dir}{}",
         free.map(|b| format!(" ({} free)", human_bytes(b)))
             .unwrap_or_default()
@@ -139,6 +174,14 @@ pub async fn status(printer: &Printer, json: bool) -> anyhow::Result<ExitCode> {
     printer.out("");
     table(printer, &rows);
     Ok(ExitCode::SUCCESS)
+}
+
+async fn warn_if_no_docker(session: &mut Session) {
+    if let Err(e) = session.docker().await {
+        session
+            .printer
+            .warn(format!("{}; container states are unknown", e.message));
+    }
 }
 
 /// Free bytes on the filesystem holding `path` (or its nearest existing parent), via `df`, which

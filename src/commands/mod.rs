@@ -16,8 +16,21 @@ use crate::workspace::Workspace;
 
 /// The verbs clap knows, for "did you mean" hints on unknown first words.
 const COMMANDS: &[&str] = &[
-    "up", "down", "restart", "destroy", "uninstall", "setup", "init", "ps", "logs", "list", "ls",
-    "status", "env", "config", "help",
+    "up",
+    "down",
+    "restart",
+    "destroy",
+    "uninstall",
+    "setup",
+    "init",
+    "ps",
+    "logs",
+    "list",
+    "ls",
+    "status",
+    "env",
+    "config",
+    "help",
 ];
 
 pub fn verbosity(global: &GlobalArgs) -> Verbosity {

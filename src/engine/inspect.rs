@@ -4,12 +4,14 @@
 //! Health is read from inspect, not from the list call: API 1.41's container summary has no
 //! health field (only the human `Status` text).
 
+use std::collections::BTreeMap;
+
 use bollard::Docker;
 use bollard::models::{ContainerInspectResponse, ContainerStateStatusEnum, HealthStatusEnum};
 use futures_util::future::join_all;
 
 use super::converge::inspect;
-use super::lifecycle::{project_containers, summary_name};
+use super::lifecycle::{project_containers, summary_label, summary_name};
 use super::{EngineError, labels};
 
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -250,4 +252,66 @@ mod unit {
             }
         );
     }
+}
+
+/// The state of every compose project on the engine from one list call — no per-container
+/// inspect — for `stack list` over many stacklets. Health and exit codes come from the summary's
+/// status text (`Up 5 minutes (healthy)`, `Exited (3) 2 hours ago`).
+pub async fn all_project_states(
+    docker: &Docker,
+) -> Result<BTreeMap<String, ProjectState>, EngineError> {
+    let options = bollard::query_parameters::ListContainersOptions {
+        all: true,
+        filters: Some(std::collections::HashMap::from([(
+            "label".to_string(),
+            vec![labels::PROJECT.to_string()],
+        )])),
+        ..Default::default()
+    };
+    let summaries = docker
+        .list_containers(Some(options))
+        .await
+        .map_err(|e| EngineError::api("list containers", e))?;
+    let mut by_project: BTreeMap<String, Vec<ContainerInfo>> = BTreeMap::new();
+    for s in &summaries {
+        let Some(project) = summary_label(s, labels::PROJECT) else {
+            continue;
+        };
+        let status = s.status.clone().unwrap_or_default();
+        let health = if status.contains("(healthy)") {
+            Some("healthy")
+        } else if status.contains("(unhealthy)") {
+            Some("unhealthy")
+        } else if status.contains("(health: starting)") {
+            Some("starting")
+        } else {
+            None
+        };
+        let exit_code = status
+            .strip_prefix("Exited (")
+            .and_then(|r| r.split(')').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        let started = status.starts_with("Up") || status.starts_with("Exited");
+        by_project
+            .entry(project.to_string())
+            .or_default()
+            .push(ContainerInfo {
+                service: summary_label(s, labels::SERVICE)
+                    .unwrap_or_default()
+                    .to_string(),
+                name: summary_name(s),
+                id: s.id.clone().unwrap_or_default(),
+                image: s.image.clone().unwrap_or_default(),
+                state: s.state.map(|st| st.to_string()).unwrap_or_default(),
+                health: health.map(str::to_string),
+                exit_code,
+                started_at: started.then(String::new),
+                ports: Vec::new(),
+            });
+    }
+    Ok(by_project
+        .into_iter()
+        .map(|(project, containers)| (project, state_of(&containers)))
+        .collect())
 }

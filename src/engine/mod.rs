@@ -28,7 +28,7 @@ pub use converge::{Outcome, ServiceOutcome, UpOptions, up};
 pub use error::EngineError;
 pub use exec::exec;
 pub use images::{ImageOptions, ensure_images};
-pub use inspect::{ContainerInfo, ProjectState, PublishedPort, project_state, ps};
+pub use inspect::{ProjectState, all_project_states, project_state, ps};
 pub use labels::config_hash;
 pub use lifecycle::{DownOptions, down, stop};
 pub use logs::{LogLine, LogOptions, LogStream, failing_logs, logs, write_logs};

@@ -18,9 +18,10 @@ pub async fn down(session: &mut Session, id: &str) -> anyhow::Result<bool> {
     let stacklet = session.ws.catalog.require(id)?.clone();
     let current = state::of(session, &stacklet).await?;
     if !current.is_set_up() {
-        session
-            .printer
-            .status("Skipping", format!("{} (not set up)", stacklet.manifest.name));
+        session.printer.status(
+            "Skipping",
+            format!("{} (not set up)", stacklet.manifest.name),
+        );
         return Ok(false);
     }
     let rendered = env::render(&session.ws, &stacklet, &session.lan_ip)?;
@@ -32,6 +33,7 @@ pub async fn down(session: &mut Session, id: &str) -> anyhow::Result<bool> {
         let docker = session.docker().await?;
         engine::stop(&docker, &project_name(id), &session.printer).await?;
     }
+    session.invalidate();
     Ok(true)
 }
 
@@ -92,6 +94,7 @@ pub async fn destroy(session: &mut Session, id: &str) -> anyhow::Result<()> {
         let docker = session.docker().await?;
         let opts = engine::DownOptions { volumes: true };
         engine::down(&docker, &project_name(id), &opts, &printer).await?;
+        session.invalidate();
     }
     let instance = session.ws.instance.clone();
     remove_file(&instance.env_file(id))?;
@@ -103,9 +106,8 @@ pub async fn destroy(session: &mut Session, id: &str) -> anyhow::Result<()> {
     remove_file(&instance.marker_file(id))?;
     let state_dir = instance.stacklet_state_dir(id);
     if state_dir.is_dir() {
-        std::fs::remove_dir_all(&state_dir).map_err(|e| {
-            UserError::new(format!("Cannot remove `{}`: {e}", state_dir.display()))
-        })?;
+        std::fs::remove_dir_all(&state_dir)
+            .map_err(|e| UserError::new(format!("Cannot remove `{}`: {e}", state_dir.display())))?;
     }
     if let Some(data) = paths::deletable_data_dir(&session.ws.config.data_dir, id)? {
         printer.status("Removing", data.display().to_string());

@@ -26,6 +26,9 @@ pub struct Session {
     pub printer: Printer,
     pub lan_ip: String,
     docker: Option<bollard::Docker>,
+    /// Compose project → state, read once per session with one engine call; dropped after every
+    /// change (`invalidate`).
+    states: Option<std::collections::BTreeMap<String, engine::ProjectState>>,
     _lock: Option<InstanceLock>,
 }
 
@@ -38,6 +41,7 @@ impl Session {
             printer: printer.clone(),
             lan_ip: lan_ip(),
             docker: None,
+            states: None,
             _lock: None,
         })
     }
@@ -82,6 +86,27 @@ impl Session {
             .map_err(|e| UserError::new(e.to_string()).maybe_hint(e.hint()))?;
         self.docker = Some(docker.clone());
         Ok(docker)
+    }
+
+    /// The state of compose project `name` (`Absent` when no container carries its label).
+    pub async fn project_state(&mut self, name: &str) -> Result<engine::ProjectState, UserError> {
+        if self.states.is_none() {
+            let docker = self.docker().await?;
+            let states = engine::all_project_states(&docker)
+                .await
+                .map_err(|e| UserError::new(e.to_string()))?;
+            self.states = Some(states);
+        }
+        Ok(self
+            .states
+            .as_ref()
+            .and_then(|s| s.get(name).cloned())
+            .unwrap_or(engine::ProjectState::Absent))
+    }
+
+    /// Forget cached container states (after `up`, `down`, `destroy`).
+    pub fn invalidate(&mut self) {
+        self.states = None;
     }
 
     /// The Docker client if it answers, without failing the command (for read-only views).

@@ -9,7 +9,9 @@ use crate::error::UserError;
 /// `Ok(None)` when there is nothing to delete; `Ok(Some(path))` when `path` may be removed.
 pub fn deletable_data_dir(data_root: &Path, id: &str) -> Result<Option<PathBuf>, UserError> {
     if id.is_empty() || id.contains('/') || id.contains("..") {
-        return Err(UserError::new(format!("Refusing to delete data for id `{id}`")));
+        return Err(UserError::new(format!(
+            "Refusing to delete data for id `{id}`"
+        )));
     }
     let target = data_root.join(id);
     let meta = match std::fs::symlink_metadata(&target) {
@@ -23,11 +25,9 @@ pub fn deletable_data_dir(data_root: &Path, id: &str) -> Result<Option<PathBuf>,
         }
     };
     let refuse = |why: String| {
-        UserError::new(format!(
-            "Refusing to delete `{}`: {why}",
-            target.display()
-        ))
-        .hint("stack only deletes data inside the data dir; remove it by hand if you really mean to")
+        UserError::new(format!("Refusing to delete `{}`: {why}", target.display())).hint(
+            "stack only deletes data inside the data dir; remove it by hand if you really mean to",
+        )
     };
     if meta.file_type().is_symlink() {
         let resolved = target

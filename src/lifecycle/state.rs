@@ -1,7 +1,7 @@
 //! Derived state (contract §4): available / running / stopped from Docker and the setup marker,
 //! refined by health into starting / failing / degraded. Never read from a registry file.
 
-use crate::engine::{self, ProjectState};
+use crate::engine::ProjectState;
 use crate::error::UserError;
 use crate::lifecycle::Session;
 use crate::render::env::{RenderedEnv, render_text};
@@ -53,14 +53,16 @@ impl State {
 pub async fn of(session: &mut Session, stacklet: &Stacklet) -> Result<State, UserError> {
     let marker = session.ws.instance.is_set_up(stacklet.id());
     if stacklet.compose_file().is_some() {
-        let docker = match session.try_docker().await {
-            Some(d) => d,
-            None => return Ok(if marker { State::Unknown } else { State::Available }),
-        };
-        let project = format!("stack-{}", stacklet.id());
-        let state = engine::project_state(&docker, &project)
-            .await
-            .map_err(|e| UserError::new(e.to_string()))?;
+        if session.try_docker().await.is_none() {
+            return Ok(if marker {
+                State::Unknown
+            } else {
+                State::Available
+            });
+        }
+        let state = session
+            .project_state(&crate::lifecycle::down::project_name(stacklet.id()))
+            .await?;
         return Ok(match state {
             ProjectState::Absent if marker => State::Stopped,
             ProjectState::Absent => State::Available,
@@ -75,7 +77,11 @@ pub async fn of(session: &mut Session, stacklet: &Stacklet) -> Result<State, Use
             }
         });
     }
-    Ok(if marker { State::Running } else { State::Available })
+    Ok(if marker {
+        State::Running
+    } else {
+        State::Available
+    })
 }
 
 /// `[health]` checks with their templates rendered.
@@ -91,7 +97,12 @@ pub fn render_checks(
             let mut c = c.clone();
             c.url = render_text(stacklet, "[health].url", &c.url, &rendered.vars)?;
             for (name, value) in &mut c.headers {
-                *value = render_text(stacklet, &format!("[health].headers.{name}"), value, &rendered.vars)?;
+                *value = render_text(
+                    stacklet,
+                    &format!("[health].headers.{name}"),
+                    value,
+                    &rendered.vars,
+                )?;
             }
             Ok(c)
         })

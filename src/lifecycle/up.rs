@@ -12,9 +12,9 @@ use crate::engine;
 use crate::error::UserError;
 use crate::health;
 use crate::hooks::{self, HookName, HookRun};
-use crate::render::env::{self, RenderedEnv};
 use crate::lifecycle::state::{self, State};
 use crate::lifecycle::{Session, welcome};
+use crate::render::env::{self, RenderedEnv};
 use crate::render::envfile;
 use crate::stacklet::Stacklet;
 use crate::workspace::Workspace;
@@ -33,7 +33,10 @@ pub async fn up(session: &mut Session, id: &str) -> anyhow::Result<UpReport> {
     check_requires(session, &stacklet).await?;
 
     let first_run = !session.ws.instance.is_set_up(id);
-    printer.status("Rendering", format!("{} environment", stacklet.manifest.name));
+    printer.status(
+        "Rendering",
+        format!("{} environment", stacklet.manifest.name),
+    );
     let mut rendered = env::render(&session.ws, &stacklet, &session.lan_ip)?;
 
     if first_run {
@@ -46,9 +49,8 @@ pub async fn up(session: &mut Session, id: &str) -> anyhow::Result<UpReport> {
     }
 
     let env_path = session.ws.instance.env_file(id);
-    envfile::write(&env_path, &rendered.entries).map_err(|e| {
-        UserError::new(format!("Cannot write `{}`: {e}", env_path.display()))
-    })?;
+    envfile::write(&env_path, &rendered.entries)
+        .map_err(|e| UserError::new(format!("Cannot write `{}`: {e}", env_path.display())))?;
 
     let project = load_project(&session.ws, &stacklet, &rendered)?;
     let images = match &project {
@@ -85,6 +87,7 @@ pub async fn up(session: &mut Session, id: &str) -> anyhow::Result<UpReport> {
     }
     run_hook(session, &stacklet, HookName::OnStartReady, &rendered).await?;
 
+    session.invalidate();
     let elapsed = started.elapsed();
     welcome::show(&printer, &session.ws, &stacklet, &rendered, elapsed)?;
     Ok(UpReport { first_run, elapsed })
@@ -144,7 +147,9 @@ pub fn load_project(
             crate::config::display_path(&ws.instance, &file),
             loaded.project.name
         ))
-        .hint(format!("write `name: {project_name}` at the top of the compose file")));
+        .hint(format!(
+            "write `name: {project_name}` at the top of the compose file"
+        )));
     }
     Ok(Some(loaded.project))
 }
@@ -190,7 +195,9 @@ async fn wait_healthy(
         }
         if let Some(project) = project {
             if let Ok(docker) = session.docker().await {
-                if let Some((container, lines)) = engine::failing_logs(&docker, &project.name, 20).await {
+                if let Some((container, lines)) =
+                    engine::failing_logs(&docker, &project.name, 20).await
+                {
                     err = err.hint(format!(
                         "last lines of `{container}`:\n{}",
                         lines

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use crate::error::UserError;
-use crate::render::env::{RenderedEnv, render_text};
 use crate::output::Printer;
+use crate::render::env::{RenderedEnv, render_text};
 use crate::render::vars::{ADMIN_EMAIL, ADMIN_USERNAME};
 use crate::stacklet::Stacklet;
 use crate::workspace::Workspace;
@@ -22,7 +22,10 @@ pub fn show(
         "Ready",
         format!("{} in {:.1}s", m.name, elapsed.as_secs_f64()),
     );
-    let mut lines = vec![String::new(), format!("  {} — {}", printer.bold(&m.name), m.description)];
+    let mut lines = vec![
+        String::new(),
+        format!("  {} — {}", printer.bold(&m.name), m.description),
+    ];
     let url = rendered.vars.get("url").cloned().unwrap_or_default();
     if !url.is_empty() {
         lines.push(format!("  URL:    {url}"));
