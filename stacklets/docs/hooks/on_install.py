@@ -1,0 +1,14 @@
+"""First run: create the document, consume/export and database directories (idempotent)."""
+
+import os
+
+DIRS = ("DOCS_DATA_DIR", "DOCS_MEDIA_DIR", "DOCS_EXPORT_DIR", "DOCS_CONSUME_DIR", "DOCS_DB_DIR")
+
+
+def run(ctx):
+    ctx.step("Creating document directories")
+    for key in DIRS:
+        path = ctx.env[key]
+        os.makedirs(path, exist_ok=True)
+        print(path)
+    os.chmod(ctx.env["DOCS_DB_DIR"], 0o700)
