@@ -346,8 +346,8 @@ def run(ctx):
             );
         }
         for expected in [
-            "demo Configuring",
-            "demo Second step",
+            "→ Configuring",
+            "→ Second step",
             "warning: careful",
             "warning: very careful",
         ] {
@@ -660,10 +660,7 @@ def run(args, stacklet, config):
             vec!["argv ['greet', 'bob']", "BOB demo hi example.org"]
         );
         let stderr = capture.stderr();
-        assert!(
-            stderr.iter().any(|l| l.trim() == "demo greeted"),
-            "{stderr:?}"
-        );
+        assert!(stderr.iter().any(|l| l.trim() == "→ greeted"), "{stderr:?}");
         assert!(stderr.iter().any(|l| l == "to stderr"), "{stderr:?}");
     }
 

@@ -250,10 +250,9 @@ fn secret(f: &Facilities, py: Python<'_>, args: Args<'_>) -> PyResult<Py<PyAny>>
 
 fn step(f: &Facilities, py: Python<'_>, args: Args<'_>) -> PyResult<Py<PyAny>> {
     let msg = args.get(0).map(|m| m.str()).transpose()?;
-    f.printer.status(
-        &f.stacklet_id,
-        msg.map(|m| m.to_string()).unwrap_or_default(),
-    );
+    // A step belongs to the hook's own status line above it: an arrow in the verb column.
+    f.printer
+        .status("→", msg.map(|m| m.to_string()).unwrap_or_default());
     Ok(py.None())
 }
 
