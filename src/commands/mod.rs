@@ -121,9 +121,23 @@ pub fn exit(result: anyhow::Result<ExitCode>, printer: &Printer) -> ExitCode {
                     .map(ToString::to_string)
                     .collect::<Vec<_>>()
                     .join(": ");
-                printer.error(message, &[]);
+                printer.error(message, &domain_hints(&err));
                 ExitCode::FAILURE
             }
         }
     }
+}
+
+/// The `hint:` lines domain errors carry (engine, compose), wherever they sit in the chain.
+fn domain_hints(err: &anyhow::Error) -> Vec<String> {
+    err.chain()
+        .filter_map(|e| {
+            e.downcast_ref::<crate::engine::EngineError>()
+                .and_then(crate::engine::EngineError::hint)
+                .or_else(|| {
+                    e.downcast_ref::<crate::compose::ComposeError>()
+                        .and_then(crate::compose::ComposeError::hint)
+                })
+        })
+        .collect()
 }

@@ -90,7 +90,7 @@ pub async fn destroy(session: &mut Session, id: &str) -> anyhow::Result<()> {
     run_hook(session, &stacklet, HookName::OnDestroy, &rendered).await?;
     if stacklet.compose_file().is_some() {
         // Parse it anyway: a broken compose file is reported before anything is removed.
-        load_project(&session.ws, &stacklet, &rendered)?;
+        load_project(&session.ws, &stacklet, &rendered, &printer)?;
         let docker = session.docker().await?;
         let opts = engine::DownOptions { volumes: true };
         engine::down(&docker, &project_name(id), &opts, &printer).await?;

@@ -52,7 +52,7 @@ pub async fn up(session: &mut Session, id: &str) -> anyhow::Result<UpReport> {
     envfile::write(&env_path, &rendered.entries)
         .map_err(|e| UserError::new(format!("Cannot write `{}`: {e}", env_path.display())))?;
 
-    let project = load_project(&session.ws, &stacklet, &rendered)?;
+    let project = load_project(&session.ws, &stacklet, &rendered, &printer)?;
     let images = match &project {
         Some(project) => {
             let docker = session.docker().await?;
@@ -123,6 +123,7 @@ pub fn load_project(
     ws: &Workspace,
     stacklet: &Stacklet,
     rendered: &RenderedEnv,
+    printer: &crate::output::Printer,
 ) -> Result<Option<Project>, UserError> {
     let Some(file) = stacklet.compose_file() else {
         return Ok(None);
@@ -140,7 +141,10 @@ pub fn load_project(
     }
     let project_name = format!("stack-{}", stacklet.id());
     let loaded = crate::compose::load(&file, &project_name, &vars)
-        .map_err(|e| UserError::new(e.to_string()))?;
+        .map_err(|e| UserError::new(e.to_string()).maybe_hint(e.hint()))?;
+    for warning in &loaded.warnings {
+        printer.warn(warning);
+    }
     if loaded.project.name != project_name {
         return Err(UserError::new(format!(
             "`{}` sets `name: {}`; a stacklet's project must be named `{project_name}`",
