@@ -147,10 +147,10 @@ pub fn expand_tilde(raw: &str) -> PathBuf {
     if raw == "~" {
         return std::env::home_dir().unwrap_or_else(|| PathBuf::from("/"));
     }
-    if let Some(rest) = raw.strip_prefix("~/") {
-        if let Some(home) = std::env::home_dir() {
-            return home.join(rest);
-        }
+    if let Some(rest) = raw.strip_prefix("~/")
+        && let Some(home) = std::env::home_dir()
+    {
+        return home.join(rest);
     }
     PathBuf::from(raw)
 }

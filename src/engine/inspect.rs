@@ -202,58 +202,6 @@ fn state_of(containers: &[ContainerInfo]) -> ProjectState {
     ProjectState::Running
 }
 
-#[cfg(test)]
-mod unit {
-    use super::*;
-
-    fn c(service: &str, state: &str, health: Option<&str>, exit_code: i64) -> ContainerInfo {
-        ContainerInfo {
-            service: service.into(),
-            name: service.into(),
-            id: String::new(),
-            image: String::new(),
-            state: state.into(),
-            health: health.map(Into::into),
-            exit_code,
-            started_at: Some("2026-01-01T00:00:00Z".into()),
-            ports: vec![],
-        }
-    }
-
-    #[test]
-    fn states() {
-        assert_eq!(state_of(&[]), ProjectState::Absent);
-        assert_eq!(
-            state_of(&[
-                c("a", "running", Some("healthy"), 0),
-                c("job", "exited", None, 0)
-            ]),
-            ProjectState::Running
-        );
-        assert_eq!(
-            state_of(&[c("a", "exited", None, 137)]),
-            ProjectState::Stopped
-        );
-        assert_eq!(
-            state_of(&[c("a", "running", Some("starting"), 0)]),
-            ProjectState::Starting {
-                services: vec!["a".into()]
-            }
-        );
-        assert!(matches!(
-            state_of(&[c("a", "running", Some("unhealthy"), 0)]),
-            ProjectState::Failing { .. }
-        ));
-        assert_eq!(
-            state_of(&[c("a", "running", None, 0), c("b", "created", None, 0)]),
-            ProjectState::Partial {
-                running: vec!["a".into()],
-                stopped: vec!["b".into()]
-            }
-        );
-    }
-}
-
 /// The state of every compose project on the engine from one list call — no per-container
 /// inspect — for `stack list` over many stacklets. Health and exit codes come from the summary's
 /// status text (`Up 5 minutes (healthy)`, `Exited (3) 2 hours ago`).
@@ -314,4 +262,56 @@ pub async fn all_project_states(
         .into_iter()
         .map(|(project, containers)| (project, state_of(&containers)))
         .collect())
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    fn c(service: &str, state: &str, health: Option<&str>, exit_code: i64) -> ContainerInfo {
+        ContainerInfo {
+            service: service.into(),
+            name: service.into(),
+            id: String::new(),
+            image: String::new(),
+            state: state.into(),
+            health: health.map(Into::into),
+            exit_code,
+            started_at: Some("2026-01-01T00:00:00Z".into()),
+            ports: vec![],
+        }
+    }
+
+    #[test]
+    fn states() {
+        assert_eq!(state_of(&[]), ProjectState::Absent);
+        assert_eq!(
+            state_of(&[
+                c("a", "running", Some("healthy"), 0),
+                c("job", "exited", None, 0)
+            ]),
+            ProjectState::Running
+        );
+        assert_eq!(
+            state_of(&[c("a", "exited", None, 137)]),
+            ProjectState::Stopped
+        );
+        assert_eq!(
+            state_of(&[c("a", "running", Some("starting"), 0)]),
+            ProjectState::Starting {
+                services: vec!["a".into()]
+            }
+        );
+        assert!(matches!(
+            state_of(&[c("a", "running", Some("unhealthy"), 0)]),
+            ProjectState::Failing { .. }
+        ));
+        assert_eq!(
+            state_of(&[c("a", "running", None, 0), c("b", "created", None, 0)]),
+            ProjectState::Partial {
+                running: vec!["a".into()],
+                stopped: vec!["b".into()]
+            }
+        );
+    }
 }

@@ -201,6 +201,36 @@ pub async fn write_logs(mut logs: LogStream, sink: &mut dyn Write) -> Result<(),
     Ok(())
 }
 
+/// The container to blame when a stacklet is not healthy — the first unhealthy or exited one,
+/// else the first — with the last `lines` lines of its log.
+pub async fn failing_logs(
+    docker: &Docker,
+    project: &str,
+    lines: usize,
+) -> Option<(String, Vec<String>)> {
+    let containers = super::ps(docker, project).await.ok()?;
+    let culprit = containers
+        .iter()
+        .find(|c| c.health.as_deref() == Some("unhealthy") || c.state != "running")
+        .or_else(|| containers.first())?;
+    let opts = LogOptions {
+        services: vec![culprit.service.clone()],
+        tail: Some(lines),
+        follow: false,
+        timestamps: false,
+    };
+    let mut stream = logs(docker, project, &opts).await.ok()?;
+    let mut out = Vec::new();
+    // Best effort: this only decorates an error message, so a read error ends the excerpt.
+    while let Some(item) = stream.lines.next().await {
+        match item {
+            Ok(line) => out.push(line.text),
+            Err(_) => break,
+        }
+    }
+    Some((culprit.name.clone(), out))
+}
+
 #[cfg(test)]
 mod unit {
     use super::*;
@@ -235,34 +265,4 @@ mod unit {
             ]
         );
     }
-}
-
-/// The container to blame when a stacklet is not healthy — the first unhealthy or exited one,
-/// else the first — with the last `lines` lines of its log.
-pub async fn failing_logs(
-    docker: &Docker,
-    project: &str,
-    lines: usize,
-) -> Option<(String, Vec<String>)> {
-    let containers = super::ps(docker, project).await.ok()?;
-    let culprit = containers
-        .iter()
-        .find(|c| c.health.as_deref() == Some("unhealthy") || c.state != "running")
-        .or_else(|| containers.first())?;
-    let opts = LogOptions {
-        services: vec![culprit.service.clone()],
-        tail: Some(lines),
-        follow: false,
-        timestamps: false,
-    };
-    let mut stream = logs(docker, project, &opts).await.ok()?;
-    let mut out = Vec::new();
-    // Best effort: this only decorates an error message, so a read error ends the excerpt.
-    while let Some(item) = stream.lines.next().await {
-        match item {
-            Ok(line) => out.push(line.text),
-            Err(_) => break,
-        }
-    }
-    Some((culprit.name.clone(), out))
 }

@@ -155,10 +155,10 @@ pub fn public_url(
 /// The machine's LAN address for URLs shown to people, `localhost` when none is found.
 /// `STACK_LAN_IP` overrides. Read from the OS tools so no packet is ever sent.
 pub fn lan_ip() -> String {
-    if let Ok(ip) = std::env::var("STACK_LAN_IP") {
-        if !ip.trim().is_empty() {
-            return ip.trim().to_string();
-        }
+    if let Ok(ip) = std::env::var("STACK_LAN_IP")
+        && !ip.trim().is_empty()
+    {
+        return ip.trim().to_string();
     }
     let attempts: &[(&str, &[&str])] = if cfg!(target_os = "macos") {
         &[

@@ -92,8 +92,7 @@ pub fn dependents(stacklets: &[Stacklet], id: &str) -> Vec<String> {
     let mut frontier = vec![id.to_string()];
     while let Some(current) = frontier.pop() {
         for s in stacklets {
-            if s.manifest.requires.iter().any(|r| *r == current) && found.insert(s.id().to_string())
-            {
+            if s.manifest.requires.contains(&current) && found.insert(s.id().to_string()) {
                 frontier.push(s.id().to_string());
             }
         }
