@@ -215,6 +215,12 @@ fn up_all_and_down_all_follow_dependency_order() {
         )
         // Available, never set up: `up all` must leave it alone.
         .web_stacklet("lc-ord-unused", 43107, Web::default());
+    // Each dependent's on_start takes a second and records when it ran, to show that the two
+    // independent dependents start concurrently.
+    let timed = "mkdir -p \"$STACK_DATA_DIR\"\nlog=\"$STACK_DATA_DIR/timing.log\"\necho \"$STACKLET_ID start $(date +%s%N)\" >> \"$log\"\nsleep 1\necho \"$STACKLET_ID end $(date +%s%N)\" >> \"$log\"\n";
+    let repo = repo
+        .file(&format!("stacklets/{left}/hooks/on_start.sh"), timed)
+        .file(&format!("stacklets/{right}/hooks/on_start.sh"), timed);
     let _cleanup = repo.cleanup(&[base, left, right, "lc-ord-unused"]);
     for id in [base, left, right] {
         ok(&repo, &["up", id]);
@@ -234,7 +240,21 @@ fn up_all_and_down_all_follow_dependency_order() {
         );
     }
 
+    std::fs::remove_file(repo.join("data/timing.log")).unwrap();
     let out = ok(&repo, &["up", "all"]);
+    let timing = repo.read("data/timing.log");
+    let at = |id: &str, what: &str| -> u128 {
+        timing
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{id} {what} ")))
+            .unwrap_or_else(|| panic!("no {id} {what} in {timing}"))
+            .parse()
+            .unwrap()
+    };
+    assert!(
+        at(left, "start") < at(right, "end") && at(right, "start") < at(left, "end"),
+        "the dependents' on_start did not overlap:\n{timing}"
+    );
     for id in [base, left, right] {
         assert_eq!(inspect(&container(id), "{{.State.Running}}"), "true");
     }
@@ -757,4 +777,40 @@ fn ps_logs_restart_and_setup() {
         hook_log(&repo, id),
         ["on_install_success", "on_stop", "on_install_success"]
     );
+}
+
+#[test]
+fn up_all_failure_lets_its_level_finish_and_stops_before_dependents() {
+    let (bad, good, later) = ("lc-fail-bad", "lc-fail-good", "lc-fail-later");
+    let repo = counting_hooks(
+        Repo::new()
+            .stacklet(bad, "")
+            .stacklet(good, "")
+            .stacklet(later, &format!("requires = [\"{bad}\"]\n")),
+        good,
+        &["on_start_ready"],
+    )
+    .file(
+        &format!("stacklets/{bad}/hooks/on_start.sh"),
+        "if [ -e \"$STACK_DATA_DIR/fail\" ]; then echo 'bad config'; exit 1; fi\n",
+    )
+    .file(
+        &format!("stacklets/{good}/hooks/on_start.sh"),
+        "sleep 0.5\n",
+    );
+    let repo = counting_hooks(repo, later, &["on_start"]);
+    for id in [bad, good, later] {
+        ok(&repo, &["up", id]);
+    }
+    std::fs::write(repo.join("data/fail"), "").unwrap();
+    let err = fails(&repo, &["up", "all"]);
+    assert!(
+        err.contains(&format!(
+            "stacklets/{bad}/hooks/on_start.sh` failed with exit code 1"
+        )) && err.contains("bad config"),
+        "{err}"
+    );
+    // The sibling in the failing level finished; the dependent never started.
+    assert_eq!(hook_log(&repo, good), ["on_start_ready", "on_start_ready"]);
+    assert_eq!(hook_log(&repo, later), ["on_start"]);
 }
