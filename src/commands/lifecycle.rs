@@ -8,7 +8,7 @@ use crate::cli::{DestroyArgs, IdArgs, TargetArgs, UninstallArgs};
 use crate::error::UserError;
 use crate::hooks::HookName;
 use crate::lifecycle::down::{self, UninstallPlan};
-use crate::lifecycle::{Session, state, up};
+use crate::lifecycle::{Session, all, state, up};
 use crate::output::Printer;
 use crate::render::env;
 use crate::stacklet::graph;
@@ -19,20 +19,23 @@ pub async fn up_cmd(printer: &Printer, args: &TargetArgs) -> anyhow::Result<Exit
         up::up(&mut session, &args.target).await?;
         return Ok(ExitCode::SUCCESS);
     }
-    let mut ids = Vec::new();
-    for id in graph::order(&session.ws.catalog.stacklets)? {
-        let stacklet = session.ws.catalog.require(&id)?.clone();
-        if state::of(&mut session, &stacklet).await?.is_set_up() {
-            ids.push(id);
-        }
-    }
-    if ids.is_empty() {
+    let plan = all::up_plan(&mut session).await?;
+    if plan.is_empty() {
         printer.note("Nothing is set up yet: start with `stack up <id>`");
     }
-    for id in ids {
-        up::up(&mut session, &id).await?;
+    finish_all(printer, all::up_all(&mut session, &plan).await)
+}
+
+/// Render every failure of an `up all` / `down all` level but the last, which becomes the
+/// command's error (so the exit code and the final `error:` line stay as for one stacklet).
+fn finish_all(printer: &Printer, mut failures: Vec<all::Failure>) -> anyhow::Result<ExitCode> {
+    let Some((_, last)) = failures.pop() else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    for (_, err) in failures {
+        super::exit(Err(err), printer);
     }
-    Ok(ExitCode::SUCCESS)
+    Err(last)
 }
 
 pub async fn down_cmd(printer: &Printer, args: &TargetArgs) -> anyhow::Result<ExitCode> {
@@ -41,25 +44,11 @@ pub async fn down_cmd(printer: &Printer, args: &TargetArgs) -> anyhow::Result<Ex
         down::down(&mut session, &args.target).await?;
         return Ok(ExitCode::SUCCESS);
     }
-    let mut stopped = 0;
-    for id in graph::reverse_order(&session.ws.catalog.stacklets)? {
-        let stacklet = session.ws.catalog.require(&id)?.clone();
-        let current = state::of(&mut session, &stacklet).await?;
-        if matches!(
-            current,
-            state::State::Running
-                | state::State::Starting
-                | state::State::Failing(_)
-                | state::State::Degraded(_)
-        ) && down::down(&mut session, &id).await?
-        {
-            stopped += 1;
-        }
-    }
-    if stopped == 0 {
+    let plan = all::down_plan(&mut session).await?;
+    if plan.is_empty() {
         printer.note("Nothing is running");
     }
-    Ok(ExitCode::SUCCESS)
+    finish_all(printer, all::down_all(&mut session, &plan).await)
 }
 
 pub async fn restart_cmd(printer: &Printer, args: &IdArgs) -> anyhow::Result<ExitCode> {

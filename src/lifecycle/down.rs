@@ -37,8 +37,10 @@ pub async fn down(session: &mut Session, id: &str) -> anyhow::Result<bool> {
     Ok(true)
 }
 
-/// Refusals of contract §4: `always_on`, and a dependency of a set-up stacklet.
+/// Refusals of contract §4: `always_on`, a dependency of a set-up stacklet, and a data dir that
+/// resolves outside the data root. Checked before anything is asked or removed.
 pub async fn check_destroyable(session: &mut Session, stacklet: &Stacklet) -> anyhow::Result<()> {
+    paths::deletable_data_dir(&session.ws.config.data_dir, stacklet.id())?;
     if stacklet.manifest.always_on {
         return Err(UserError::new(format!(
             "`{}` is always on and cannot be destroyed",
@@ -83,6 +85,9 @@ pub async fn check_destroyable(session: &mut Session, stacklet: &Stacklet) -> an
 pub async fn destroy(session: &mut Session, id: &str) -> anyhow::Result<()> {
     let stacklet = session.ws.catalog.require(id)?.clone();
     let printer = session.printer.clone();
+    // A data dir that may not be deleted must stop `destroy` before it removes anything, not
+    // after the secrets and the marker are gone (the stacklet would be half destroyed).
+    paths::deletable_data_dir(&session.ws.config.data_dir, id)?;
     printer.status("Destroying", stacklet.manifest.name.to_string());
     // Compose needs the env to parse volume definitions, and hooks get it too.
     let rendered = env::render(&session.ws, &stacklet, &session.lan_ip)?;

@@ -1,6 +1,7 @@
 //! The lifecycle pipelines (`up`, `down`, `destroy`, `uninstall`) and what they share: a `Session`
 //! holding the loaded workspace, the printer, the instance lock and a lazily connected Docker client.
 
+pub mod all;
 pub mod down;
 pub mod host;
 pub mod paths;
@@ -9,6 +10,7 @@ pub mod up;
 pub mod welcome;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::engine;
 use crate::error::UserError;
@@ -29,7 +31,8 @@ pub struct Session {
     /// Compose project → state, read once per session with one engine call; dropped after every
     /// change (`invalidate`).
     states: Option<std::collections::BTreeMap<String, engine::ProjectState>>,
-    _lock: Option<InstanceLock>,
+    /// Shared by [`Session::fork`]s: released when the last of them is dropped.
+    _lock: Option<Arc<InstanceLock>>,
 }
 
 impl Session {
@@ -66,8 +69,21 @@ impl Session {
             UserError::new(e.to_string())
                 .hint("wait for it to finish, or leave out `--no-wait` to queue behind it")
         })?;
-        session._lock = Some(lock);
+        session._lock = Some(Arc::new(lock));
         Ok(session)
+    }
+
+    /// A session for one stacklet of a concurrent batch (`up all`): the same workspace, printer,
+    /// Docker client and instance lock, its own state cache.
+    pub fn fork(&self) -> Session {
+        Session {
+            ws: self.ws.clone(),
+            printer: self.printer.clone(),
+            lan_ip: self.lan_ip.clone(),
+            docker: self.docker.clone(),
+            states: None,
+            _lock: self._lock.clone(),
+        }
     }
 
     /// Re-read manifests and config (after a hook changed `stack.toml`).

@@ -188,8 +188,9 @@ async fn wait_healthy(
         .status("Waiting", format!("{} (health)", stacklet.manifest.name));
     if let Err(failure) = health::wait_healthy(&checks, &session.printer, |_, _| {}).await {
         let mut err = UserError::new(format!(
-            "`{}` did not become healthy: check `{}` ({}) last saw {}",
+            "`{}` did not become healthy within {}s: check `{}` ({}) last saw {}",
             stacklet.id(),
+            failure.timeout_secs,
             failure.name,
             failure.url,
             failure.observed
@@ -199,8 +200,10 @@ async fn wait_healthy(
         }
         if let Some(project) = project {
             if let Ok(docker) = session.docker().await {
-                if let Some((container, lines)) =
-                    engine::failing_logs(&docker, &project.name, 20).await
+                // A container that logged nothing gets no (empty) excerpt.
+                if let Some((container, lines)) = engine::failing_logs(&docker, &project.name, 20)
+                    .await
+                    .filter(|(_, lines)| !lines.is_empty())
                 {
                     err = err.hint(format!(
                         "last lines of `{container}`:\n{}",

@@ -4,4 +4,5 @@
 mod engine;
 mod env;
 mod foundation;
+mod lifecycle;
 mod support;

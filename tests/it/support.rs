@@ -81,3 +81,153 @@ pub fn stderr(output: &std::process::Output) -> String {
 pub fn stdout(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
+
+/// Make sure the local test images exist (no registry is reachable): runs
+/// `scripts/test-images.sh` once per test process and panics loudly if it cannot, so a test that
+/// needs Docker fails instead of passing vacuously.
+pub fn ensure_test_images() {
+    static DONE: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    let result = DONE.get_or_init(|| {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/test-images.sh");
+        let out = std::process::Command::new("bash")
+            .arg(&script)
+            .output()
+            .map_err(|e| format!("cannot run `{}`: {e}", script.display()))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "`{}` failed ({}): {}{}",
+                script.display(),
+                out.status,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ))
+        }
+    });
+    if let Err(e) = result {
+        panic!("test images are not available, so this Docker test cannot run: {e}");
+    }
+}
+
+/// Options of [`Repo::web_stacklet`].
+#[derive(Clone, Default)]
+pub struct Web<'a> {
+    /// TOML appended to the manifest (before `[health]`): `requires`, `[env]`, …
+    pub manifest: &'a str,
+    /// The `[health]` table's lines; default: `/` answers 200.
+    pub health: Option<&'a str>,
+    /// Extra flags for `httpd` (e.g. `-v` to log requests).
+    pub httpd_flags: &'a str,
+}
+
+impl Repo {
+    /// A stacklet `id` running busybox `httpd` on host port `port` in container `stack-<id>-web`,
+    /// with a named volume `cache`, serving `index.html` and `health.json` (`{"res": "pong"}`) that
+    /// the container writes itself (no bind mount, so no host directory is needed).
+    pub fn web_stacklet(self, id: &str, port: u16, web: Web<'_>) -> Self {
+        ensure_test_images();
+        let default_health =
+            format!("url = \"http://127.0.0.1:{port}/\"\nexpect = \"200\"\ntimeout = 30\n");
+        let health = web.health.map(str::to_string).unwrap_or(default_health);
+        let manifest = format!("port = {port}\n{}\n[health]\n{health}", web.manifest);
+        let compose = format!(
+            r#"name: stack-{id}
+services:
+  web:
+    container_name: stack-{id}-web
+    image: stack-test/busybox:1
+    # busybox httpd as PID 1 ignores SIGTERM.
+    init: true
+    command:
+      - sh
+      - -c
+      - 'mkdir -p /www && echo ok > /www/index.html && echo "{{\"res\": \"pong\"}}" > /www/health.json && exec httpd -f {flags} -p 8080 -h /www'
+    volumes:
+      - cache:/cache
+    ports:
+      - "127.0.0.1:{port}:8080"
+volumes:
+  cache:
+"#,
+            flags = web.httpd_flags
+        );
+        self.stacklet(id, &manifest)
+            .file(&format!("stacklets/{id}/docker-compose.yml"), &compose)
+    }
+
+    /// Removes, when dropped, every container, network and volume of the given stacklets'
+    /// compose projects (`stack-<id>`), whatever state a failed test left them in.
+    pub fn cleanup(&self, ids: &[&str]) -> Cleanup {
+        Cleanup {
+            projects: ids.iter().map(|id| format!("stack-{id}")).collect(),
+        }
+    }
+}
+
+pub struct Cleanup {
+    projects: Vec<String>,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        for project in &self.projects {
+            let filter = format!("label=com.docker.compose.project={project}");
+            for (list, remove) in [
+                (&["ps", "-aq"][..], &["rm", "-f"][..]),
+                (&["network", "ls", "-q"][..], &["network", "rm"][..]),
+                (&["volume", "ls", "-q"][..], &["volume", "rm", "-f"][..]),
+            ] {
+                let ids = docker_lines(&[list, &["--filter", &filter]].concat());
+                if !ids.is_empty() {
+                    let _ = std::process::Command::new("docker")
+                        .args(remove)
+                        .args(&ids)
+                        .output();
+                }
+            }
+        }
+    }
+}
+
+/// `docker <args>` stdout as trimmed, non-empty lines (empty when docker fails).
+pub fn docker_lines(args: &[&str]) -> Vec<String> {
+    std::process::Command::new("docker")
+        .args(args)
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// One field of `docker inspect` for a container (`{{.State.StartedAt}}`), panicking if absent.
+pub fn inspect(container: &str, format: &str) -> String {
+    let out = std::process::Command::new("docker")
+        .args(["inspect", "--format", format, container])
+        .output()
+        .expect("run docker inspect");
+    assert!(
+        out.status.success(),
+        "docker inspect {container}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Containers of compose project `stack-<id>` (names), running or not.
+pub fn project_containers(id: &str) -> Vec<String> {
+    docker_lines(&[
+        "ps",
+        "-a",
+        "--format",
+        "{{.Names}}",
+        "--filter",
+        &format!("label=com.docker.compose.project=stack-{id}"),
+    ])
+}
