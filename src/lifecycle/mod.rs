@@ -4,6 +4,7 @@
 pub mod down;
 pub mod host;
 pub mod paths;
+pub mod routes;
 pub mod state;
 pub mod up;
 pub mod welcome;
