@@ -80,6 +80,13 @@ pub enum CaddyError {
         problem: String,
     },
 
+    #[error("The Caddy snippets of `{other}` and `{id}` conflict: {problem}")]
+    Conflict {
+        id: String,
+        other: String,
+        problem: String,
+    },
+
     #[error("Caddy rejected the assembled Caddyfile: {detail}")]
     Rejected { detail: String },
 
@@ -305,18 +312,40 @@ async fn blame(
         }
         return CaddyError::Rejected { detail: message };
     }
+    let fails = |set: Vec<Snippet>| async move {
+        let text = assemble(&set, https).ok()?.text;
+        validate(docker, candidate, candidate_inside, &text)
+            .await
+            .err()
+            .map(|out| caddy_message(&out))
+    };
     for end in 1..=snippets.len() {
-        let Ok(partial) = assemble(&snippets[..end], https) else {
-            break;
+        let Some(problem) = fails(snippets[..end].to_vec()).await else {
+            continue;
         };
-        if let Err(out) = validate(docker, candidate, candidate_inside, &partial.text).await {
-            let culprit = &snippets[end - 1];
+        let culprit = &snippets[end - 1];
+        if let Some(alone) = fails(vec![culprit.clone()]).await {
             return CaddyError::Snippet {
                 id: culprit.id.clone(),
                 path: culprit.display_path(),
-                problem: caddy_message(&out),
+                problem: alone,
             };
         }
+        // Fine alone, broken together (two stacklets claim one site): name both.
+        for other in &snippets[..end - 1] {
+            if fails(vec![other.clone(), culprit.clone()]).await.is_some() {
+                return CaddyError::Conflict {
+                    id: culprit.id.clone(),
+                    other: other.id.clone(),
+                    problem,
+                };
+            }
+        }
+        return CaddyError::Snippet {
+            id: culprit.id.clone(),
+            path: culprit.display_path(),
+            problem,
+        };
     }
     CaddyError::Rejected { detail: message }
 }
@@ -344,7 +373,12 @@ fn caddy_message(output: &[String]) -> String {
         .filter_map(|l| l.strip_prefix("Error: "))
         .collect();
     if !errors.is_empty() {
-        return errors.join("; ");
+        // Every Caddyfile error starts with this; it tells a reader nothing.
+        return errors
+            .iter()
+            .map(|e| e.trim_start_matches("adapting config using caddyfile: "))
+            .collect::<Vec<_>>()
+            .join("; ");
     }
     plain
         .last()

@@ -140,7 +140,7 @@ fn caddy_messages_drop_json_logs_and_find_lines() {
     let message = caddy_message(&out);
     assert_eq!(
         message,
-        "adapting config using caddyfile: /etc/caddy/Caddyfile.candidate:12: unrecognized directive: bogus"
+        "/etc/caddy/Caddyfile.candidate:12: unrecognized directive: bogus"
     );
     assert_eq!(
         line_in(&message, "/etc/caddy/Caddyfile.candidate"),

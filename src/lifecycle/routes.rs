@@ -59,13 +59,17 @@ fn user_error(e: CaddyError, session: &Session) -> UserError {
     match e {
         CaddyError::Snippet { id, path, .. } => UserError::new(message)
             .hint(format!(
-                "Caddy keeps serving the previous `{}`; fix `{path}`, then `stack up {id}`",
+                "Caddy keeps serving its previous routes (`{}`); fix `{path}`, then `stack up {id}`",
                 caddyfile.display()
             ))
             .hint(format!("or remove the stacklet and its route: `stack destroy {id}`")),
+        CaddyError::Conflict { id, other, .. } => UserError::new(message).hint(format!(
+            "Caddy keeps serving its previous routes (`{}`); give `stacklets/{id}/caddy.snippet` or `stacklets/{other}/caddy.snippet` other site addresses",
+            caddyfile.display()
+        )),
         CaddyError::Rejected { .. } | CaddyError::Reload { .. } => UserError::new(message).hint(
             format!(
-                "Caddy keeps serving the previous `{}`; `stack logs core` shows Caddy's log",
+                "Caddy keeps serving its previous routes (`{}`); `stack logs core` shows Caddy's log",
                 caddyfile.display()
             ),
         ),

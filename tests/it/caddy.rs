@@ -231,9 +231,17 @@ fn domain_mode_routes_through_caddy_and_survives_a_broken_snippet() {
         "hello from cdybad",
         "cdybad.{$FAMSTACK_DOMAIN} {\n    reverse_prox stack-cdybad:8080\n}\n",
     );
+    // Claims cdyweb's site: fine alone, a conflict together (Caddy gives no line for that).
+    let repo = with_web(
+        repo,
+        "cdydup",
+        42985,
+        "hello from cdydup",
+        "cdyweb.{$FAMSTACK_DOMAIN} {\n    reverse_proxy stack-cdydup:8080\n}\n",
+    );
     let _cleanup = Cleanup {
         repo: &repo,
-        ids: vec!["cdybad", "cdyweb", "core"],
+        ids: vec!["cdydup", "cdybad", "cdyweb", "core"],
     };
 
     let out = up(&repo, "core");
@@ -291,13 +299,13 @@ fn domain_mode_routes_through_caddy_and_survives_a_broken_snippet() {
     let err = stderr(&out);
     assert!(
         err.contains(
-            "error: The Caddy snippet of `cdybad` (`stacklets/cdybad/caddy.snippet`) is invalid: "
-        ) && err.contains("stacklets/cdybad/caddy.snippet:2")
-            && err.contains("reverse_prox"),
+            "error: The Caddy snippet of `cdybad` (`stacklets/cdybad/caddy.snippet`) is invalid: \
+             stacklets/cdybad/caddy.snippet:2: unrecognized directive: reverse_prox\n"
+        ),
         "{err}"
     );
     assert!(
-        err.contains("hint: Caddy keeps serving the previous"),
+        err.contains("hint: Caddy keeps serving its previous routes"),
         "{err}"
     );
     assert_eq!(repo.read(".stack/caddy/Caddyfile"), caddyfile);
@@ -318,6 +326,26 @@ fn domain_mode_routes_through_caddy_and_survives_a_broken_snippet() {
         "{}",
         stderr(&out)
     );
+
+    // Two stacklets claiming one site: both are named, the live route stays.
+    let out = up(&repo, "cdydup");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            "error: The Caddy snippets of `cdydup` and `cdyweb` conflict: ambiguous site definition: http://cdyweb.example.test\n"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(repo.read(".stack/caddy/Caddyfile"), caddyfile);
+    let out = repo
+        .stack()
+        .args(["destroy", "cdydup", "--yes"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "destroy cdydup:\n{}", stderr(&out));
+    let response = through_caddy(&host);
+    assert!(serves("hello from cdyweb")(&response), "{response:?}");
 
     // After destroy the route is gone.
     let out = repo
