@@ -1,6 +1,7 @@
 //! `stack`: a single-binary runtime for self-hosted family services.
 
 mod atomic;
+mod caddy;
 mod cli;
 mod commands;
 mod compose;

@@ -19,6 +19,7 @@ mod inspect;
 mod labels;
 mod lifecycle;
 mod logs;
+mod mounts;
 mod network;
 mod order;
 mod wait;
@@ -32,6 +33,7 @@ pub use inspect::{ProjectState, all_project_states, project_state, ps};
 pub use labels::config_hash;
 pub use lifecycle::{DownOptions, down, stop};
 pub use logs::{LogLine, LogOptions, LogStream, failing_logs, logs, write_logs};
+pub use mounts::{BindMount, container_mounts};
 pub use network::{STACK_NETWORK, ensure_stack_network, remove_stack_network};
 
 #[cfg(test)]

@@ -119,6 +119,9 @@ pub async fn destroy(session: &mut Session, id: &str) -> anyhow::Result<()> {
         std::fs::remove_dir_all(&data)
             .map_err(|e| UserError::new(format!("Cannot remove `{}`: {e}", data.display())))?;
     }
+
+    // Domain mode: reassemble the Caddyfile without this stacklet's route and reload Caddy.
+    crate::lifecycle::routes::refresh(session).await?;
     Ok(())
 }
 

@@ -5,6 +5,7 @@ pub mod all;
 pub mod down;
 pub mod host;
 pub mod paths;
+pub mod routes;
 pub mod state;
 pub mod up;
 pub mod welcome;

@@ -88,6 +88,10 @@ pub async fn up(session: &mut Session, id: &str) -> anyhow::Result<UpReport> {
     run_hook(session, &stacklet, HookName::OnStartReady, &rendered).await?;
 
     session.invalidate();
+
+    // Step 13 (domain mode): reassemble the Caddyfile from every set-up stacklet and reload Caddy.
+    crate::lifecycle::routes::refresh(session).await?;
+
     let elapsed = started.elapsed();
     welcome::show(&printer, &session.ws, &stacklet, &rendered, elapsed)?;
     Ok(UpReport { first_run, elapsed })

@@ -38,6 +38,8 @@ pub fn variables(
         first(&[&cfg.core.timezone]).unwrap_or_else(|| "UTC".into()),
     );
     set("stacklet_id", id.to_string());
+    // Where the runtime assembles the Caddyfile (`caddy.rs`); core mounts it into Caddy.
+    set("caddy_dir", ws.instance.caddy_dir().display().to_string());
     set("admin_username", ADMIN_USERNAME.into());
     set("admin_email", ADMIN_EMAIL.into());
     set(

@@ -1,0 +1,454 @@
+//! Domain mode's reverse proxy (reference "Caddy Snippets", contract §4): one `Caddyfile`
+//! assembled from the `caddy.snippet` of every set-up stacklet, validated by the running Caddy
+//! and only then made live.
+//!
+//! Files live in `<instance>/.stack/caddy/` (contract §1): `Caddyfile` (what Caddy serves; core
+//! mounts this directory at `/etc/caddy` through `CADDY_CONFIG_DIR = "{caddy_dir}"`),
+//! `conf.d/<id>.snippet` (each stacklet's part as assembled, for people to read) and, for a moment,
+//! `Caddyfile.candidate`.
+//!
+//! Invariants:
+//! - While Caddy runs, `Caddyfile` is only ever replaced (atomically, by renaming the candidate)
+//!   after `caddy validate` accepted the candidate inside the container, so a broken snippet never
+//!   reaches the file Caddy reloads from or starts with. While Caddy does not run there is nothing
+//!   live to protect, and the assembly is written directly for its next start.
+//! - With `[core].https = false` every site address gets an `http://` scheme: Caddy otherwise
+//!   serves a scheme-less address over HTTPS and redirects plain HTTP to it.
+//! - Never prints: callers get an `Applied` or a `CaddyError` naming the stacklet at fault.
+
+mod lex;
+
+use std::path::{Path, PathBuf};
+
+use bollard::Docker;
+
+use crate::engine::{self, EngineError};
+
+/// The Caddy container of the `core` stacklet (its compose file names it).
+pub const CONTAINER: &str = "stack-core-caddy";
+/// A stacklet's route file, beside its `stacklet.toml`.
+pub const SNIPPET_FILE: &str = "caddy.snippet";
+const CADDYFILE: &str = "Caddyfile";
+const CANDIDATE: &str = "Caddyfile.candidate";
+const CONF_D: &str = "conf.d";
+
+/// One stacklet's `caddy.snippet` as its author wrote it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Snippet {
+    pub id: String,
+    pub text: String,
+}
+
+impl Snippet {
+    /// The stacklet's snippet, `None` when it has none.
+    pub fn read(id: &str, stacklet_dir: &Path) -> Result<Option<Self>, CaddyError> {
+        let path = stacklet_dir.join(SNIPPET_FILE);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Ok(Some(Self {
+                id: id.to_string(),
+                text,
+            })),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(CaddyError::Io {
+                action: "read",
+                path,
+                source,
+            }),
+        }
+    }
+
+    /// Where people find it, for messages.
+    pub fn display_path(&self) -> String {
+        format!("stacklets/{}/{SNIPPET_FILE}", self.id)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CaddyError {
+    #[error("Cannot {action} `{}`: {source}", .path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("The Caddy snippet of `{id}` (`{path}`) is invalid: {problem}")]
+    Snippet {
+        id: String,
+        path: String,
+        problem: String,
+    },
+
+    #[error("The Caddy snippets of `{other}` and `{id}` conflict: {problem}")]
+    Conflict {
+        id: String,
+        other: String,
+        problem: String,
+    },
+
+    #[error("Caddy rejected the assembled Caddyfile: {detail}")]
+    Rejected { detail: String },
+
+    #[error("`{CONTAINER}` does not mount `{}`, so it cannot read the assembled Caddyfile", .dir.display())]
+    NotMounted { dir: PathBuf },
+
+    #[error("Caddy did not load the new Caddyfile: {detail}")]
+    Reload { detail: String },
+
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
+
+/// What `apply` did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Applied {
+    /// Caddy validated and loaded the new Caddyfile.
+    Reloaded { sites: Vec<String> },
+    /// Caddy is not running: the Caddyfile waits for its next start.
+    Written { sites: Vec<String> },
+}
+
+/// The assembled text and, per snippet, the lines it occupies (to name the stacklet behind a line
+/// number in Caddy's error).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Assembly {
+    pub text: String,
+    pub sections: Vec<Section>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Section {
+    pub id: String,
+    /// 1-based line of the snippet's first line in the assembled file.
+    pub first_line: usize,
+    /// Number of lines of the snippet.
+    pub lines: usize,
+    /// The snippet as assembled (addresses prefixed where needed).
+    pub text: String,
+}
+
+impl Assembly {
+    /// The section holding assembled line `line`, with the line number inside its snippet.
+    fn locate(&self, line: usize) -> Option<(&Section, usize)> {
+        self.sections
+            .iter()
+            .find(|s| line >= s.first_line && line < s.first_line + s.lines)
+            .map(|s| (s, line - s.first_line + 1))
+    }
+}
+
+/// Assemble the Caddyfile from `snippets` (expected in id order): a header, then each snippet
+/// under a comment naming its stacklet. Checks each snippet's structure first, so an unclosed
+/// brace is blamed on its own stacklet instead of swallowing the next one's sites.
+pub fn assemble(snippets: &[Snippet], https: bool) -> Result<Assembly, CaddyError> {
+    let mut text = String::from(
+        "# Assembled by `stack` from the caddy.snippet of every set-up stacklet, in id order.\n\
+         # Rewritten on every `stack up` and `stack destroy` in domain mode: edit the snippets, not this file.\n",
+    );
+    if !https {
+        text.push_str(
+            "# [core].https = false: every site address is served over plain HTTP (`http://`).\n",
+        );
+    }
+    if snippets.is_empty() {
+        text.push_str("\n# No set-up stacklet has a caddy.snippet yet.\n");
+    }
+    let mut sections = Vec::new();
+    for snippet in snippets {
+        let body = if https {
+            lex::check(&snippet.text).map(|()| snippet.text.clone())
+        } else {
+            lex::plain_http(&snippet.text)
+        }
+        .map_err(|problem| CaddyError::Snippet {
+            id: snippet.id.clone(),
+            path: snippet.display_path(),
+            problem,
+        })?;
+        let mut body = body.trim_end().to_string();
+        body.push('\n');
+        text.push_str(&format!(
+            "\n# ── {} ── {}\n",
+            snippet.id,
+            snippet.display_path()
+        ));
+        let first_line = text.lines().count() + 1;
+        let lines = body.lines().count();
+        text.push_str(&body);
+        sections.push(Section {
+            id: snippet.id.clone(),
+            first_line,
+            lines,
+            text: body,
+        });
+    }
+    Ok(Assembly { text, sections })
+}
+
+/// Assemble, validate inside the running Caddy, write, reload. `docker` is `None` when the engine
+/// cannot be reached: Caddy is then treated as not running. `dir` is `.stack/caddy`.
+pub async fn apply(
+    docker: Option<&Docker>,
+    dir: &Path,
+    snippets: &[Snippet],
+    https: bool,
+) -> Result<Applied, CaddyError> {
+    let assembly = assemble(snippets, https)?;
+    let sites: Vec<String> = snippets.iter().map(|s| s.id.clone()).collect();
+    let caddy = match docker {
+        Some(docker) => engine::container_mounts(docker, CONTAINER)
+            .await?
+            .filter(|c| c.running)
+            .map(|c| (docker, c)),
+        None => None,
+    };
+    let Some((docker, mounts)) = caddy else {
+        write(&dir.join(CADDYFILE), &assembly.text)?;
+        sync_conf_d(dir, &assembly)?;
+        return Ok(Applied::Written { sites });
+    };
+    let inside = mount_point(dir, &mounts.binds).ok_or_else(|| CaddyError::NotMounted {
+        dir: dir.to_path_buf(),
+    })?;
+    let candidate = dir.join(CANDIDATE);
+    let candidate_inside = format!("{inside}/{CANDIDATE}");
+    let verdict = validate(docker, &candidate, &candidate_inside, &assembly.text).await;
+    if let Err(output) = verdict {
+        let blamed = blame(
+            docker,
+            &candidate,
+            &candidate_inside,
+            snippets,
+            https,
+            &assembly,
+            &output,
+        )
+        .await;
+        let _ = std::fs::remove_file(&candidate);
+        return Err(blamed);
+    }
+    let live = dir.join(CADDYFILE);
+    let previous = std::fs::read(&live).ok();
+    std::fs::rename(&candidate, &live).map_err(|source| CaddyError::Io {
+        action: "replace",
+        path: live.clone(),
+        source,
+    })?;
+    let reload = run(
+        docker,
+        &[
+            "caddy",
+            "reload",
+            "--config",
+            &format!("{inside}/{CADDYFILE}"),
+            "--adapter",
+            "caddyfile",
+        ],
+    )
+    .await?;
+    if let Err(output) = reload {
+        // Validated yet not loaded (admin endpoint down, say): put back what Caddy still serves, so
+        // its next start uses the same routes it runs now.
+        if let Some(previous) = previous {
+            let _ = write_bytes(&live, &previous);
+        }
+        return Err(CaddyError::Reload {
+            detail: caddy_message(&output),
+        });
+    }
+    sync_conf_d(dir, &assembly)?;
+    Ok(Applied::Reloaded { sites })
+}
+
+/// Write `text` as the candidate and run `caddy validate` on it. `Err` carries Caddy's output.
+async fn validate(
+    docker: &Docker,
+    candidate: &Path,
+    candidate_inside: &str,
+    text: &str,
+) -> Result<(), Vec<String>> {
+    if let Err(e) = write(candidate, text) {
+        return Err(vec![e.to_string()]);
+    }
+    let argv = [
+        "caddy",
+        "validate",
+        "--config",
+        candidate_inside,
+        "--adapter",
+        "caddyfile",
+    ];
+    match run(docker, &argv).await {
+        Ok(verdict) => verdict,
+        Err(e) => Err(vec![e.to_string()]),
+    }
+}
+
+/// Turn a failed validation into an error naming the stacklet: by the line number Caddy gives,
+/// else by validating growing prefixes of the snippet list (a duplicate site, say, has no line)
+/// — the first prefix that fails ends with the culprit.
+async fn blame(
+    docker: &Docker,
+    candidate: &Path,
+    candidate_inside: &str,
+    snippets: &[Snippet],
+    https: bool,
+    assembly: &Assembly,
+    output: &[String],
+) -> CaddyError {
+    let message = caddy_message(output);
+    if let Some(line) = line_in(&message, candidate_inside) {
+        if let Some((section, at)) = assembly.locate(line) {
+            let path = format!("stacklets/{}/{SNIPPET_FILE}", section.id);
+            return CaddyError::Snippet {
+                id: section.id.clone(),
+                problem: message.replace(
+                    &format!("{candidate_inside}:{line}"),
+                    &format!("{path}:{at}"),
+                ),
+                path,
+            };
+        }
+        return CaddyError::Rejected { detail: message };
+    }
+    let fails = |set: Vec<Snippet>| async move {
+        let text = assemble(&set, https).ok()?.text;
+        validate(docker, candidate, candidate_inside, &text)
+            .await
+            .err()
+            .map(|out| caddy_message(&out))
+    };
+    for end in 1..=snippets.len() {
+        let Some(problem) = fails(snippets[..end].to_vec()).await else {
+            continue;
+        };
+        let culprit = &snippets[end - 1];
+        if let Some(alone) = fails(vec![culprit.clone()]).await {
+            return CaddyError::Snippet {
+                id: culprit.id.clone(),
+                path: culprit.display_path(),
+                problem: alone,
+            };
+        }
+        // Fine alone, broken together (two stacklets claim one site): name both.
+        for other in &snippets[..end - 1] {
+            if fails(vec![other.clone(), culprit.clone()]).await.is_some() {
+                return CaddyError::Conflict {
+                    id: culprit.id.clone(),
+                    other: other.id.clone(),
+                    problem,
+                };
+            }
+        }
+        return CaddyError::Snippet {
+            id: culprit.id.clone(),
+            path: culprit.display_path(),
+            problem,
+        };
+    }
+    CaddyError::Rejected { detail: message }
+}
+
+/// Run `argv` in Caddy's container: `Ok(Ok(()))` on exit 0, `Ok(Err(output))` otherwise.
+async fn run(docker: &Docker, argv: &[&str]) -> Result<Result<(), Vec<String>>, EngineError> {
+    let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
+    let mut output = Vec::new();
+    let code = engine::exec(docker, CONTAINER, &argv, &mut |line| {
+        output.push(line.to_string())
+    })
+    .await?;
+    Ok(if code == 0 { Ok(()) } else { Err(output) })
+}
+
+/// Caddy's own words without its JSON log lines: the `Error:` line(s), else the last line.
+fn caddy_message(output: &[String]) -> String {
+    let plain: Vec<&str> = output
+        .iter()
+        .map(|l| l.trim())
+        .filter(|l| !l.is_empty() && !l.starts_with('{'))
+        .collect();
+    let errors: Vec<&str> = plain
+        .iter()
+        .filter_map(|l| l.strip_prefix("Error: "))
+        .collect();
+    if !errors.is_empty() {
+        // Every Caddyfile error starts with this; it tells a reader nothing.
+        return errors
+            .iter()
+            .map(|e| e.trim_start_matches("adapting config using caddyfile: "))
+            .collect::<Vec<_>>()
+            .join("; ");
+    }
+    plain
+        .last()
+        .map(|l| l.to_string())
+        .or_else(|| output.last().cloned())
+        .unwrap_or_else(|| "no output".into())
+}
+
+/// The line number in `<file>:<n>` of Caddy's message.
+fn line_in(message: &str, file: &str) -> Option<usize> {
+    let at = message.find(&format!("{file}:"))? + file.len() + 1;
+    let digits: String = message[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+/// Where the container sees `dir`: the destination of the bind mount whose source is `dir`.
+fn mount_point(dir: &Path, binds: &[engine::BindMount]) -> Option<String> {
+    let want = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    binds
+        .iter()
+        .find(|b| b.source == dir || b.source.canonicalize().is_ok_and(|s| s == want))
+        .map(|b| b.destination.trim_end_matches('/').to_string())
+}
+
+/// `conf.d/<id>.snippet` for exactly the snippets in `assembly`; stale ones (destroyed
+/// stacklets) are removed.
+fn sync_conf_d(dir: &Path, assembly: &Assembly) -> Result<(), CaddyError> {
+    let conf_d = dir.join(CONF_D);
+    for section in &assembly.sections {
+        write(
+            &conf_d.join(format!("{}.snippet", section.id)),
+            &section.text,
+        )?;
+    }
+    let keep: Vec<String> = assembly
+        .sections
+        .iter()
+        .map(|s| format!("{}.snippet", s.id))
+        .collect();
+    if let Ok(entries) = std::fs::read_dir(&conf_d) {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".snippet") && !keep.contains(&name) {
+                let path = entry.path();
+                std::fs::remove_file(&path).map_err(|source| CaddyError::Io {
+                    action: "remove",
+                    path,
+                    source,
+                })?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn write(path: &Path, text: &str) -> Result<(), CaddyError> {
+    write_bytes(path, text.as_bytes())
+}
+
+/// Atomic, mode 0644: Caddy may run as another user than `stack`, and routes hold no secrets.
+fn write_bytes(path: &Path, bytes: &[u8]) -> Result<(), CaddyError> {
+    crate::atomic::write_keeping_mode(path, bytes).map_err(|source| CaddyError::Io {
+        action: "write",
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,150 @@
+//! Assembly and `http://` prefixing: pure text, no Caddy needed.
+
+use super::lex::plain_http;
+use super::*;
+
+fn snippet(id: &str, text: &str) -> Snippet {
+    Snippet {
+        id: id.into(),
+        text: text.into(),
+    }
+}
+
+#[test]
+fn prefixes_every_site_address() {
+    let src = "messages.{$FAMSTACK_DOMAIN}, messages-element.{$FAMSTACK_DOMAIN} {\n    reverse_proxy stack-messages-element:80\n}\n\nmessages-synapse.{$FAMSTACK_DOMAIN} {\n    reverse_proxy stack-messages-synapse:8008\n}\n";
+    assert_eq!(
+        plain_http(src).unwrap(),
+        "http://messages.{$FAMSTACK_DOMAIN}, http://messages-element.{$FAMSTACK_DOMAIN} {\n    reverse_proxy stack-messages-element:80\n}\n\nhttp://messages-synapse.{$FAMSTACK_DOMAIN} {\n    reverse_proxy stack-messages-synapse:8008\n}\n"
+    );
+}
+
+#[test]
+fn addresses_continue_after_a_trailing_comma_and_inside_one_token() {
+    let src = "a.{$D},\n  b.{$D}\n{\n  respond ok\n}\nc.x,d.x {\n}\n";
+    assert_eq!(
+        plain_http(src).unwrap(),
+        "http://a.{$D},\n  http://b.{$D}\n{\n  respond ok\n}\nhttp://c.x,http://d.x {\n}\n"
+    );
+}
+
+#[test]
+fn leaves_schemes_blocks_comments_and_snippet_definitions_alone() {
+    let src = "# docs.{$D} { is a comment\n(common) {\n  encode gzip\n}\nhttps://secure.x {\n  import common\n  handle /api/* {\n    reverse_proxy api:1\n  }\n  respond \"a { b\" 200\n}\nhttp://plain.x {\n}\n";
+    assert_eq!(plain_http(src).unwrap(), src);
+}
+
+#[test]
+fn braces_inside_tokens_quotes_and_heredocs_are_not_blocks() {
+    let src = "x.{$D} {\n  respond <<HTML\n    }} not a block {\n    HTML 200\n  header X-A `{`\n}\ny.{$D} {\n}\n";
+    assert_eq!(
+        plain_http(src).unwrap(),
+        "http://x.{$D} {\n  respond <<HTML\n    }} not a block {\n    HTML 200\n  header X-A `{`\n}\nhttp://y.{$D} {\n}\n"
+    );
+}
+
+#[test]
+fn unbalanced_braces_name_the_line() {
+    assert_eq!(
+        plain_http("a.x {\n  respond ok\n").unwrap_err(),
+        "line 1: `{` is never closed"
+    );
+    assert_eq!(
+        plain_http("a.x {\n}\n}\n").unwrap_err(),
+        "line 3: `}` closes no block"
+    );
+    assert!(plain_http("a.x {\n respond \"oops\n}\n").is_err());
+}
+
+#[test]
+fn assembles_in_the_given_order_with_a_comment_per_stacklet() {
+    let a = assemble(
+        &[
+            snippet(
+                "docs",
+                "docs.{$FAMSTACK_DOMAIN} {\n    reverse_proxy d:1\n}\n\n\n",
+            ),
+            snippet(
+                "photos",
+                "photos.{$FAMSTACK_DOMAIN} {\n    reverse_proxy p:2\n}",
+            ),
+        ],
+        false,
+    )
+    .unwrap();
+    let expected = "\
+# Assembled by `stack` from the caddy.snippet of every set-up stacklet, in id order.
+# Rewritten on every `stack up` and `stack destroy` in domain mode: edit the snippets, not this file.
+# [core].https = false: every site address is served over plain HTTP (`http://`).
+
+# ── docs ── stacklets/docs/caddy.snippet
+http://docs.{$FAMSTACK_DOMAIN} {
+    reverse_proxy d:1
+}
+
+# ── photos ── stacklets/photos/caddy.snippet
+http://photos.{$FAMSTACK_DOMAIN} {
+    reverse_proxy p:2
+}
+";
+    assert_eq!(a.text, expected);
+    let lines: Vec<&str> = a.text.lines().collect();
+    for section in &a.sections {
+        assert_eq!(
+            lines[section.first_line - 1..section.first_line - 1 + section.lines].join("\n") + "\n",
+            section.text
+        );
+    }
+    let at = |line| a.locate(line).map(|(s, at)| (s.id.as_str(), at));
+    assert_eq!(at(7), Some(("docs", 2)));
+    assert_eq!(at(11), Some(("photos", 1)));
+    assert_eq!(at(10), None);
+}
+
+#[test]
+fn https_keeps_addresses_for_automatic_https() {
+    let src = "docs.{$FAMSTACK_DOMAIN} {\n    reverse_proxy d:1\n}\n";
+    let a = assemble(&[snippet("docs", src)], true).unwrap();
+    assert!(a.text.ends_with(src), "{}", a.text);
+    assert!(!a.text.contains("http://"));
+}
+
+#[test]
+fn a_broken_snippet_is_blamed_on_its_stacklet() {
+    let err = assemble(
+        &[
+            snippet("a", "a.x {\n}\n"),
+            snippet("b", "b.x {\n  respond ok\n"),
+        ],
+        false,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "The Caddy snippet of `b` (`stacklets/b/caddy.snippet`) is invalid: line 1: `{` is never closed"
+    );
+}
+
+#[test]
+fn empty_assembly_is_only_comments() {
+    let a = assemble(&[], false).unwrap();
+    assert!(a.text.lines().all(|l| l.is_empty() || l.starts_with('#')));
+}
+
+#[test]
+fn caddy_messages_drop_json_logs_and_find_lines() {
+    let out = vec![
+        "{\"level\":\"info\",\"msg\":\"using provided configuration\"}".to_string(),
+        "Error: adapting config using caddyfile: /etc/caddy/Caddyfile.candidate:12: unrecognized directive: bogus".to_string(),
+    ];
+    let message = caddy_message(&out);
+    assert_eq!(
+        message,
+        "/etc/caddy/Caddyfile.candidate:12: unrecognized directive: bogus"
+    );
+    assert_eq!(
+        line_in(&message, "/etc/caddy/Caddyfile.candidate"),
+        Some(12)
+    );
+    assert_eq!(line_in("ambiguous site definition", "/x"), None);
+}

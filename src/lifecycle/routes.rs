@@ -1,0 +1,85 @@
+//! Step 13 of `up` and the last step of `destroy` in domain mode (contract §4): collect the
+//! `caddy.snippet` of every set-up stacklet (marker or containers, `state::of`), hand them to
+//! `caddy::apply` and report what happened through the printer. Port mode: nothing at all — Caddy
+//! does not run there and no Caddyfile is assembled.
+
+use crate::caddy::{self, Applied, CaddyError, Snippet};
+use crate::error::UserError;
+use crate::lifecycle::{Session, state};
+
+pub async fn refresh(session: &mut Session) -> anyhow::Result<()> {
+    if !session.ws.config.domain_mode() {
+        return Ok(());
+    }
+    // Containers were just created or removed: read their state afresh.
+    session.invalidate();
+    let mut snippets = Vec::new();
+    // The catalog is sorted by id, which is the order the Caddyfile promises.
+    for stacklet in session.ws.catalog.stacklets.clone() {
+        let Some(snippet) =
+            Snippet::read(stacklet.id(), &stacklet.dir).map_err(|e| user_error(e, session))?
+        else {
+            continue;
+        };
+        if state::of(session, &stacklet).await?.is_set_up() {
+            snippets.push(snippet);
+        }
+    }
+    let docker = session.try_docker().await;
+    let dir = session.ws.instance.caddy_dir();
+    let https = session.ws.config.core.https;
+    let printer = session.printer.clone();
+    match caddy::apply(docker.as_ref(), &dir, &snippets, https).await {
+        Ok(Applied::Reloaded { sites }) => {
+            printer.status("Reloaded", format!("Caddy ({})", describe(&sites)));
+            Ok(())
+        }
+        Ok(Applied::Written { sites }) => {
+            printer.status("Wrote", format!("Caddyfile ({})", describe(&sites)));
+            printer.warn(format!(
+                "Caddy (`{}`) is not running, so domain URLs do not answer yet; `stack up core` starts it",
+                caddy::CONTAINER
+            ));
+            Ok(())
+        }
+        Err(e) => Err(user_error(e, session).into()),
+    }
+}
+
+fn describe(sites: &[String]) -> String {
+    match sites.len() {
+        0 => "no routes".to_string(),
+        _ => format!("routes of {}", sites.join(", ")),
+    }
+}
+
+fn user_error(e: CaddyError, session: &Session) -> UserError {
+    let caddyfile = session.ws.instance.caddy_dir().join("Caddyfile");
+    let message = e.to_string();
+    match e {
+        CaddyError::Snippet { id, path, .. } => UserError::new(message)
+            .hint(format!(
+                "Caddy keeps serving its previous routes (`{}`); fix `{path}`, then `stack up {id}`",
+                caddyfile.display()
+            ))
+            .hint(format!("or remove the stacklet and its route: `stack destroy {id}`")),
+        CaddyError::Conflict { id, other, .. } => UserError::new(message).hint(format!(
+            "Caddy keeps serving its previous routes (`{}`); give `stacklets/{id}/caddy.snippet` or `stacklets/{other}/caddy.snippet` other site addresses",
+            caddyfile.display()
+        )),
+        CaddyError::Rejected { .. } | CaddyError::Reload { .. } => UserError::new(message).hint(
+            format!(
+                "Caddy keeps serving its previous routes (`{}`); `stack logs core` shows Caddy's log",
+                caddyfile.display()
+            ),
+        ),
+        CaddyError::NotMounted { .. } => UserError::new(message).hint(
+            "core's compose file must mount `${CADDY_CONFIG_DIR}` (rendered from `{caddy_dir}`) into the Caddy container",
+        ),
+        CaddyError::Engine(engine) => {
+            let hint = engine.hint();
+            UserError::new(message).maybe_hint(hint)
+        }
+        CaddyError::Io { .. } => UserError::new(message),
+    }
+}
