@@ -15,6 +15,7 @@ mod lock;
 mod output;
 mod render;
 mod secrets;
+mod services;
 mod stacklet;
 mod workspace;
 

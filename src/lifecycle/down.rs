@@ -29,6 +29,8 @@ pub async fn down(session: &mut Session, id: &str) -> anyhow::Result<bool> {
         .printer
         .status("Stopping", stacklet.manifest.name.to_string());
     run_hook(session, &stacklet, HookName::OnStop, &rendered).await?;
+    // Native services this runtime started (docs/host-stacklets.md).
+    crate::lifecycle::native::stop(session, &stacklet, &rendered).await?;
     if stacklet.compose_file().is_some() {
         let docker = session.docker().await?;
         engine::stop(&docker, &project_name(id), &session.printer).await?;
@@ -87,6 +89,8 @@ pub async fn destroy(session: &mut Session, id: &str) -> anyhow::Result<()> {
     // Compose needs the env to parse volume definitions, and hooks get it too.
     let rendered = env::render(&session.ws, &stacklet, &session.lan_ip)?;
     run_hook(session, &stacklet, HookName::OnStop, &rendered).await?;
+    // Before `on_destroy`, which may uninstall the very program `stop` needs.
+    crate::lifecycle::native::stop(session, &stacklet, &rendered).await?;
     run_hook(session, &stacklet, HookName::OnDestroy, &rendered).await?;
     if stacklet.compose_file().is_some() {
         // Parse it anyway: a broken compose file is reported before anything is removed.

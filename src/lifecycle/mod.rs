@@ -3,6 +3,7 @@
 
 pub mod down;
 pub mod host;
+pub mod native;
 pub mod paths;
 pub mod state;
 pub mod up;

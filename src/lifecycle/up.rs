@@ -65,6 +65,9 @@ pub async fn up(session: &mut Session, id: &str) -> anyhow::Result<UpReport> {
     };
 
     run_hook(session, &stacklet, HookName::OnStart, &rendered).await?;
+    // Native services (host stacklets) after `on_start`, which validates the config, and before
+    // the containers that may use them. See docs/host-stacklets.md.
+    crate::lifecycle::native::start(session, &stacklet, &rendered).await?;
 
     if let (Some(project), Some(images)) = (&project, &images) {
         let _ = images;

@@ -3,4 +3,5 @@
 
 mod env;
 mod foundation;
+mod host;
 mod support;
