@@ -6,13 +6,14 @@ mod docker;
 mod env;
 mod lifecycle;
 mod list;
+mod stacklet;
 
 use std::process::ExitCode;
 
 use crate::cli::{Cli, Command, GlobalArgs};
 use crate::error::{ExitKind, UserError, closest};
+use crate::lifecycle::Session;
 use crate::output::{Printer, Verbosity};
-use crate::workspace::Workspace;
 
 /// The verbs clap knows, for "did you mean" hints on unknown first words.
 const COMMANDS: &[&str] = &[
@@ -79,8 +80,9 @@ fn print_help() {
 /// `stack <word> …` where `<word>` is not a verb: a stacklet's own command, or a usage error.
 async fn external(printer: &Printer, words: Vec<String>) -> anyhow::Result<ExitCode> {
     let first = words.first().cloned().unwrap_or_default();
-    let ws = Workspace::load(printer)?;
-    if ws.catalog.get(&first).is_none() {
+    let mut session = Session::open(printer)?;
+    let ws = &session.ws;
+    let Some(target) = ws.catalog.get(&first).cloned() else {
         let candidates = COMMANDS.iter().copied().chain(ws.catalog.ids());
         let err = UserError::usage(format!("Unknown command or stacklet `{first}`"));
         let err = match closest(&first, candidates) {
@@ -90,8 +92,8 @@ async fn external(printer: &Printer, words: Vec<String>) -> anyhow::Result<ExitC
             }
         };
         return Err(err.into());
-    }
-    Err(UserError::new(format!("`{first}` has no stacklet commands in this build")).into())
+    };
+    stacklet::run(&mut session, &target, &words[1..]).await
 }
 
 /// Render an error once and choose the exit code: 2 for usage errors, 1 otherwise.
