@@ -6,3 +6,4 @@ mod env;
 mod foundation;
 mod host;
 mod support;
+mod users;
