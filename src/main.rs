@@ -1,6 +1,7 @@
 //! `stack`: a single-binary runtime for self-hosted family services.
 
 mod atomic;
+mod bots;
 mod cli;
 mod commands;
 mod compose;

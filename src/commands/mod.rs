@@ -1,6 +1,7 @@
 //! Command dispatch: each verb turns its clap arguments into options, calls the domain and renders
 //! the result. `run` returns the exit code; `exit` renders an error once, with its hints.
 
+mod bots;
 mod config;
 mod docker;
 mod env;
@@ -31,6 +32,7 @@ const COMMANDS: &[&str] = &[
     "status",
     "env",
     "config",
+    "bots",
     "help",
 ];
 
@@ -67,6 +69,7 @@ pub async fn run(cli: Cli, printer: Printer) -> anyhow::Result<ExitCode> {
         Command::Status(args) => list::status(&printer, args.json).await,
         Command::Env(args) => env::env(&printer, &args).await,
         Command::Config(args) => config::config(&printer, &args),
+        Command::Bots(args) => bots::bots(&printer, args.json),
         Command::External(words) => external(&printer, words).await,
     }
 }

@@ -108,6 +108,8 @@ pub async fn destroy(session: &mut Session, id: &str) -> anyhow::Result<()> {
         printer.status("Removing", format!("{} secrets of `{id}`", removed.len()));
     }
     remove_file(&instance.marker_file(id))?;
+    // The bot runner's manifest without this stacklet's bot (docs/bots.md).
+    crate::bots::refresh(&session.ws, &printer, &stacklet, true)?;
     let state_dir = instance.stacklet_state_dir(id);
     if state_dir.is_dir() {
         std::fs::remove_dir_all(&state_dir)

@@ -51,6 +51,8 @@ pub async fn up(session: &mut Session, id: &str) -> anyhow::Result<UpReport> {
     let env_path = session.ws.instance.env_file(id);
     envfile::write(&env_path, &rendered.entries)
         .map_err(|e| UserError::new(format!("Cannot write `{}`: {e}", env_path.display())))?;
+    // Reference step 5: the bot runner's manifest (docs/bots.md).
+    crate::bots::refresh(&session.ws, &session.printer, &stacklet, false)?;
 
     let project = load_project(&session.ws, &stacklet, &rendered)?;
     let images = match &project {
