@@ -413,16 +413,16 @@ async fn run(command: &str, ctx: &HookContext, printer: &Printer) -> Result<Outc
 fn start_failure(id: &str, service: &Service, command: &str, outcome: Outcome) -> ServiceError {
     // bash exits 127 when it cannot find the program; say that plainly instead of showing
     // `bash: line 1: brew: command not found` and an exit code.
-    if outcome.code == Some(127) {
-        if let Some(program) = missing_program(&outcome.tail, command) {
-            return ServiceError::MissingProgram {
-                stacklet: id.to_string(),
-                service: service.name.clone(),
-                command: command.to_string(),
-                needs: needs(&program),
-                program,
-            };
-        }
+    if outcome.code == Some(127)
+        && let Some(program) = missing_program(&outcome.tail, command)
+    {
+        return ServiceError::MissingProgram {
+            stacklet: id.to_string(),
+            service: service.name.clone(),
+            command: command.to_string(),
+            needs: needs(&program),
+            program,
+        };
     }
     ServiceError::StartFailed {
         stacklet: id.to_string(),
