@@ -163,6 +163,8 @@ pub async fn uninstall(session: &mut Session, plan: &UninstallPlan) -> anyhow::R
         printer.status("Removing", stacklet.manifest.name.to_string());
         let rendered = env::render(&session.ws, &stacklet, &session.lan_ip)?;
         run_hook(session, &stacklet, HookName::OnStop, &rendered).await?;
+        // Before `.stack/` goes: it holds the memory of what this runtime started.
+        crate::lifecycle::native::stop(session, &stacklet, &rendered).await?;
         run_hook(session, &stacklet, HookName::OnDestroy, &rendered).await?;
         engine::down(
             &docker,
@@ -197,6 +199,12 @@ pub async fn uninstall(session: &mut Session, plan: &UninstallPlan) -> anyhow::R
                     UserError::new(format!("Cannot remove `{}`: {e}", dir.display()))
                 })?;
             }
+        }
+        // The bot runner keeps only the kept stacklets' bots (docs/bots.md).
+        if instance.bots_manifest().exists()
+            && let Err(e) = crate::bots::write_manifest(&session.ws, None, None)
+        {
+            printer.warn(format!("Cannot update `.stack/bots.json`: {}", e.message));
         }
     }
     for file in [instance.config_file(), instance.users_file()] {

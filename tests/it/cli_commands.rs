@@ -151,7 +151,7 @@ fn an_unknown_command_is_a_usage_error_with_the_closest_one() {
 fn an_unknown_first_word_is_still_a_usage_error() {
     let repo = repo();
     repo.stack()
-        .args(["nots", "echo"])
+        .args(["notez", "echo"])
         .assert()
         .code(2)
         .stderr(contains("hint: did you mean `stack notes`?"));
