@@ -88,13 +88,22 @@ pub async fn refine(
         return Ok(base);
     }
     let ours = !services::started(&session.ws.instance, stacklet.id()).is_empty();
-    let containers = stacklet.compose_file().is_some();
     if base == State::Available && !ours {
         return Ok(State::Available);
     }
     let states = states(session, stacklet).await?;
-    let down = states.iter().find(|s| !s.is_up());
-    Ok(match (base, down) {
+    let containers = stacklet.compose_file().is_some();
+    Ok(combine(
+        base,
+        containers,
+        states.iter().find(|s| !s.is_up()),
+    ))
+}
+
+/// The rule of [`refine`] once the services were probed: `down` is the first that does not answer.
+fn combine(base: State, containers: bool, down: Option<&ServiceState>) -> State {
+    match (base, down) {
+        // Not marked set up, but services remembered as started: an interrupted first run.
         (State::Available, _) => State::Stopped,
         (State::Running, None) => State::Running,
         (State::Running, Some(s)) if containers => {
@@ -102,5 +111,45 @@ pub async fn refine(
         }
         (State::Running, Some(_)) => State::Stopped,
         (other, _) => other,
-    })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn down(name: &str) -> ServiceState {
+        ServiceState {
+            key: name.to_lowercase(),
+            name: name.to_string(),
+            url: "http://127.0.0.1:1/".to_string(),
+            state: "down",
+            observed: "connection refused".to_string(),
+            started_by_stack: false,
+        }
+    }
+
+    #[test]
+    fn host_only_is_running_when_every_service_answers() {
+        assert_eq!(combine(State::Running, false, None), State::Running);
+        assert_eq!(
+            combine(State::Running, false, Some(&down("oMLX"))),
+            State::Stopped
+        );
+        assert_eq!(combine(State::Available, false, None), State::Stopped);
+    }
+
+    #[test]
+    fn with_containers_both_must_hold() {
+        assert_eq!(combine(State::Running, true, None), State::Running);
+        assert_eq!(
+            combine(State::Running, true, Some(&down("oMLX"))),
+            State::Degraded("service oMLX: connection refused".to_string())
+        );
+        assert_eq!(
+            combine(State::Stopped, true, Some(&down("oMLX"))),
+            State::Stopped
+        );
+        assert_eq!(combine(State::Starting, true, None), State::Starting);
+    }
 }
