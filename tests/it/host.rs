@@ -333,3 +333,51 @@ fn an_unknown_variable_in_check_url_names_the_key() {
                 .and(contains("hint: did you mean `ai_openai_url`?")),
         );
 }
+
+/// Runs `stack destroy <id> --yes` when dropped, so containers never outlive a failed test.
+struct DestroyOnDrop<'a>(&'a Repo, &'a str);
+
+impl Drop for DestroyOnDrop<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.stack().args(["destroy", self.1, "--yes"]).output();
+    }
+}
+
+#[test]
+fn a_host_stacklet_with_containers_is_running_only_when_both_hold() {
+    let port = 47320;
+    assert_free(port);
+    let repo = host_repo("hostmix", port).file(
+        "stacklets/hostmix/docker-compose.yml",
+        "name: stack-hostmix\nservices:\n  app:\n    image: busybox:1.36.1\n    command: [\"sleep\", \"3600\"]\n    stop_grace_period: 1s\n",
+    );
+    let _pid = KillOnDrop(repo.join("stacklets/hostmix/web.pid"));
+    let _destroy = DestroyOnDrop(&repo, "hostmix");
+
+    let out = repo.stack().args(["up", "hostmix"]).output().unwrap();
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    // The service starts before the containers.
+    let starting = err.find("Starting Web").expect("service started");
+    let app = err.find("stack-hostmix-app").expect("container created");
+    assert!(starting < app, "{err}");
+    assert_eq!(status_json(&repo, "hostmix")["state"], "running");
+
+    // The service goes away behind stack's back: the containers alone do not make it running.
+    std::process::Command::new("bash")
+        .args(["-c", "kill $(cat web.pid) && rm web.pid"])
+        .current_dir(repo.join("stacklets/hostmix"))
+        .status()
+        .unwrap();
+    assert!(wait_for(port, false));
+    let s = status_json(&repo, "hostmix");
+    assert_eq!(s["state"], "degraded", "{s}");
+    assert_eq!(s["state_detail"], "service Web: connection refused");
+
+    // `up` brings it back, `down` stops both.
+    repo.stack().args(["up", "hostmix"]).assert().success();
+    assert!(answering(port));
+    repo.stack().args(["down", "hostmix"]).assert().success();
+    assert!(wait_for(port, false));
+    assert_eq!(status_json(&repo, "hostmix")["state"], "stopped");
+}
