@@ -63,6 +63,8 @@ pub enum Command {
     Ps(PsArgs),
     /// Container logs of a stacklet
     Logs(LogsArgs),
+    /// The bots of the stacklets and whether the bot runner starts them
+    Bots(ReadArgs),
     /// Show help
     Help,
     /// A stacklet's own command: `stack <stacklet> <command> [args…]`

@@ -120,6 +120,11 @@ impl Instance {
         }
     }
 
+    /// `.stack/bots.json`: the bots of set-up stacklets, for the core bot runner.
+    pub fn bots_manifest(&self) -> PathBuf {
+        self.state_dir().join("bots.json")
+    }
+
     pub fn caddy_dir(&self) -> PathBuf {
         self.state_dir().join("caddy")
     }

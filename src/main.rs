@@ -1,6 +1,7 @@
 //! `stack`: a single-binary runtime for self-hosted family services.
 
 mod atomic;
+mod bots;
 mod caddy;
 mod cli;
 mod commands;
@@ -16,6 +17,7 @@ mod lock;
 mod output;
 mod render;
 mod secrets;
+mod services;
 mod stacklet;
 mod workspace;
 

@@ -38,6 +38,8 @@ async fn rows(session: &mut Session, probe: bool) -> anyhow::Result<Vec<Row>> {
                 }
             }
         }
+        // Native services of host stacklets, each with what its check saw (empty otherwise).
+        let services = crate::lifecycle::native::states(session, s).await?;
         let ws = &session.ws;
         rows.push({
             let m = &s.manifest;
@@ -62,6 +64,7 @@ async fn rows(session: &mut Session, probe: bool) -> anyhow::Result<Vec<Row>> {
                 "state": state,
                 "state_detail": current.detail(),
                 "url": if url.is_empty() { serde_json::Value::Null } else { json!(url) },
+                "services": services,
             });
             Row {
                 id: m.id.clone(),

@@ -1,18 +1,20 @@
 //! Command dispatch: each verb turns its clap arguments into options, calls the domain and renders
 //! the result. `run` returns the exit code; `exit` renders an error once, with its hints.
 
+mod bots;
 mod config;
 mod docker;
 mod env;
 mod lifecycle;
 mod list;
+mod stacklet;
 
 use std::process::ExitCode;
 
 use crate::cli::{Cli, Command, GlobalArgs};
 use crate::error::{ExitKind, UserError, closest};
+use crate::lifecycle::Session;
 use crate::output::{Printer, Verbosity};
-use crate::workspace::Workspace;
 
 /// The verbs clap knows, for "did you mean" hints on unknown first words.
 const COMMANDS: &[&str] = &[
@@ -30,6 +32,7 @@ const COMMANDS: &[&str] = &[
     "status",
     "env",
     "config",
+    "bots",
     "help",
 ];
 
@@ -66,6 +69,7 @@ pub async fn run(cli: Cli, printer: Printer) -> anyhow::Result<ExitCode> {
         Command::Status(args) => list::status(&printer, args.json).await,
         Command::Env(args) => env::env(&printer, &args).await,
         Command::Config(args) => config::config(&printer, &args),
+        Command::Bots(args) => bots::bots(&printer, args.json),
         Command::External(words) => external(&printer, words).await,
     }
 }
@@ -79,8 +83,9 @@ fn print_help() {
 /// `stack <word> …` where `<word>` is not a verb: a stacklet's own command, or a usage error.
 async fn external(printer: &Printer, words: Vec<String>) -> anyhow::Result<ExitCode> {
     let first = words.first().cloned().unwrap_or_default();
-    let ws = Workspace::load(printer)?;
-    if ws.catalog.get(&first).is_none() {
+    let mut session = Session::open(printer)?;
+    let ws = &session.ws;
+    let Some(target) = ws.catalog.get(&first).cloned() else {
         let candidates = COMMANDS.iter().copied().chain(ws.catalog.ids());
         let err = UserError::usage(format!("Unknown command or stacklet `{first}`"));
         let err = match closest(&first, candidates) {
@@ -90,8 +95,8 @@ async fn external(printer: &Printer, words: Vec<String>) -> anyhow::Result<ExitC
             }
         };
         return Err(err.into());
-    }
-    Err(UserError::new(format!("`{first}` has no stacklet commands in this build")).into())
+    };
+    stacklet::run(&mut session, &target, &words[1..]).await
 }
 
 /// Render an error once and choose the exit code: 2 for usage errors, 1 otherwise.

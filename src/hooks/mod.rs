@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 use crate::output::Printer;
 
 pub use resolve::{HookFile, HookKind, list_cli, resolve};
+pub(crate) use shell::{describe_status, stream_command};
 
 /// The lifecycle hooks of the stacklet reference, in the order a first `up` runs them.
 // The variants mirror the file names (`on_install`), so the shared prefix is the point.

@@ -29,6 +29,8 @@ pub async fn down(session: &mut Session, id: &str) -> anyhow::Result<bool> {
         .printer
         .status("Stopping", stacklet.manifest.name.to_string());
     run_hook(session, &stacklet, HookName::OnStop, &rendered).await?;
+    // Native services this runtime started (docs/host-stacklets.md).
+    crate::lifecycle::native::stop(session, &stacklet, &rendered).await?;
     if stacklet.compose_file().is_some() {
         let docker = session.docker().await?;
         engine::stop(&docker, &project_name(id), &session.printer).await?;
@@ -92,6 +94,8 @@ pub async fn destroy(session: &mut Session, id: &str) -> anyhow::Result<()> {
     // Compose needs the env to parse volume definitions, and hooks get it too.
     let rendered = env::render(&session.ws, &stacklet, &session.lan_ip)?;
     run_hook(session, &stacklet, HookName::OnStop, &rendered).await?;
+    // Before `on_destroy`, which may uninstall the very program `stop` needs.
+    crate::lifecycle::native::stop(session, &stacklet, &rendered).await?;
     run_hook(session, &stacklet, HookName::OnDestroy, &rendered).await?;
     if stacklet.compose_file().is_some() {
         // Parse it anyway: a broken compose file is reported before anything is removed.
@@ -109,6 +113,8 @@ pub async fn destroy(session: &mut Session, id: &str) -> anyhow::Result<()> {
         printer.status("Removing", format!("{} secrets of `{id}`", removed.len()));
     }
     remove_file(&instance.marker_file(id))?;
+    // The bot runner's manifest without this stacklet's bot (docs/bots.md).
+    crate::bots::refresh(&session.ws, &printer, &stacklet, true)?;
     let state_dir = instance.stacklet_state_dir(id);
     if state_dir.is_dir() {
         std::fs::remove_dir_all(&state_dir)
@@ -165,6 +171,8 @@ pub async fn uninstall(session: &mut Session, plan: &UninstallPlan) -> anyhow::R
         printer.status("Removing", stacklet.manifest.name.to_string());
         let rendered = env::render(&session.ws, &stacklet, &session.lan_ip)?;
         run_hook(session, &stacklet, HookName::OnStop, &rendered).await?;
+        // Before `.stack/` goes: it holds the memory of what this runtime started.
+        crate::lifecycle::native::stop(session, &stacklet, &rendered).await?;
         run_hook(session, &stacklet, HookName::OnDestroy, &rendered).await?;
         engine::down(
             &docker,
@@ -199,6 +207,12 @@ pub async fn uninstall(session: &mut Session, plan: &UninstallPlan) -> anyhow::R
                     UserError::new(format!("Cannot remove `{}`: {e}", dir.display()))
                 })?;
             }
+        }
+        // The bot runner keeps only the kept stacklets' bots (docs/bots.md).
+        if instance.bots_manifest().exists()
+            && let Err(e) = crate::bots::write_manifest(&session.ws, None, None)
+        {
+            printer.warn(format!("Cannot update `.stack/bots.json`: {}", e.message));
         }
     }
     for file in [instance.config_file(), instance.users_file()] {

@@ -4,6 +4,7 @@
 pub mod all;
 pub mod down;
 pub mod host;
+pub mod native;
 pub mod paths;
 pub mod routes;
 pub mod state;

@@ -49,8 +49,17 @@ impl State {
     }
 }
 
-/// The state of one stacklet from Docker and the marker (no health probes).
+/// The state of one stacklet from Docker, the marker and its native services' checks (no
+/// `[health]` probes).
 pub async fn of(session: &mut Session, stacklet: &Stacklet) -> Result<State, UserError> {
+    let base = containers_and_marker(session, stacklet).await?;
+    crate::lifecycle::native::refine(session, stacklet, base).await
+}
+
+async fn containers_and_marker(
+    session: &mut Session,
+    stacklet: &Stacklet,
+) -> Result<State, UserError> {
     let marker = session.ws.instance.is_set_up(stacklet.id());
     if stacklet.compose_file().is_some() {
         if session.try_docker().await.is_none() {

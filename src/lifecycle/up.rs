@@ -51,6 +51,8 @@ pub async fn up(session: &mut Session, id: &str) -> anyhow::Result<UpReport> {
     let env_path = session.ws.instance.env_file(id);
     envfile::write(&env_path, &rendered.entries)
         .map_err(|e| UserError::new(format!("Cannot write `{}`: {e}", env_path.display())))?;
+    // Reference step 5: the bot runner's manifest (docs/bots.md).
+    crate::bots::refresh(&session.ws, &session.printer, &stacklet, false)?;
 
     let project = load_project(&session.ws, &stacklet, &rendered, &printer)?;
     let images = match &project {
@@ -65,6 +67,9 @@ pub async fn up(session: &mut Session, id: &str) -> anyhow::Result<UpReport> {
     };
 
     run_hook(session, &stacklet, HookName::OnStart, &rendered).await?;
+    // Native services (host stacklets) after `on_start`, which validates the config, and before
+    // the containers that may use them. See docs/host-stacklets.md.
+    crate::lifecycle::native::start(session, &stacklet, &rendered).await?;
 
     if let (Some(project), Some(images)) = (&project, &images) {
         let _ = images;

@@ -1,9 +1,13 @@
 //! The one integration test binary: every test drives the real `stack` binary against a temporary
 //! repo built with `support::Repo`.
 
+mod bots;
 mod caddy;
+mod cli_commands;
 mod engine;
 mod env;
 mod foundation;
+mod host;
 mod lifecycle;
 mod support;
+mod users;
