@@ -63,6 +63,8 @@ pub enum Command {
     Ps(PsArgs),
     /// Container logs of a stacklet
     Logs(LogsArgs),
+    /// Check stacklets against the conventions (compose, templates, hooks, Caddy)
+    Lint(LintArgs),
     /// Show help
     Help,
     /// A stacklet's own command: `stack <stacklet> <command> [args…]`
@@ -169,4 +171,13 @@ pub struct LogsArgs {
     /// Keep following the logs
     #[arg(long, short)]
     pub follow: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    /// Only this stacklet (default: every stacklet)
+    pub id: Option<String>,
+    /// Print one JSON document on stdout
+    #[arg(long)]
+    pub json: bool,
 }
