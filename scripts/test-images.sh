@@ -5,11 +5,22 @@
 #                         libc and libzstd), plus busybox for sh/wget in healthchecks
 # Both come from `docker import` of a tar made here, so this takes well under a second.
 # Idempotent: an image that already exists is left alone (pass --force to rebuild).
+# `--busybox-tag TAG` builds only the busybox image, under TAG instead (the offline demo uses it
+# to stand in for `busybox:1.36.1`: scripts/demo.sh).
 # Needs: docker CLI talking to an engine, /bin/busybox (Debian `busybox-static`), /usr/bin/caddy.
 set -euo pipefail
 
 force=0
-[ "${1:-}" = "--force" ] && force=1
+busybox_tag=stack-test/busybox:1
+only_busybox=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --force) force=1 ;;
+    --busybox-tag) busybox_tag="${2:?--busybox-tag needs a tag}"; only_busybox=1; shift ;;
+    *) echo "usage: $0 [--force] [--busybox-tag TAG]" >&2; exit 2 ;;
+  esac
+  shift
+done
 
 busybox="${BUSYBOX:-/bin/busybox}"
 caddy="${CADDY:-/usr/bin/caddy}"
@@ -58,16 +69,18 @@ import() {
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-if [ "$force" = 1 ] || ! have stack-test/busybox:1; then
+if [ "$force" = 1 ] || ! have "$busybox_tag"; then
   [ -x "$busybox" ] || { echo "error: $busybox missing: apt-get install -y busybox-static" >&2; exit 1; }
   static_or_die "$busybox"
   busybox_rootfs "$work/busybox"
-  import "$work/busybox" stack-test/busybox:1 \
+  import "$work/busybox" "$busybox_tag" \
     --change 'ENV PATH=/bin:/usr/bin:/sbin:/usr/sbin' \
     --change 'CMD ["sh"]'
 else
-  echo "exists stack-test/busybox:1"
+  echo "exists $busybox_tag"
 fi
+
+[ "$only_busybox" = 1 ] && exit 0
 
 if [ "$force" = 1 ] || ! have stack-test/caddy:1; then
   [ -x "$caddy" ] || { echo "error: $caddy missing: apt-get install -y caddy" >&2; exit 1; }

@@ -65,6 +65,8 @@ pub enum Command {
     Logs(LogsArgs),
     /// The bots of the stacklets and whether the bot runner starts them
     Bots(ReadArgs),
+    /// Check stacklets against the conventions (compose, templates, hooks, Caddy)
+    Lint(LintArgs),
     /// Show help
     Help,
     /// A stacklet's own command: `stack <stacklet> <command> [args…]`
@@ -171,4 +173,13 @@ pub struct LogsArgs {
     /// Keep following the logs
     #[arg(long, short)]
     pub follow: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    /// Only this stacklet (default: every stacklet)
+    pub id: Option<String>,
+    /// Print one JSON document on stdout
+    #[arg(long)]
+    pub json: bool,
 }

@@ -13,6 +13,7 @@ mod health;
 mod hooks;
 mod instance;
 mod lifecycle;
+mod lint;
 mod lock;
 mod output;
 mod render;

@@ -6,6 +6,7 @@ mod config;
 mod docker;
 mod env;
 mod lifecycle;
+mod lint;
 mod list;
 mod stacklet;
 
@@ -27,6 +28,7 @@ const COMMANDS: &[&str] = &[
     "init",
     "ps",
     "logs",
+    "lint",
     "list",
     "ls",
     "status",
@@ -65,6 +67,7 @@ pub async fn run(cli: Cli, printer: Printer) -> anyhow::Result<ExitCode> {
         Command::Init => docker::init(&printer).await,
         Command::Ps(args) => docker::ps(&printer, &args).await,
         Command::Logs(args) => docker::logs(&printer, &args).await,
+        Command::Lint(args) => lint::lint(&printer, &args),
         Command::List(args) => list::list(&printer, args.json).await,
         Command::Status(args) => list::status(&printer, args.json).await,
         Command::Env(args) => env::env(&printer, &args).await,

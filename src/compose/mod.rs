@@ -15,7 +15,7 @@ mod order;
 mod project;
 mod service;
 mod syntax;
-mod yaml;
+pub(crate) mod yaml;
 
 #[cfg(test)]
 mod oracle_tests;

@@ -340,6 +340,19 @@ fn sorted_hosts(mut p: Project) -> Project {
     p
 }
 
+/// "path: ours != compose" lines for every field where `ours` and compose's `json` differ.
+fn differences(name: &str, ours: &Project, json: &Value) -> Vec<String> {
+    let theirs = project_from(json, ours);
+    let mut problems = Vec::new();
+    diff(
+        name,
+        &serde_json::to_value(sorted_hosts(ours.clone())).unwrap(),
+        &serde_json::to_value(sorted_hosts(theirs)).unwrap(),
+        &mut problems,
+    );
+    problems
+}
+
 fn check_case(name: &str) {
     let dir = fixtures().join(name);
     let (env, process) = case_env(&dir);
@@ -352,14 +365,7 @@ fn check_case(name: &str) {
     let ours = loaded.project;
     let json = run_oracle(&dir, &ours.name, &process)
         .unwrap_or_else(|e| panic!("{name}: compose failed: {e}"));
-    let theirs = project_from(&json, &ours);
-    let mut problems = Vec::new();
-    diff(
-        name,
-        &serde_json::to_value(sorted_hosts(ours.clone())).unwrap(),
-        &serde_json::to_value(sorted_hosts(theirs)).unwrap(),
-        &mut problems,
-    );
+    let problems = differences(name, &ours, &json);
     assert!(
         problems.is_empty(),
         "`{name}` differs from docker compose:\n  {}",
@@ -367,6 +373,97 @@ fn check_case(name: &str) {
     );
     assert_eq!(ours.working_dir, dir);
     assert_eq!(ours.config_files, vec![dir.join("docker-compose.yml")]);
+}
+
+/// Every shipped stacklet's compose file, with the `.env` the runtime renders for it (as `stack
+/// env <id> --reveal` shows it, written by the same writer `stack up` uses), must load under the
+/// runtime exactly as `docker compose config` reads it — in port mode and in domain mode (which
+/// enables core's `domain` profile and binds to 127.0.0.1).
+fn check_shipped(domain: &str) {
+    use crate::config::{Config, Users};
+    use crate::instance::Instance;
+    use crate::render::{env, envfile};
+    use crate::stacklet::Catalog;
+    use crate::workspace::Workspace;
+
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let tmp = tempfile::tempdir().unwrap();
+    let instance_dir = tmp.path().join("instance");
+    std::fs::create_dir_all(&instance_dir).unwrap();
+    std::fs::write(
+        instance_dir.join("stack.toml"),
+        format!(
+            "[core]\ndata_dir = \"data\"\ndomain = \"{domain}\"\ntimezone = \"Europe/Berlin\"\n\n[messages]\nserver_name = \"home\"\n"
+        ),
+    )
+    .unwrap();
+    let instance = Instance::discover(
+        repo,
+        Some(repo.to_str().unwrap()),
+        Some(instance_dir.to_str().unwrap()),
+    )
+    .unwrap();
+    let catalog = Catalog::load(&instance).unwrap();
+    let ids = catalog.ids().map(str::to_string).collect();
+    let (config, _) = Config::load(&instance, &ids).unwrap();
+    let users = Users::load(&instance, &ids).unwrap();
+    let ws = Workspace {
+        instance,
+        catalog,
+        config,
+        users,
+    };
+    let mut checked = 0;
+    for stacklet in &ws.catalog.stacklets {
+        let Some(file) = stacklet.compose_file() else {
+            continue;
+        };
+        let id = stacklet.id();
+        let rendered = env::render(&ws, stacklet, "192.0.2.10").unwrap();
+        let dir = tmp.path().join(id);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::copy(&file, dir.join("docker-compose.yml")).unwrap();
+        std::fs::write(
+            dir.join(".env"),
+            envfile::format(&rendered.entries).unwrap(),
+        )
+        .unwrap();
+
+        // As `lifecycle::up::load_project`: the rendered env over a (here: minimal) process env.
+        let mut process: Vec<(String, String)> = vec![
+            ("PATH".into(), std::env::var("PATH").unwrap_or_default()),
+            ("HOME".into(), std::env::var("HOME").unwrap_or_default()),
+        ];
+        if !domain.is_empty() {
+            process.push(("COMPOSE_PROFILES".into(), "domain".into()));
+        }
+        let mut vars: BTreeMap<String, String> = process.iter().cloned().collect();
+        vars.extend(rendered.entries.iter().cloned());
+        let project = format!("stack-{id}");
+        let ours = load(&dir.join("docker-compose.yml"), &project, &vars)
+            .unwrap_or_else(|e| panic!("{id}: {e}"));
+        assert!(ours.warnings.is_empty(), "{id}: {:?}", ours.warnings);
+        let json = run_oracle(&dir, &project, &process)
+            .unwrap_or_else(|e| panic!("{id}: compose failed: {e}"));
+        let problems = differences(id, &ours.project, &json);
+        assert!(
+            problems.is_empty(),
+            "stacklet `{id}` differs from docker compose:\n  {}",
+            problems.join("\n  ")
+        );
+        checked += 1;
+    }
+    assert!(checked >= 6, "only {checked} compose files found");
+}
+
+#[test]
+fn oracle_shipped_stacklets_port_mode() {
+    check_shipped("");
+}
+
+#[test]
+fn oracle_shipped_stacklets_domain_mode() {
+    check_shipped("home.internal");
 }
 
 #[test]

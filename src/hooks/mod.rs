@@ -13,6 +13,8 @@ mod shell;
 #[cfg(feature = "python")]
 mod python;
 
+#[cfg(all(test, feature = "python"))]
+mod stacklet_tests;
 #[cfg(test)]
 pub(crate) mod test_http;
 #[cfg(test)]

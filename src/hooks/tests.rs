@@ -14,15 +14,15 @@ use crate::output::{Capture, Printer, Verbosity};
 
 /// Secrets and `stack.toml` in memory; `exec` pretends to run in a container.
 #[derive(Default)]
-struct FakeHost {
+pub(super) struct FakeHost {
     id: String,
-    secrets: Mutex<BTreeMap<String, String>>,
+    pub secrets: Mutex<BTreeMap<String, String>>,
     cfg: Mutex<BTreeMap<String, Value>>,
     execs: Mutex<Vec<(String, Vec<String>)>>,
 }
 
 impl FakeHost {
-    fn new(id: &str) -> Arc<Self> {
+    pub(super) fn new(id: &str) -> Arc<Self> {
         let host = Self {
             id: id.to_string(),
             ..Self::default()

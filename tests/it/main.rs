@@ -4,10 +4,12 @@
 mod bots;
 mod caddy;
 mod cli_commands;
+mod demo;
 mod engine;
 mod env;
 mod foundation;
 mod host;
 mod lifecycle;
+mod lint;
 mod support;
 mod users;
