@@ -140,11 +140,6 @@ impl Config {
     pub fn domain_mode(&self) -> bool {
         !self.core.domain.trim().is_empty()
     }
-
-    /// `[<id>]` of `stack.toml`, if present.
-    pub fn stacklet_table(&self, id: &str) -> Option<&toml::Table> {
-        self.table.get(id).and_then(toml::Value::as_table)
-    }
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]

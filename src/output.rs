@@ -65,10 +65,6 @@ impl Printer {
         self.inner.terminal && self.inner.verbosity != Verbosity::Quiet
     }
 
-    pub fn is_terminal(&self) -> bool {
-        self.inner.terminal
-    }
-
     pub fn verbose(&self) -> bool {
         self.inner.verbosity == Verbosity::Verbose
     }
@@ -151,14 +147,6 @@ impl Printer {
         }
     }
 
-    pub fn dim(&self, text: &str) -> String {
-        if self.inner.color {
-            text.dimmed().to_string()
-        } else {
-            text.to_string()
-        }
-    }
-
     /// Data on stdout. A closed pipe (`stack list | head`) is not an error worth a panic.
     pub fn out(&self, text: impl Display) {
         if let Some(capture) = &self.inner.capture {
@@ -218,6 +206,7 @@ impl Capture {
     }
 
     /// Every recorded line of one stream.
+    #[cfg(test)]
     pub fn lines(&self, stream: Stream) -> Vec<String> {
         let lines = self
             .0
@@ -231,16 +220,19 @@ impl Capture {
     }
 
     /// Every recorded stderr line (progress, details, warnings, errors).
+    #[cfg(test)]
     pub fn stderr(&self) -> Vec<String> {
         self.lines(Stream::Stderr)
     }
 
     /// Every recorded stdout line (data).
+    #[cfg(test)]
     pub fn stdout(&self) -> Vec<String> {
         self.lines(Stream::Stdout)
     }
 }
 
+#[cfg(test)]
 impl Printer {
     /// A colourless, non-terminal `Printer` that records its lines in the returned [`Capture`]
     /// instead of writing them.

@@ -99,10 +99,6 @@ impl Secrets {
         })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     pub fn get(&self, key: &str) -> Option<&str> {
         self.values.get(key).map(String::as_str)
     }
@@ -113,6 +109,7 @@ impl Secrets {
     }
 
     /// `NAME -> value` for every `<id>__NAME`.
+    #[cfg(test)]
     pub fn namespace(&self, id: &str) -> BTreeMap<String, String> {
         let prefix = format!("{id}__");
         self.values

@@ -60,6 +60,10 @@ async fn rows(session: &mut Session, probe: bool) -> anyhow::Result<Vec<Row>> {
                 "ports": m.ports.iter().map(|(n, p)| (n.clone(), json!(p))).collect::<serde_json::Map<_, _>>(),
                 "requires": m.requires,
                 "always_on": m.always_on,
+                "upstream": m.upstream.as_ref().map(|u| json!({
+                    "image": u.image,
+                    "channel": if m.watchtower_enabled() { "patch" } else { "none" },
+                })),
                 "set_up": set_up,
                 "state": state,
                 "state_detail": current.detail(),

@@ -25,13 +25,9 @@ mod tests;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use sha2::{Digest, Sha256};
-
 pub use error::ComposeError;
-pub use project::service_order;
-pub use service::SERVICE_KEYS;
 
-use model::{Project, Service};
+use model::Project;
 
 /// A loaded project and what the user should hear about it (unset variables, obsolete keys).
 #[derive(Clone, Debug, PartialEq)]
@@ -42,7 +38,7 @@ pub struct Loaded {
 
 /// Reads, interpolates, validates and normalises one compose file.
 ///
-/// `env` is the interpolation environment; build it with [`interpolation_env`]. `default_project`
+/// `env` is the interpolation environment; the caller decides precedence (`lifecycle::up::load_project`: the rendered env wins). `default_project`
 /// is used when the file has no top-level `name`.
 pub fn load(
     file: &Path,
@@ -91,25 +87,4 @@ pub fn load(
     };
     let project = project::decode(&ctx, &root, default_project, &mut warnings)?;
     Ok(Loaded { project, warnings })
-}
-
-/// The interpolation environment as compose builds it: the project's `.env` values, overridden by
-/// the process environment (in compose, a variable set in the shell wins over `.env`).
-pub fn interpolation_env(
-    dotenv: &BTreeMap<String, String>,
-    process: impl IntoIterator<Item = (String, String)>,
-) -> BTreeMap<String, String> {
-    let mut env = dotenv.clone();
-    env.extend(process);
-    env
-}
-
-/// The sha256 (hex) of the service's deterministic JSON: equal services hash equal, and any
-/// change to what the engine would create changes the hash.
-pub fn config_hash(service: &Service) -> String {
-    let json = serde_json::to_vec(service).expect("a Service always serialises");
-    Sha256::digest(&json)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }

@@ -43,7 +43,10 @@ fn case_env(dir: &Path) -> (BTreeMap<String, String>, Vec<(String, String)>) {
         .expect("fixture .env parses")
         .into_iter()
         .collect();
-    (super::interpolation_env(&dotenv, process.clone()), process)
+    // Compose's own precedence: the process environment wins over `.env`.
+    let mut env = dotenv.clone();
+    env.extend(process.clone());
+    (env, process)
 }
 
 fn run_oracle(dir: &Path, project: &str, process: &[(String, String)]) -> Result<Value, String> {

@@ -52,7 +52,7 @@ pub(crate) fn decode(
             "services" => {
                 for (k, node) in ctx.map(v, "`services`")? {
                     let service = ctx.key(k, "`services`")?;
-                    services.push(service::decode(ctx, &service, k.line, node)?);
+                    services.push(service::decode(ctx, &service, node)?);
                 }
             }
             "networks" => network_nodes = ctx.map(v, "`networks`")?.to_vec(),

@@ -48,13 +48,12 @@ pub const SERVICE_KEYS: &[&str] = &[
     "profiles",
 ];
 
-/// Line numbers kept beside the model for later cross-checks.
+/// A decoded service (the wrapper leaves room for what normalisation learns beside the model).
 pub(crate) struct Decoded {
     pub service: Service,
-    pub line: u64,
 }
 
-pub(crate) fn decode(ctx: &Ctx, name: &str, key_line: u64, node: &Node) -> Result<Decoded> {
+pub(crate) fn decode(ctx: &Ctx, name: &str, node: &Node) -> Result<Decoded> {
     let of = format!("of service `{name}`");
     let place = format!("in service `{name}`");
     let mut s = Service {
@@ -162,10 +161,7 @@ pub(crate) fn decode(ctx: &Ctx, name: &str, key_line: u64, node: &Node) -> Resul
     }
     // `environment` wins over `env_file`, even a bare `KEY` that resolves to nothing (compose).
     s.environment = env_files.into_iter().chain(environment).collect();
-    Ok(Decoded {
-        service: s,
-        line: key_line,
-    })
+    Ok(Decoded { service: s })
 }
 
 fn duration(ctx: &Ctx, node: &Node, what: &str) -> Result<std::time::Duration> {

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::model::{Condition, MountKind};
-use super::{ComposeError, Loaded, config_hash, interpolation_env, load, service_order};
+use super::project::service_order;
+use super::{ComposeError, Loaded, load};
 
 struct Case {
     dir: tempfile::TempDir,
@@ -236,7 +237,7 @@ fn optional_env_file_and_long_forms() {
 }
 
 #[test]
-fn order_and_hash() {
+fn order() {
     let case = Case::new(
         "services:\n  web:\n    image: x\n    depends_on: [app]\n  app:\n    image: x\n    depends_on: [db, redis]\n  db:\n    image: x\n  redis:\n    image: x\n",
     );
@@ -245,15 +246,4 @@ fn order_and_hash() {
         service_order(&p).unwrap(),
         vec![vec!["db", "redis"], vec!["app"], vec!["web"]]
     );
-    let hash = config_hash(&p.services["web"]);
-    assert_eq!(hash.len(), 64);
-    assert_eq!(hash, config_hash(&case.load().project.services["web"]));
-    assert_ne!(hash, config_hash(&p.services["app"]));
-}
-
-#[test]
-fn process_environment_wins_over_dotenv() {
-    let dotenv = BTreeMap::from([("A".to_owned(), "dotenv".to_owned())]);
-    let env = interpolation_env(&dotenv, [("A".to_owned(), "shell".to_owned())]);
-    assert_eq!(env["A"], "shell");
 }

@@ -24,7 +24,6 @@ use crate::compose::model::{MountKind, Project, Service};
 /// What converge needs to create (and later compare) one service's container.
 #[derive(Clone, Debug)]
 pub struct ContainerSpec {
-    pub service: String,
     pub name: String,
     pub hash: String,
     pub body: ContainerCreateBody,
@@ -248,7 +247,6 @@ pub fn spec(
     };
 
     Ok(ContainerSpec {
-        service: service.name.clone(),
         name,
         hash,
         body,

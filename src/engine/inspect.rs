@@ -151,6 +151,7 @@ fn container_info(info: ContainerInspectResponse) -> ContainerInfo {
     }
 }
 
+#[cfg(test)]
 pub async fn project_state(docker: &Docker, project: &str) -> Result<ProjectState, EngineError> {
     Ok(state_of(&ps(docker, project).await?))
 }

@@ -25,14 +25,17 @@ mod order;
 mod wait;
 
 pub use connect::connect;
-pub use converge::{Outcome, ServiceOutcome, UpOptions, up};
+#[cfg(test)]
+pub use converge::{Outcome, ServiceOutcome};
+pub use converge::{UpOptions, up};
 pub use error::EngineError;
 pub use exec::exec;
 pub use images::{ImageOptions, ensure_images};
-pub use inspect::{ProjectState, all_project_states, project_state, ps};
-pub use labels::config_hash;
+#[cfg(test)]
+pub use inspect::project_state;
+pub use inspect::{ProjectState, all_project_states, ps};
 pub use lifecycle::{DownOptions, down, stop};
-pub use logs::{LogLine, LogOptions, LogStream, failing_logs, logs, write_logs};
+pub use logs::{LogOptions, failing_logs, logs, write_logs};
 pub use mounts::{BindMount, container_mounts};
 pub use network::{STACK_NETWORK, ensure_stack_network, remove_stack_network};
 

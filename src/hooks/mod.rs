@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use crate::output::Printer;
 
-pub use resolve::{HookFile, HookKind, list_cli, resolve};
+pub use resolve::{HookKind, list_cli, resolve};
 pub(crate) use shell::{describe_status, stream_command};
 
 /// The lifecycle hooks of the stacklet reference, in the order a first `up` runs them.
@@ -212,6 +212,7 @@ pub enum HookError {
     Crashed { file: PathBuf, reason: String },
 }
 
+#[cfg(test)]
 impl HookError {
     /// The process exit code this failure maps to: a CLI command's own `sys.exit(n)`, else 1.
     pub fn exit_code(&self) -> i32 {

@@ -68,7 +68,7 @@ pub async fn down_plan(session: &mut Session) -> anyhow::Result<Vec<Vec<String>>
 pub async fn up_all(session: &mut Session, plan: &[Vec<String>]) -> Vec<Failure> {
     for level in plan {
         let failures = run_level(session, level, |mut s, id| async move {
-            up::up(&mut s, &id).await.map(|_| ())
+            up::up(&mut s, &id).await
         })
         .await;
         if !failures.is_empty() {

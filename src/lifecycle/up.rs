@@ -19,14 +19,7 @@ use crate::render::envfile;
 use crate::stacklet::Stacklet;
 use crate::workspace::Workspace;
 
-/// What `up` did, for the caller's summary.
-#[derive(Debug)]
-pub struct UpReport {
-    pub first_run: bool,
-    pub elapsed: std::time::Duration,
-}
-
-pub async fn up(session: &mut Session, id: &str) -> anyhow::Result<UpReport> {
+pub async fn up(session: &mut Session, id: &str) -> anyhow::Result<()> {
     let started = Instant::now();
     let printer = session.printer.clone();
     let stacklet = session.ws.catalog.require(id)?.clone();
@@ -99,7 +92,7 @@ pub async fn up(session: &mut Session, id: &str) -> anyhow::Result<UpReport> {
 
     let elapsed = started.elapsed();
     welcome::show(&printer, &session.ws, &stacklet, &rendered, elapsed)?;
-    Ok(UpReport { first_run, elapsed })
+    Ok(())
 }
 
 /// Every `requires` entry must be set up (running or stopped): an available one fails, a stopped
@@ -207,23 +200,21 @@ async fn wait_healthy(
         if let Some(hint) = &failure.hint {
             err = err.hint(hint.clone());
         }
-        if let Some(project) = project {
-            if let Ok(docker) = session.docker().await {
-                // A container that logged nothing gets no (empty) excerpt.
-                if let Some((container, lines)) = engine::failing_logs(&docker, &project.name, 20)
-                    .await
-                    .filter(|(_, lines)| !lines.is_empty())
-                {
-                    err = err.hint(format!(
-                        "last lines of `{container}`:\n{}",
-                        lines
-                            .iter()
-                            .map(|l| format!("    {l}"))
-                            .collect::<Vec<_>>()
-                            .join("\n")
-                    ));
-                }
-            }
+        // A container that logged nothing gets no (empty) excerpt.
+        if let Some(project) = project
+            && let Ok(docker) = session.docker().await
+            && let Some((container, lines)) = engine::failing_logs(&docker, &project.name, 20)
+                .await
+                .filter(|(_, lines)| !lines.is_empty())
+        {
+            err = err.hint(format!(
+                "last lines of `{container}`:\n{}",
+                lines
+                    .iter()
+                    .map(|l| format!("    {l}"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            ));
         }
         return Err(err
             .hint(format!(

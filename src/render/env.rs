@@ -24,12 +24,6 @@ pub struct RenderedEnv {
     pub vars: BTreeMap<String, String>,
 }
 
-impl RenderedEnv {
-    pub fn map(&self) -> BTreeMap<String, String> {
-        self.entries.iter().cloned().collect()
-    }
-}
-
 /// Parse a template of `stacklet`, naming the file and key on error.
 pub fn parse_template(stacklet: &Stacklet, key: &str, source: &str) -> Result<Template, UserError> {
     Template::parse(source).map_err(|e| template_error(stacklet, key, e))

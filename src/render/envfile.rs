@@ -33,6 +33,7 @@ pub enum EnvFileError {
         "The value of `{key}` contains a NUL character, which no environment variable can hold"
     )]
     NulInValue { key: String },
+    #[cfg(test)]
     #[error("Line {line}: {message}")]
     Parse { line: usize, message: String },
     #[error("Could not write `{}`", path.display())]
@@ -126,6 +127,7 @@ fn is_env_name(name: &str) -> bool {
 /// that `format` produces, plus comments and blank lines, and refuses anything that compose-go
 /// would interpolate (an unescaped `$` outside single quotes), because reading that literally would
 /// give a different value than Docker does.
+#[cfg(test)]
 pub fn parse(text: &str) -> Result<Vec<(String, String)>, EnvFileError> {
     let mut entries = Vec::new();
     let mut rest = text;
@@ -198,6 +200,7 @@ pub fn parse(text: &str) -> Result<Vec<(String, String)>, EnvFileError> {
 
 /// Unescape the body of a double-quoted value (`s` starts after the opening quote). Returns the
 /// value and the byte offset in `s` of the closing quote; errors carry a byte offset too.
+#[cfg(test)]
 fn unescape_double(s: &str) -> Result<(String, usize), (usize, &'static str)> {
     let mut value = String::new();
     let mut chars = s.char_indices();

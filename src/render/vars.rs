@@ -14,6 +14,8 @@ pub const ADMIN_USERNAME: &str = "stackadmin";
 pub const ADMIN_EMAIL: &str = "stackadmin@home.local";
 pub const ADMIN_PASSWORD_KEY: &str = "global__ADMIN_PASSWORD";
 pub const AI_API_KEY: &str = "global__AI_API_KEY";
+/// Watchtower's cron when `[updates].schedule` is unset: 3am nightly.
+pub const DEFAULT_UPDATE_SCHEDULE: &str = "0 0 3 * * *";
 
 /// Every variable available to templates of stacklet `id`. `secrets` is the full secrets snapshot.
 pub fn variables(
@@ -38,6 +40,10 @@ pub fn variables(
         first(&[&cfg.core.timezone]).unwrap_or_else(|| "UTC".into()),
     );
     set("stacklet_id", id.to_string());
+    set(
+        "updates_schedule",
+        first(&[&cfg.updates.schedule]).unwrap_or_else(|| DEFAULT_UPDATE_SCHEDULE.into()),
+    );
     // Where the runtime assembles the Caddyfile (`caddy.rs`); core mounts it into Caddy.
     set("caddy_dir", ws.instance.caddy_dir().display().to_string());
     set("admin_username", ADMIN_USERNAME.into());

@@ -34,10 +34,6 @@ impl Stacklet {
         .map(|n| self.dir.join(n))
         .find(|p| p.is_file())
     }
-
-    pub fn caddy_snippet(&self) -> Option<PathBuf> {
-        Some(self.dir.join("caddy.snippet")).filter(|p| p.is_file())
-    }
 }
 
 /// All stacklets of a repo, sorted by id.

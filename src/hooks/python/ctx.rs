@@ -35,7 +35,6 @@ pub(super) struct Facilities {
     client: reqwest::Client,
     env: BTreeMap<String, String>,
     cwd: PathBuf,
-    stacklet_id: String,
 }
 
 impl Facilities {
@@ -57,7 +56,6 @@ impl Facilities {
             client,
             env: ctx.hook_env(),
             cwd: ctx.stacklet_dir.clone(),
-            stacklet_id: ctx.stacklet_id.clone(),
         })
     }
 }
