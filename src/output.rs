@@ -157,6 +157,30 @@ impl Printer {
         let _ = writeln!(out, "{text}");
     }
 
+    /// A plain text table on stdout: left-aligned columns two spaces apart, no trailing spaces.
+    pub fn table<const N: usize>(&self, headers: [&str; N], rows: &[[String; N]]) {
+        let mut widths = headers.map(|h| h.chars().count());
+        for row in rows {
+            for (w, c) in widths.iter_mut().zip(row) {
+                *w = (*w).max(c.chars().count());
+            }
+        }
+        let line = |cells: Vec<&str>| {
+            cells
+                .iter()
+                .zip(widths)
+                .map(|(c, w)| format!("{c:<w$}"))
+                .collect::<Vec<_>>()
+                .join("  ")
+                .trim_end()
+                .to_string()
+        };
+        self.out(line(headers.to_vec()));
+        for row in rows {
+            self.out(line(row.iter().map(String::as_str).collect()));
+        }
+    }
+
     /// One JSON document on stdout, nothing else there.
     pub fn json(&self, value: &serde_json::Value) {
         let text = serde_json::to_string_pretty(value).unwrap_or_else(|_| "null".into());

@@ -45,26 +45,6 @@ pub fn bots(printer: &Printer, as_json: bool) -> anyhow::Result<ExitCode> {
             ]
         })
         .collect();
-    let mut widths = headers.map(str::len);
-    for row in &rows {
-        for (w, c) in widths.iter_mut().zip(row) {
-            *w = (*w).max(c.chars().count());
-        }
-    }
-    let line = |cols: [&str; 5]| {
-        cols.iter()
-            .zip(widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect::<Vec<_>>()
-            .join("  ")
-            .trim_end()
-            .to_string()
-    };
-    printer.out(line(headers));
-    for row in &rows {
-        printer.out(line(
-            [&row[0], &row[1], &row[2], &row[3], &row[4]].map(String::as_str),
-        ));
-    }
+    printer.table(headers, &rows);
     Ok(ExitCode::SUCCESS)
 }

@@ -87,30 +87,11 @@ async fn rows(session: &mut Session, probe: bool) -> anyhow::Result<Vec<Row>> {
 }
 
 fn table(printer: &Printer, rows: &[Row]) {
-    let headers = ["ID", "NAME", "CATEGORY", "STATE", "URL"];
-    let cells: Vec<[&str; 5]> = rows
+    let cells: Vec<[String; 5]> = rows
         .iter()
-        .map(|r| [&*r.id, &*r.name, &*r.category, &*r.state, &*r.url])
+        .map(|r| [&r.id, &r.name, &r.category, &r.state, &r.url].map(|c| c.clone()))
         .collect();
-    let mut widths = headers.map(str::len);
-    for row in &cells {
-        for (w, c) in widths.iter_mut().zip(row) {
-            *w = (*w).max(c.chars().count());
-        }
-    }
-    let line = |cols: [&str; 5]| {
-        cols.iter()
-            .zip(widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect::<Vec<_>>()
-            .join("  ")
-            .trim_end()
-            .to_string()
-    };
-    printer.out(line(headers));
-    for row in cells {
-        printer.out(line(row));
-    }
+    printer.table(["ID", "NAME", "CATEGORY", "STATE", "URL"], &cells);
 }
 
 pub async fn list(printer: &Printer, json: bool) -> anyhow::Result<ExitCode> {

@@ -6,7 +6,7 @@
 //! accepted in their string form, as compose does after interpolation.
 
 use std::collections::BTreeMap;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use super::error::ComposeError;
 use super::yaml::{Node, Value};
@@ -188,21 +188,6 @@ impl Ctx<'_> {
         } else {
             self.dir.join(path)
         };
-        normalise(&joined)
+        crate::instance::normalize(&joined)
     }
-}
-
-/// Removes `.` and resolves `..` without touching the filesystem (symlinks stay as written).
-pub(crate) fn normalise(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for component in path.components() {
-        match component {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other),
-        }
-    }
-    out
 }

@@ -49,7 +49,8 @@ pub fn load(
         path: file.to_owned(),
         source,
     })?;
-    let file = decode::normalise(&std::path::absolute(file).unwrap_or_else(|_| file.to_owned()));
+    let file =
+        crate::instance::normalize(&std::path::absolute(file).unwrap_or_else(|_| file.to_owned()));
     let dir = file.parent().unwrap_or(Path::new("/")).to_owned();
     let yaml_error = |e: yaml::ReadError| match e {
         yaml::ReadError::Required {

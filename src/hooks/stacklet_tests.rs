@@ -26,8 +26,22 @@ fn shipped(id: &str, env: &[(&str, &str)]) -> (TempDir, HookContext) {
         .join("stacklets")
         .join(id)
         .join("hooks");
-    let dir = tmp.path().join(id);
+    // A repo layout (`stacklets/<id>`, `lib/`) so the shared `lib/` is on the hooks' sys.path.
+    let dir = tmp.path().join("stacklets").join(id);
     std::fs::create_dir_all(dir.join("hooks")).unwrap();
+    let lib = Path::new(env!("CARGO_MANIFEST_DIR")).join("lib");
+    std::fs::create_dir_all(tmp.path().join("lib")).unwrap();
+    for entry in std::fs::read_dir(&lib).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "py") {
+            continue;
+        }
+        std::fs::copy(
+            &path,
+            tmp.path().join("lib").join(path.file_name().unwrap()),
+        )
+        .unwrap();
+    }
     for entry in std::fs::read_dir(&from).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "py") {

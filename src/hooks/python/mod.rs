@@ -148,10 +148,22 @@ fn execute(
             let out: Arc<dyn Fn(&str) + Send + Sync> = Arc::from(run.out);
             let err: Arc<dyn Fn(&str) + Send + Sync> =
                 run.err.map_or_else(|| out.clone(), Arc::from);
-            let path_entry = file.parent().unwrap_or(Path::new("."));
+            // The file's own folder first (`_helpers.py` beside a hook or command), then the
+            // repo's shared `lib/` (reference: the repo root holds `stacklets/` and `lib/`), so
+            // helpers every stacklet needs live once.
+            let mut path_entries = vec![file.parent().unwrap_or(Path::new(".")).to_path_buf()];
+            if let Some(root) = ctx.stacklet_dir.parent().and_then(Path::parent) {
+                let lib = root.join("lib");
+                if lib.is_dir() {
+                    path_entries.push(lib);
+                }
+            }
             let session = prelude.getattr("Session")?.call1((
                 ctx.stacklet_dir.display().to_string(),
-                path_entry.display().to_string(),
+                path_entries
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>(),
                 run.argv,
                 &ctx_obj,
                 line_sink(py, out)?,

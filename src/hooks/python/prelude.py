@@ -106,9 +106,9 @@ class LineWriter(io.TextIOBase):
 class Session:
     """One hook or command run's view of the interpreter's global state."""
 
-    def __init__(self, root, path_entry, argv, ctx, out, err):
+    def __init__(self, root, path_entries, argv, ctx, out, err):
         self._root = os.path.join(os.path.abspath(root), "")
-        self._path_entry = path_entry
+        self._path_entries = list(path_entries)
         self._argv = argv
         self._ctx = ctx
         self._out = LineWriter(out)
@@ -119,7 +119,7 @@ class Session:
         self._saved = (sys.stdout, sys.stderr, sys.argv, list(sys.path), set(sys.modules))
         sys.stdout, sys.stderr = self._out, self._err
         sys.argv = list(self._argv)
-        sys.path.insert(0, self._path_entry)
+        sys.path[0:0] = self._path_entries
         # `import stack` gives module-level code (CLI commands without run()) the same facilities.
         module = types.ModuleType("stack", "Facilities of the running stack hook or command.")
         module.ctx = self._ctx

@@ -5,7 +5,7 @@ Idempotent: when Open WebUI already has users the hook signs in instead of signi
 members whose e-mail already has an account are left alone.
 """
 
-from _family import http_status, initial_password, is_admin, members
+from stack_family import http_status, initial_password, is_admin, members
 
 
 def run(ctx):

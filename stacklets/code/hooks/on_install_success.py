@@ -6,7 +6,7 @@ every call is `su-exec git forgejo --config /data/gitea/conf/app.ini admin user 
 Idempotent: `admin user list` is read first and existing users are left alone.
 """
 
-from _family import initial_password, is_admin, members
+from stack_family import initial_password, is_admin, members
 
 CONTAINER = "stack-code-forgejo"
 FORGEJO = ["su-exec", "git", "forgejo", "--config", "/data/gitea/conf/app.ini"]

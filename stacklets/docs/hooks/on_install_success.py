@@ -8,7 +8,7 @@ Members join the group "Family", which may view, add and change documents and th
 
 from urllib.parse import urlencode
 
-from _family import http_status, initial_password, is_admin, members
+from stack_family import http_status, initial_password, is_admin, members
 
 FAMILY_GROUP = "Family"
 FAMILY_PERMISSIONS = [

@@ -5,7 +5,7 @@ Idempotent: an account that exists is left alone. The admin's access token is ke
 secret messages__ADMIN_ACCESS_TOKEN (bots and CLI commands use it).
 """
 
-from _family import http_status, initial_password, is_admin, members
+from stack_family import http_status, initial_password, is_admin, members
 from _synapse import register, server_name
 
 

@@ -4,7 +4,7 @@ Idempotent: an instance that already has an admin is not signed up again, and me
 e-mail already has an account are left alone.
 """
 
-from _family import http_status, initial_password, is_admin, members
+from stack_family import http_status, initial_password, is_admin, members
 
 
 def run(ctx):

@@ -1,6 +1,7 @@
-"""Family accounts: who gets one on this stacklet, and the first password each one gets.
+"""Family accounts: who gets one on a stacklet, and the first password each one gets.
 
-Shared by this stacklet's hooks (the hooks folder is on sys.path). Admins in users.toml get an
+Shared by the hooks of every stacklet that creates accounts: it lives in the repo's `lib/`, which
+the runtime puts on every hook's and command's sys.path. Admins in users.toml get an
 account everywhere; members and restricted users only where their `stacklets` list names this id.
 """
 
