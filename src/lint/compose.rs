@@ -405,7 +405,11 @@ impl ComposeLint<'_, '_> {
             return;
         };
         let folder = format!("{{data_dir}}/{}", self.input.id);
-        let below = template == &folder || template.starts_with(&format!("{folder}/"));
+        // `{caddy_dir}` is runtime state the runtime itself writes (the assembled Caddyfile), not
+        // data: it lives under the instance's `.stack/`, by design.
+        let runtime_state = template == "{caddy_dir}" || template.starts_with("{caddy_dir}/");
+        let below =
+            runtime_state || template == &folder || template.starts_with(&format!("{folder}/"));
         if !below {
             self.warn(
                 line,

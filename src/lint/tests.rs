@@ -312,6 +312,14 @@ fn volumes_come_from_variables_below_the_data_dir() {
     );
     assert_eq!(f.severity, Severity::Warning);
     assert!(f.message.contains("not below `{data_dir}/demo/`"), "{f}");
+
+    // The runtime's own state dir for Caddy is not data and is allowed.
+    let caddy = lint_with(
+        &MANIFEST.replace("\"{data_dir}/demo/app\"", "\"{caddy_dir}\""),
+        COMPOSE,
+        SNIPPET,
+    );
+    assert!(!caddy.iter().any(|f| f.rule == Rule::Volumes), "{caddy:?}");
 }
 
 #[test]
