@@ -46,13 +46,17 @@ pub async fn down_plan(session: &mut Session) -> anyhow::Result<Vec<Vec<String>>
         for id in level {
             let stacklet = session.ws.catalog.require(&id)?.clone();
             let current = state::of(session, &stacklet).await?;
-            if matches!(
+            let active = matches!(
                 current,
                 state::State::Running
                     | state::State::Starting
                     | state::State::Failing(_)
                     | state::State::Degraded(_)
-            ) {
+            );
+            // A host stacklet whose native service died reads as stopped, yet services `stack`
+            // started are still remembered and must be stopped (and forgotten) too.
+            let remembered = !crate::services::started(&session.ws.instance, &id).is_empty();
+            if active || remembered {
                 ids.push(id);
             }
         }

@@ -381,3 +381,27 @@ fn a_host_stacklet_with_containers_is_running_only_when_both_hold() {
     assert!(wait_for(port, false));
     assert_eq!(status_json(&repo, "hostmix")["state"], "stopped");
 }
+
+#[test]
+fn down_all_still_stops_a_host_stacklet_whose_service_died() {
+    let port = 47321;
+    assert_free(port);
+    let repo = host_repo("hostdied", port);
+    let pidfile = repo.join("stacklets/hostdied/web.pid");
+    let _guard = KillOnDrop(pidfile.clone());
+    repo.stack().args(["up", "hostdied"]).assert().success();
+    // The service dies behind stack's back: the stacklet now reads as stopped.
+    let pid = std::fs::read_to_string(&pidfile).unwrap();
+    std::process::Command::new("kill")
+        .arg(pid.trim())
+        .status()
+        .unwrap();
+    assert!(wait_for(port, false));
+    assert_eq!(status_json(&repo, "hostdied")["state"], "stopped");
+    // `down all` still runs its `down` (on_stop and the remembered service's `stop`).
+    repo.stack()
+        .args(["down", "all"])
+        .assert()
+        .success()
+        .stderr(contains("Stopping HOSTDIED").and(contains("Nothing is running").not()));
+}
