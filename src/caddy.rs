@@ -194,6 +194,10 @@ pub async fn apply(
     snippets: &[Snippet],
     https: bool,
 ) -> Result<Applied, CaddyError> {
+    // `up all` brings up independent stacklets concurrently and each reassembles the routes: one
+    // candidate file and one reload at a time, or one run renames the other's candidate away.
+    static APPLYING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _applying = APPLYING.lock().await;
     let assembly = assemble(snippets, https)?;
     let sites: Vec<String> = snippets.iter().map(|s| s.id.clone()).collect();
     let caddy = match docker {
@@ -213,7 +217,7 @@ pub async fn apply(
     })?;
     let candidate = dir.join(CANDIDATE);
     let candidate_inside = format!("{inside}/{CANDIDATE}");
-    let verdict = validate(docker, &candidate, &candidate_inside, &assembly.text).await;
+    let verdict = validate(docker, &candidate, &candidate_inside, &assembly.text).await?;
     if let Err(output) = verdict {
         let blamed = blame(
             docker,
@@ -261,16 +265,16 @@ pub async fn apply(
     Ok(Applied::Reloaded { sites })
 }
 
-/// Write `text` as the candidate and run `caddy validate` on it. `Err` carries Caddy's output.
+/// Write `text` as the candidate and run `caddy validate` on it. The inner `Err` carries Caddy's
+/// output when it rejected the file; the outer one means Caddy could not be asked at all (no
+/// `caddy` binary, container restarting, a write failure) — never a snippet's fault.
 async fn validate(
     docker: &Docker,
     candidate: &Path,
     candidate_inside: &str,
     text: &str,
-) -> Result<(), Vec<String>> {
-    if let Err(e) = write(candidate, text) {
-        return Err(vec![e.to_string()]);
-    }
+) -> Result<Result<(), Vec<String>>, CaddyError> {
+    write(candidate, text)?;
     let argv = [
         "caddy",
         "validate",
@@ -279,10 +283,7 @@ async fn validate(
         "--adapter",
         "caddyfile",
     ];
-    match run(docker, &argv).await {
-        Ok(verdict) => verdict,
-        Err(e) => Err(vec![e.to_string()]),
-    }
+    Ok(run(docker, &argv).await?)
 }
 
 /// Turn a failed validation into an error naming the stacklet: by the line number Caddy gives,
@@ -314,10 +315,11 @@ async fn blame(
     }
     let fails = |set: Vec<Snippet>| async move {
         let text = assemble(&set, https).ok()?.text;
-        validate(docker, candidate, candidate_inside, &text)
-            .await
-            .err()
-            .map(|out| caddy_message(&out))
+        // Only a real rejection blames a snippet; if Caddy cannot be asked, nobody is blamed.
+        match validate(docker, candidate, candidate_inside, &text).await {
+            Ok(Err(out)) => Some(caddy_message(&out)),
+            Ok(Ok(())) | Err(_) => None,
+        }
     };
     for end in 1..=snippets.len() {
         let Some(problem) = fails(snippets[..end].to_vec()).await else {

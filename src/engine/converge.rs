@@ -123,6 +123,21 @@ pub async fn up(
         }
     }
 
+    // Orphans go first: a renamed service that keeps its `container_name` needs the name its old
+    // container still holds.
+    for orphan in orphans {
+        let name = summary_name(&orphan);
+        if opts.remove_orphans {
+            stop_container(docker, &name, printer).await?;
+            remove_container(docker, &name, printer).await?;
+        } else {
+            printer.warn(format!(
+                "Container `{name}` belongs to project `{}` but no service defines it any more (orphan)",
+                project.name
+            ));
+        }
+    }
+
     let mut outcomes: BTreeMap<String, ServiceOutcome> = BTreeMap::new();
     for level in levels {
         let results = join_all(level.iter().map(|name| {
@@ -144,18 +159,6 @@ pub async fn up(
         }
     }
 
-    for orphan in orphans {
-        let name = summary_name(&orphan);
-        if opts.remove_orphans {
-            stop_container(docker, &name, printer).await?;
-            remove_container(docker, &name, printer).await?;
-        } else {
-            printer.warn(format!(
-                "Container `{name}` belongs to project `{}` but no service defines it any more (orphan)",
-                project.name
-            ));
-        }
-    }
     Ok(outcomes.into_values().collect())
 }
 
@@ -300,12 +303,19 @@ async fn create(
             container: created.id.clone(),
             endpoint_config: Some(endpoint.clone()),
         };
-        docker
-            .connect_network(network, request)
-            .await
-            .map_err(|e| {
-                EngineError::api(format!("connect `{}` to network `{network}`", spec.name), e)
-            })?;
+        if let Err(e) = docker.connect_network(network, request).await {
+            // The container already carries its final config hash: left behind, the next `up`
+            // would take it as converged and start it without this network.
+            let options = bollard::query_parameters::RemoveContainerOptions {
+                force: true,
+                ..Default::default()
+            };
+            let _ = docker.remove_container(&created.id, Some(options)).await;
+            return Err(EngineError::api(
+                format!("connect `{}` to network `{network}`", spec.name),
+                e,
+            ));
+        }
     }
     Ok(created.id)
 }

@@ -77,10 +77,7 @@ pub fn render(ws: &Workspace, stacklet: &Stacklet, lan_ip: &str) -> Result<Rende
         let value = template
             .render(&vars)
             .map_err(|e| template_error(stacklet, &format!("[env.defaults].{key}"), e))?;
-        if template
-            .variables()
-            .any(|v| v == "admin_password" || v.contains("__"))
-        {
+        if template.variables().any(vars::is_secret) {
             secret_names.insert(key.clone());
         }
         entries.push((key.clone(), value));

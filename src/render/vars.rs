@@ -17,6 +17,14 @@ pub const AI_API_KEY: &str = "global__AI_API_KEY";
 /// Watchtower's cron when `[updates].schedule` is unset: 3am nightly.
 pub const DEFAULT_UPDATE_SCHEDULE: &str = "0 0 3 * * *";
 
+/// Variables whose values are credentials: a default that uses one is masked by `stack env`
+/// unless `--reveal`. Secrets by key (`<namespace>__<NAME>`) always are.
+const SECRET_VARS: &[&str] = &["admin_password", "ai_openai_key"];
+
+pub fn is_secret(name: &str) -> bool {
+    SECRET_VARS.contains(&name) || name.contains("__")
+}
+
 /// Every variable available to templates of stacklet `id`. `secrets` is the full secrets snapshot.
 pub fn variables(
     ws: &Workspace,

@@ -417,3 +417,39 @@ fn port_mode_assembles_nothing_and_starts_no_caddy() {
     assert!(!repo.join(".stack/caddy/conf.d").exists());
     assert_eq!(bind_ips(&repo, "cdyport"), ["0.0.0.0"]);
 }
+
+/// `up all` brings up independent stacklets concurrently; each reassembles the routes, and they
+/// must not trip over one another's candidate Caddyfile.
+#[test]
+fn up_all_with_two_routed_stacklets_in_one_level() {
+    ensure_images();
+    let _core = CORE.lock().unwrap_or_else(|e| e.into_inner());
+    let repo = Repo::new().file(
+        "stack.toml",
+        &format!("[core]\ndata_dir = \"data\"\ndomain = \"{DOMAIN}\"\n"),
+    );
+    let repo = with_core(repo);
+    let repo = with_web(repo, "cdyone", 42988, "hello from cdyone", &route("cdyone"));
+    let repo = with_web(repo, "cdytwo", 42989, "hello from cdytwo", &route("cdytwo"));
+    let _cleanup = Cleanup {
+        repo: &repo,
+        ids: vec!["cdyone", "cdytwo", "core"],
+    };
+    for id in ["core", "cdyone", "cdytwo"] {
+        let out = up(&repo, id);
+        assert!(out.status.success(), "up {id}:\n{}", stderr(&out));
+    }
+    for _ in 0..2 {
+        let out = up(&repo, "all");
+        assert!(out.status.success(), "up all:\n{}", stderr(&out));
+    }
+    for id in ["cdyone", "cdytwo"] {
+        let host = format!("{id}.{DOMAIN}");
+        let want = format!("hello from {id}");
+        let seen = eventually(&host, |r| r.as_deref().is_some_and(|t| t.contains(&want)));
+        assert!(
+            seen.as_deref().is_some_and(|t| t.contains(&want)),
+            "{host}: {seen:?}"
+        );
+    }
+}

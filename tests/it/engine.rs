@@ -304,3 +304,68 @@ fn unreachable_docker_is_a_clear_error() {
         started.elapsed()
     );
 }
+
+#[test]
+fn a_renamed_service_keeping_its_container_name_converges() {
+    let repo = three_services("eng6", 42916, busybox());
+    let _cleanup = Cleanup("stack-eng6".into());
+    repo.stack().args(["up", "eng6"]).assert().success();
+    let compose = repo
+        .read("stacklets/eng6/docker-compose.yml")
+        .replace("  stack-eng6-web:\n", "  web:\n");
+    std::fs::write(repo.join("stacklets/eng6/docker-compose.yml"), compose).unwrap();
+    for _ in 0..2 {
+        let out = repo.stack().args(["up", "eng6"]).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(
+        inspect(
+            "stack-eng6-web",
+            "{{index .Config.Labels \"com.docker.compose.service\"}}"
+        ),
+        "web"
+    );
+    assert_eq!(container_ids("stack-eng6").len(), 3);
+}
+
+#[test]
+fn a_container_that_cannot_join_its_networks_is_not_left_for_the_next_up() {
+    let image = busybox();
+    let repo = Repo::new().stacklet("eng7", "").file(
+        "stacklets/eng7/docker-compose.yml",
+        &format!(
+            r#"name: stack-eng7
+services:
+  stack-eng7:
+    container_name: stack-eng7
+    image: {image}
+    init: true
+    command: ["sleep", "3600"]
+    networks:
+      stack: {{}}
+      zback:
+        ipv4_address: 10.199.0.5
+networks:
+  stack:
+    external: true
+  zback: {{}}
+"#
+        ),
+    );
+    let _cleanup = Cleanup("stack-eng7".into());
+    for _ in 0..2 {
+        repo.stack()
+            .args(["up", "eng7"])
+            .assert()
+            .code(1)
+            .stderr(contains("connect `stack-eng7` to network"));
+        assert!(
+            container_ids("stack-eng7").is_empty(),
+            "a half-made container was left"
+        );
+    }
+}

@@ -20,6 +20,7 @@ ADMIN = "{admin_email}"
 ADMIN_PASSWORD = "{admin_password}"
 LITERAL = "{{not a var}}"
 URL = "{photos_url}"
+OPENAI_API_KEY = "{ai_openai_key}"
 "#,
     )
 }
@@ -83,10 +84,14 @@ fn renders_defaults_secrets_and_runtime_vars() {
 
 #[test]
 fn secrets_are_masked_unless_revealed() {
-    let repo = photos();
+    let repo = photos().file(
+        "stack.toml",
+        "[core]\ndata_dir = \"data\"\n[ai]\nopenai_key = \"sk-test-secret\"\n",
+    );
     let v = env_json(&repo, &[]);
     assert_eq!(v["DB_PASSWORD"], "********");
     assert_eq!(v["ADMIN_PASSWORD"], "********");
+    assert_eq!(v["OPENAI_API_KEY"], "********");
     assert_eq!(v["TZ"], "UTC");
     let out = repo.stack().args(["env", "photos"]).output().unwrap();
     let text = stdout(&out);
@@ -101,6 +106,7 @@ fn secrets_are_masked_unless_revealed() {
         !text.contains(value),
         "secret leaked in masked output: {text}"
     );
+    assert!(!text.contains("sk-test-secret"), "API key leaked: {text}");
 }
 
 #[test]
