@@ -96,6 +96,9 @@ pub enum CaddyError {
     #[error("Caddy did not load the new Caddyfile: {detail}")]
     Reload { detail: String },
 
+    #[error("Cannot run `caddy` in `{CONTAINER}`: {detail}")]
+    Unavailable { detail: String },
+
     #[error(transparent)]
     Engine(#[from] EngineError),
 }
@@ -283,7 +286,7 @@ async fn validate(
         "--adapter",
         "caddyfile",
     ];
-    Ok(run(docker, &argv).await?)
+    run(docker, &argv).await
 }
 
 /// Turn a failed validation into an error naming the stacklet: by the line number Caddy gives,
@@ -353,14 +356,22 @@ async fn blame(
 }
 
 /// Run `argv` in Caddy's container: `Ok(Ok(()))` on exit 0, `Ok(Err(output))` otherwise.
-async fn run(docker: &Docker, argv: &[&str]) -> Result<Result<(), Vec<String>>, EngineError> {
+/// Exit 126/127 (the shell convention, which the engine's exec follows) means `caddy` itself
+/// could not run — no binary, a broken image — which is never the Caddyfile's fault.
+async fn run(docker: &Docker, argv: &[&str]) -> Result<Result<(), Vec<String>>, CaddyError> {
     let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
     let mut output = Vec::new();
     let code = engine::exec(docker, CONTAINER, &argv, &mut |line| {
         output.push(line.to_string())
     })
     .await?;
-    Ok(if code == 0 { Ok(()) } else { Err(output) })
+    match code {
+        0 => Ok(Ok(())),
+        126 | 127 => Err(CaddyError::Unavailable {
+            detail: caddy_message(&output),
+        }),
+        _ => Ok(Err(output)),
+    }
 }
 
 /// Caddy's own words without its JSON log lines: the `Error:` line(s), else the last line.

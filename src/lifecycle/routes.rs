@@ -80,6 +80,10 @@ fn user_error(e: CaddyError, session: &Session) -> UserError {
             let hint = engine.hint();
             UserError::new(message).maybe_hint(hint)
         }
+        CaddyError::Unavailable { .. } => UserError::new(message).hint(format!(
+            "the routes were not changed; check core's Caddy image (`stack ps core`, `stack logs core`), then `stack up core` (routes are in `{}`)",
+            caddyfile.display()
+        )),
         CaddyError::Io { .. } => UserError::new(message),
     }
 }

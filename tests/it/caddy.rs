@@ -453,3 +453,41 @@ fn up_all_with_two_routed_stacklets_in_one_level() {
         );
     }
 }
+
+/// A Caddy container that cannot run `caddy` is reported as such — no snippet is blamed.
+#[test]
+fn a_caddy_container_without_caddy_blames_no_snippet() {
+    ensure_images();
+    let _core = CORE.lock().unwrap_or_else(|e| e.into_inner());
+    let repo = Repo::new().file(
+        "stack.toml",
+        &format!("[core]\ndata_dir = \"data\"\ndomain = \"{DOMAIN}\"\n"),
+    );
+    let repo = with_core(repo);
+    let compose = repo.read("stacklets/core/docker-compose.yml").replace(
+        "    image: stack-test/caddy:1\n",
+        "    image: stack-test/busybox:1\n    init: true\n    command: [\"sleep\", \"3600\"]\n",
+    );
+    let repo = repo.file("stacklets/core/docker-compose.yml", &compose);
+    let repo = with_web(repo, "cdynone", 42991, "hello", &route("cdynone"));
+    let _cleanup = Cleanup {
+        repo: &repo,
+        ids: vec!["cdynone", "core"],
+    };
+    let out = up(&repo, "core");
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("Cannot run `caddy` in `stack-core-caddy`"),
+        "{err}"
+    );
+    // With a routed stacklet in the assembly, still nobody's snippet is blamed.
+    let out = up(&repo, "cdynone");
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("Cannot run `caddy` in `stack-core-caddy`"),
+        "{err}"
+    );
+    assert!(!err.contains("snippet of"), "{err}");
+}
