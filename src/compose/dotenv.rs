@@ -110,6 +110,28 @@ fn quoted(
     let mut text = first.to_owned();
     loop {
         if let Some(end) = closing(&text, quote) {
+            // compose-go reads what follows the closing quote as the next entry: a comment or
+            // nothing is fine, a name would be a bare key, anything else is its parse error
+            // (`J='it''s'`). Never cut the value short silently.
+            let after = text[end + quote.len_utf8()..].trim();
+            let starts_entry = after
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+            if !after.is_empty() && !after.starts_with('#') {
+                return Err(DotenvError {
+                    line: line_no,
+                    reason: if starts_entry {
+                        format!(
+                            "unexpected `{after}` after the closing {quote}; put one entry per line"
+                        )
+                    } else {
+                        format!(
+                            "unexpected `{after}` after the closing {quote}; quote the whole value"
+                        )
+                    },
+                });
+            }
             text.truncate(end);
             return Ok(text);
         }
@@ -232,6 +254,11 @@ mod tests {
             }
         );
         assert_eq!(parse("A B=1\n", &env(&[])).unwrap_err().line, 1);
+        // Text after a closing quote is never dropped silently.
+        let e = parse("A=1\nJ='it''s'\n", &env(&[])).unwrap_err();
+        assert_eq!(e.line, 2);
+        assert!(e.reason.contains("after the closing '"), "{}", e.reason);
+        assert!(parse("K=\"x\" # note\n", &env(&[])).is_ok());
         assert!(
             parse("A=${X:?needed}\n", &env(&[]))
                 .unwrap_err()

@@ -147,13 +147,6 @@ pub enum HookRun {
 
 #[derive(Debug, thiserror::Error)]
 pub enum HookError {
-    #[error(
-        "Both `{}` and `{}` exist; a hook is either Python or shell, so remove one",
-        py.display(),
-        sh.display()
-    )]
-    Ambiguous { py: PathBuf, sh: PathBuf },
-
     #[error("Cannot read `{}`: {source}", path.display())]
     Io {
         path: PathBuf,

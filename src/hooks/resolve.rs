@@ -26,9 +26,10 @@ pub fn resolve(stacklet_dir: &Path, name: HookName) -> Result<Option<HookFile>, 
     let dir = stacklet_dir.join("hooks");
     let py = dir.join(format!("{name}.py"));
     let sh = dir.join(format!("{name}.sh"));
+    // Contract §5: `.py` wins over `.sh` (the reference's "only one may exist" is `stack lint`'s
+    // job to point out, not a reason to refuse `up`).
     match (py.is_file(), sh.is_file()) {
-        (true, true) => Err(HookError::Ambiguous { py, sh }),
-        (true, false) => Ok(Some(HookFile {
+        (true, _) => Ok(Some(HookFile {
             path: py,
             kind: HookKind::Python,
         })),

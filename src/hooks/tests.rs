@@ -135,11 +135,10 @@ fn resolver_prefers_nothing_and_refuses_both() {
         HookKind::Shell
     );
     assert_eq!(resolve(dir, HookName::OnDestroy).unwrap(), None);
-    let err = resolve(dir, HookName::OnStop).unwrap_err();
-    let message = err.to_string();
-    assert!(matches!(err, HookError::Ambiguous { .. }));
-    assert!(message.contains("hooks/on_stop.py"), "{message}");
-    assert!(message.contains("hooks/on_stop.sh"), "{message}");
+    // Both present: `.py` wins (contract §5).
+    let stop = resolve(dir, HookName::OnStop).unwrap().unwrap();
+    assert_eq!(stop.kind, HookKind::Python);
+    assert_eq!(stop.path, dir.join("hooks/on_stop.py"));
 }
 
 #[tokio::test]

@@ -180,17 +180,23 @@ fn ports(input: &Input, file: &str, src: &str, out: &mut Vec<Finding>) {
 
 fn hooks(input: &Input, out: &mut Vec<Finding>) {
     for name in HookName::ALL {
-        match resolve(&input.dir, name) {
-            Err(_) => push(
+        // The runtime runs the `.py` of a pair (contract §5); the `.sh` would silently never run.
+        let hooks = input.dir.join("hooks");
+        if hooks.join(format!("{name}.py")).is_file() && hooks.join(format!("{name}.sh")).is_file()
+        {
+            push(
                 out,
                 &input.file(&format!("hooks/{name}.sh")),
                 1,
                 Severity::Error,
                 Rule::Hooks,
                 format!(
-                    "Both `hooks/{name}.py` and `hooks/{name}.sh` exist; keep one (Python is preferred)"
+                    "Both `hooks/{name}.py` and `hooks/{name}.sh` exist; only the `.py` runs, so keep one"
                 ),
-            ),
+            );
+        }
+        match resolve(&input.dir, name) {
+            Err(_) => {}
             Ok(Some(hook)) if hook.kind == crate::hooks::HookKind::Python => {
                 let text = std::fs::read_to_string(&hook.path).unwrap_or_default();
                 let defines_run = text.lines().any(|l| l.starts_with("def run("));
