@@ -94,6 +94,14 @@ networks:
     repo
 }
 
+/// A repo in domain mode with the core-like Caddy stacklet.
+fn domain_repo() -> Repo {
+    with_core(Repo::new().file(
+        "stack.toml",
+        &format!("[core]\ndata_dir = \"data\"\ndomain = \"{DOMAIN}\"\n"),
+    ))
+}
+
 /// A busybox httpd stacklet `id` on host port `port` serving `page`, with `snippet` as its
 /// `caddy.snippet`.
 fn with_web(repo: Repo, id: &str, port: u16, page: &str, snippet: &str) -> Repo {
@@ -218,11 +226,7 @@ fn up(repo: &Repo, id: &str) -> std::process::Output {
 fn domain_mode_routes_through_caddy_and_survives_a_broken_snippet() {
     ensure_images();
     let _core = CORE.lock().unwrap_or_else(|e| e.into_inner());
-    let repo = Repo::new().file(
-        "stack.toml",
-        &format!("[core]\ndata_dir = \"data\"\ndomain = \"{DOMAIN}\"\n"),
-    );
-    let repo = with_core(repo);
+    let repo = domain_repo();
     let repo = with_web(repo, "cdyweb", 42982, "hello from cdyweb", &route("cdyweb"));
     let repo = with_web(
         repo,
@@ -424,11 +428,7 @@ fn port_mode_assembles_nothing_and_starts_no_caddy() {
 fn up_all_with_two_routed_stacklets_in_one_level() {
     ensure_images();
     let _core = CORE.lock().unwrap_or_else(|e| e.into_inner());
-    let repo = Repo::new().file(
-        "stack.toml",
-        &format!("[core]\ndata_dir = \"data\"\ndomain = \"{DOMAIN}\"\n"),
-    );
-    let repo = with_core(repo);
+    let repo = domain_repo();
     let repo = with_web(repo, "cdyone", 42988, "hello from cdyone", &route("cdyone"));
     let repo = with_web(repo, "cdytwo", 42989, "hello from cdytwo", &route("cdytwo"));
     let _cleanup = Cleanup {
@@ -459,11 +459,7 @@ fn up_all_with_two_routed_stacklets_in_one_level() {
 fn a_caddy_container_without_caddy_blames_no_snippet() {
     ensure_images();
     let _core = CORE.lock().unwrap_or_else(|e| e.into_inner());
-    let repo = Repo::new().file(
-        "stack.toml",
-        &format!("[core]\ndata_dir = \"data\"\ndomain = \"{DOMAIN}\"\n"),
-    );
-    let repo = with_core(repo);
+    let repo = domain_repo();
     let compose = repo.read("stacklets/core/docker-compose.yml").replace(
         "    image: stack-test/caddy:1\n",
         "    image: stack-test/busybox:1\n    init: true\n    command: [\"sleep\", \"3600\"]\n",
