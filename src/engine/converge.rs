@@ -24,7 +24,7 @@ use futures_util::future::join_all;
 
 use super::create::{ContainerSpec, spec};
 use super::error::{is_conflict, is_not_found, is_not_modified};
-use super::images::{ImageOptions, ensure_images};
+use super::images::ResolvedImage;
 use super::lifecycle::{
     is_running, project_containers, remove_container, stop_container, summary_label, summary_name,
 };
@@ -38,7 +38,6 @@ use crate::output::Printer;
 
 #[derive(Clone, Debug)]
 pub struct UpOptions {
-    pub images: ImageOptions,
     /// Remove containers of the project whose service is no longer defined (else: a warning).
     pub remove_orphans: bool,
     /// Upper bound for one `depends_on` condition to hold.
@@ -48,7 +47,6 @@ pub struct UpOptions {
 impl Default for UpOptions {
     fn default() -> Self {
         Self {
-            images: ImageOptions::default(),
             remove_orphans: false,
             wait_timeout: Duration::from_secs(300),
         }
@@ -77,14 +75,16 @@ pub struct ServiceOutcome {
     pub outcome: Outcome,
 }
 
-pub async fn up(
+/// Converge the project's containers. `images` is what [`super::ensure_images`] returned for this
+/// project: the caller ensures images first (the lifecycle does it before `on_start`), so image
+/// problems surface before any container is touched and nothing is inspected twice.
+pub async fn converge(
     docker: &Docker,
     project: &Project,
+    images: &BTreeMap<String, ResolvedImage>,
     opts: &UpOptions,
     printer: &Printer,
 ) -> Result<Vec<ServiceOutcome>, EngineError> {
-    let images = ensure_images(docker, project, &opts.images, printer).await?;
-
     let version = docker.client_version();
     let api_1_44 = (version.major_version, version.minor_version) >= (1, 44);
     let mut specs = BTreeMap::new();

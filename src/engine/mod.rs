@@ -4,8 +4,8 @@
 //! Invariants:
 //! - Every object `stack` creates carries the labels `docker compose` v2 sets (`labels.rs`), so
 //!   `docker compose -p <project> ps/down` see our objects and we find them by label, never by name.
-//! - Image problems surface before any container is stopped or recreated (`up` ensures every image of
-//!   the project first).
+//! - Image problems surface before any container is stopped or recreated: callers run
+//!   `ensure_images` for the whole project first and hand its result to `converge`.
 //! - Nothing without the project label is ever stopped or removed.
 //! - Domain code never prints: progress goes through the one `Printer`, data is returned.
 
@@ -27,7 +27,7 @@ mod wait;
 pub use connect::connect;
 #[cfg(test)]
 pub use converge::{Outcome, ServiceOutcome};
-pub use converge::{UpOptions, up};
+pub use converge::{UpOptions, converge};
 pub use error::EngineError;
 pub use exec::exec;
 pub use images::{ImageOptions, ensure_images};

@@ -156,3 +156,15 @@ pub fn service(name: &str) -> Service {
         profiles: vec![],
     }
 }
+
+/// Ensure the images, then converge: the two steps the lifecycle runs around `on_start`.
+pub async fn up(
+    docker: &Docker,
+    project: &Project,
+    opts: &super::UpOptions,
+    printer: &Printer,
+) -> Result<Vec<super::ServiceOutcome>, super::EngineError> {
+    let images =
+        super::ensure_images(docker, project, &super::ImageOptions::default(), printer).await?;
+    super::converge(docker, project, &images, opts, printer).await
+}

@@ -11,7 +11,7 @@ use bollard::query_parameters::{
     CreateContainerOptions, InspectContainerOptions, RemoveContainerOptions,
 };
 
-use super::testing::{BUSYBOX, docker, ensure_busybox, project, quiet, service};
+use super::testing::{BUSYBOX, docker, ensure_busybox, project, quiet, service, up};
 use super::*;
 use crate::compose::model::{
     Build, Condition, Dependency, Healthcheck, Mount, MountKind, Network, PortMapping, Project,
@@ -516,11 +516,9 @@ async fn builds_from_context_and_surfaces_build_errors() {
         format!("FROM {BUSYBOX}\nRUN exit 7\n"),
     )
     .unwrap();
-    let opts = UpOptions {
-        images: ImageOptions { rebuild: true },
-        ..Default::default()
-    };
-    let err = up(&docker, &p, &opts, &quiet()).await.unwrap_err();
+    let err = ensure_images(&docker, &p, &ImageOptions { rebuild: true }, &quiet())
+        .await
+        .unwrap_err();
     assert!(
         err.to_string()
             .starts_with("Cannot build image `stk-eng-build-app` for service `app`: "),

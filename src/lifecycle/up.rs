@@ -65,14 +65,12 @@ pub async fn up(session: &mut Session, id: &str) -> anyhow::Result<()> {
     crate::lifecycle::native::start(session, &stacklet, &rendered).await?;
 
     if let (Some(project), Some(images)) = (&project, &images) {
-        let _ = images;
         let docker = session.docker().await?;
-        // Images were ensured (and rebuilt if asked) before `on_start`; converge only checks them.
         let opts = engine::UpOptions {
             remove_orphans: true,
             ..Default::default()
         };
-        engine::up(&docker, project, &opts, &printer).await?;
+        engine::converge(&docker, project, images, &opts, &printer).await?;
     }
 
     wait_healthy(session, &stacklet, &rendered, project.as_ref()).await?;
