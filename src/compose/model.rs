@@ -27,7 +27,8 @@ pub struct Project {
     pub volumes: BTreeMap<String, Volume>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// `Default` is a service with nothing set (every key absent), the start of decoding.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Service {
     pub name: String,
     pub image: Option<String>,

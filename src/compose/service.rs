@@ -58,32 +58,7 @@ pub(crate) fn decode(ctx: &Ctx, name: &str, node: &Node) -> Result<Decoded> {
     let place = format!("in service `{name}`");
     let mut s = Service {
         name: name.to_owned(),
-        image: None,
-        build: None,
-        container_name: None,
-        command: None,
-        entrypoint: None,
-        environment: BTreeMap::new(),
-        ports: Vec::new(),
-        volumes: Vec::new(),
-        networks: BTreeMap::new(),
-        depends_on: BTreeMap::new(),
-        healthcheck: None,
-        restart: None,
-        labels: BTreeMap::new(),
-        user: None,
-        working_dir: None,
-        extra_hosts: Vec::new(),
-        devices: Vec::new(),
-        cap_add: Vec::new(),
-        cap_drop: Vec::new(),
-        security_opt: Vec::new(),
-        shm_size: None,
-        tmpfs: BTreeMap::new(),
-        init: None,
-        stop_grace_period: None,
-        stop_signal: None,
-        profiles: Vec::new(),
+        ..Service::default()
     };
     if !matches!(node.value, Value::Map(_) | Value::Null) {
         return Err(ctx.invalid(

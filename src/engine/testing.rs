@@ -129,31 +129,11 @@ pub fn service(name: &str) -> Service {
     Service {
         name: name.into(),
         image: Some(BUSYBOX.into()),
-        build: None,
-        container_name: None,
         command: Some(vec!["sleep".into(), "3600".into()]),
-        entrypoint: None,
-        environment: BTreeMap::new(),
-        ports: vec![],
-        volumes: vec![],
         networks: BTreeMap::from([("default".to_string(), ServiceNetwork::default())]),
-        depends_on: BTreeMap::new(),
-        healthcheck: None,
-        restart: None,
-        labels: BTreeMap::new(),
-        user: None,
-        working_dir: None,
-        extra_hosts: vec![],
-        devices: vec![],
-        cap_add: vec![],
-        cap_drop: vec![],
-        security_opt: vec![],
-        shm_size: None,
-        tmpfs: BTreeMap::new(),
         init: Some(true),
         stop_grace_period: Some(Duration::from_secs(1)),
-        stop_signal: None,
-        profiles: vec![],
+        ..Service::default()
     }
 }
 
