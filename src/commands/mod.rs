@@ -17,27 +17,6 @@ use crate::error::{ExitKind, UserError, closest};
 use crate::lifecycle::Session;
 use crate::output::{Printer, Verbosity};
 
-/// The verbs clap knows, for "did you mean" hints on unknown first words.
-const COMMANDS: &[&str] = &[
-    "up",
-    "down",
-    "restart",
-    "destroy",
-    "uninstall",
-    "setup",
-    "init",
-    "ps",
-    "logs",
-    "lint",
-    "list",
-    "ls",
-    "status",
-    "env",
-    "config",
-    "bots",
-    "help",
-];
-
 pub fn verbosity(global: &GlobalArgs) -> Verbosity {
     if global.quiet {
         Verbosity::Quiet
@@ -89,7 +68,13 @@ async fn external(printer: &Printer, words: Vec<String>) -> anyhow::Result<ExitC
     let mut session = Session::open(printer)?;
     let ws = &session.ws;
     let Some(target) = ws.catalog.get(&first).cloned() else {
-        let candidates = COMMANDS.iter().copied().chain(ws.catalog.ids());
+        // The verbs (and their aliases) as clap knows them, so hints never drift from the CLI.
+        let cli = <Cli as clap::CommandFactory>::command();
+        let verbs: Vec<&str> = cli
+            .get_subcommands()
+            .flat_map(|c| std::iter::once(c.get_name()).chain(c.get_all_aliases()))
+            .collect();
+        let candidates = verbs.into_iter().chain(ws.catalog.ids());
         let err = UserError::usage(format!("Unknown command or stacklet `{first}`"));
         let err = match closest(&first, candidates) {
             Some(c) => err.hint(format!("did you mean `stack {c}`?")),
