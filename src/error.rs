@@ -13,7 +13,7 @@ pub enum ExitKind {
     Usage,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct UserError {
     pub message: String,
     pub hints: Vec<String>,

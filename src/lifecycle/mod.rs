@@ -29,7 +29,9 @@ pub struct Session {
     pub ws: Workspace,
     pub printer: Printer,
     pub lan_ip: String,
-    docker: Option<bollard::Docker>,
+    /// The outcome of the first connection attempt, kept either way: an unreachable engine is
+    /// asked once per command, not once per stacklet (each attempt may take its 2 s timeout).
+    docker: Option<Result<bollard::Docker, UserError>>,
     /// Compose project → state, read once per session with one engine call; dropped after every
     /// change (`invalidate`).
     states: Option<std::collections::BTreeMap<String, engine::ProjectState>>,
@@ -96,14 +98,14 @@ impl Session {
 
     /// The Docker client, connected on first use.
     pub async fn docker(&mut self) -> Result<bollard::Docker, UserError> {
-        if let Some(d) = &self.docker {
-            return Ok(d.clone());
+        if let Some(outcome) = &self.docker {
+            return outcome.clone();
         }
-        let docker = engine::connect()
+        let outcome = engine::connect()
             .await
-            .map_err(|e| UserError::new(e.to_string()).maybe_hint(e.hint()))?;
-        self.docker = Some(docker.clone());
-        Ok(docker)
+            .map_err(|e| UserError::new(e.to_string()).maybe_hint(e.hint()));
+        self.docker = Some(outcome.clone());
+        outcome
     }
 
     /// The state of compose project `name` (`Absent` when no container carries its label).
@@ -167,7 +169,7 @@ impl Session {
         host::Host {
             instance: self.ws.instance.clone(),
             id: id.to_string(),
-            docker: self.docker.clone(),
+            docker: self.docker.clone().and_then(Result::ok),
             runtime: tokio::runtime::Handle::current(),
         }
     }
