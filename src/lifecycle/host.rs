@@ -46,12 +46,15 @@ impl HookHost for Host {
         argv: &[String],
         on_line: &mut dyn FnMut(&str),
     ) -> anyhow::Result<i64> {
-        let docker = self
-            .docker
-            .clone()
-            .ok_or_else(|| anyhow::anyhow!("Docker is not reachable, so `exec` cannot run"))?;
+        // A hook may exec before the pipeline first needed Docker (`on_install`): connect then.
         self.runtime
-            .block_on(crate::engine::exec(&docker, container, argv, on_line))
+            .block_on(async {
+                let docker = match &self.docker {
+                    Some(docker) => docker.clone(),
+                    None => crate::engine::connect().await?,
+                };
+                crate::engine::exec(&docker, container, argv, on_line).await
+            })
             .map_err(Into::into)
     }
 }

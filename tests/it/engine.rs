@@ -369,3 +369,47 @@ networks:
         );
     }
 }
+
+/// `ctx.exec` works in a hook that runs before `up` first needed Docker itself (`on_install` of a
+/// stacklet without containers).
+#[test]
+fn exec_from_a_hook_before_the_pipeline_touched_docker() {
+    let target = "stack-it-exec-target";
+    let _ = Command::new("docker").args(["rm", "-f", target]).output();
+    let started = Command::new("docker")
+        .args([
+            "run",
+            "-d",
+            "--init",
+            "--name",
+            target,
+            busybox(),
+            "sleep",
+            "600",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        started.status.success(),
+        "{}",
+        String::from_utf8_lossy(&started.stderr)
+    );
+    struct Gone(&'static str);
+    impl Drop for Gone {
+        fn drop(&mut self) {
+            let _ = Command::new("docker").args(["rm", "-f", self.0]).output();
+        }
+    }
+    let _gone = Gone(target);
+    let repo = Repo::new().stacklet("eng8", "").file(
+        "stacklets/eng8/hooks/on_install.py",
+        &format!(
+            "def run(ctx):\n    out = ctx.exec(\"{target}\", [\"echo\", \"from inside\"])\n    print(\"got:\", out.strip())\n"
+        ),
+    );
+    repo.stack()
+        .args(["up", "eng8"])
+        .assert()
+        .success()
+        .stderr(contains("got: from inside"));
+}
