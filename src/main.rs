@@ -1,50 +1,6 @@
-//! `stack`: a single-binary runtime for self-hosted family services.
+//! `stack`: a single-binary runtime for self-hosted family services. All of it lives in the library
+//! (`src/lib.rs`); this is the entry point.
 
-mod atomic;
-mod bots;
-mod caddy;
-mod cli;
-mod commands;
-mod compose;
-mod config;
-mod engine;
-mod error;
-mod health;
-mod hooks;
-mod instance;
-mod lifecycle;
-mod lint;
-mod lock;
-mod output;
-mod render;
-mod secrets;
-mod services;
-mod stacklet;
-mod workspace;
-
-use std::process::ExitCode;
-
-use clap::Parser;
-
-fn main() -> ExitCode {
-    let cli = match cli::Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
-        }
-    };
-    let printer = output::Printer::new(cli.global.color, commands::verbosity(&cli.global));
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            printer.error(format!("Cannot start the async runtime: {e}"), &[]);
-            return ExitCode::FAILURE;
-        }
-    };
-    let result = runtime.block_on(commands::run(cli, printer.clone()));
-    commands::exit(result, &printer)
+fn main() -> std::process::ExitCode {
+    stack::run()
 }
