@@ -155,7 +155,10 @@ pub async fn setup_cmd(printer: &Printer, args: &IdArgs) -> anyhow::Result<ExitC
         .into());
     }
     let rendered = env::render(&session.ws, &stacklet, &session.lan_ip)?;
-    if !up::run_hook(&session, &stacklet, HookName::OnInstallSuccess, &rendered).await? {
+    if !session
+        .run_hook(&stacklet, HookName::OnInstallSuccess, &rendered)
+        .await?
+    {
         printer.note(format!("`{}` has no `on_install_success` hook", args.id));
     }
     let marker = session.ws.instance.marker_file(&args.id);

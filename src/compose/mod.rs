@@ -38,7 +38,7 @@ pub struct Loaded {
 
 /// Reads, interpolates, validates and normalises one compose file.
 ///
-/// `env` is the interpolation environment; the caller decides precedence (`lifecycle::up::load_project`: the rendered env wins). `default_project`
+/// `env` is the interpolation environment; the caller decides precedence (`lifecycle::project::load_project`: the rendered env wins). `default_project`
 /// is used when the file has no top-level `name`.
 pub fn load(
     file: &Path,

@@ -432,7 +432,7 @@ fn check_shipped(domain: &str) {
         )
         .unwrap();
 
-        // As `lifecycle::up::load_project`: the rendered env over a (here: minimal) process env.
+        // As `lifecycle::project::load_project`: the rendered env over a (here: minimal) process env.
         let mut process: Vec<(String, String)> = vec![
             ("PATH".into(), std::env::var("PATH").unwrap_or_default()),
             ("HOME".into(), std::env::var("HOME").unwrap_or_default()),

@@ -7,7 +7,7 @@
 use crate::engine;
 use crate::error::UserError;
 use crate::hooks::HookName;
-use crate::lifecycle::up::{load_project, run_hook};
+use crate::lifecycle::project::{load_project, project_name};
 use crate::lifecycle::{Session, paths, state};
 use crate::render::env;
 use crate::secrets::Secrets;
@@ -28,7 +28,9 @@ pub async fn down(session: &mut Session, id: &str) -> anyhow::Result<bool> {
     session
         .printer
         .status("Stopping", stacklet.manifest.name.to_string());
-    run_hook(session, &stacklet, HookName::OnStop, &rendered).await?;
+    session
+        .run_hook(&stacklet, HookName::OnStop, &rendered)
+        .await?;
     // Native services this runtime started (docs/host-stacklets.md).
     crate::lifecycle::native::stop(session, &stacklet, &rendered).await?;
     if stacklet.compose_file().is_some() {
@@ -93,10 +95,14 @@ pub async fn destroy(session: &mut Session, id: &str) -> anyhow::Result<()> {
     printer.status("Destroying", stacklet.manifest.name.to_string());
     // Compose needs the env to parse volume definitions, and hooks get it too.
     let rendered = env::render(&session.ws, &stacklet, &session.lan_ip)?;
-    run_hook(session, &stacklet, HookName::OnStop, &rendered).await?;
+    session
+        .run_hook(&stacklet, HookName::OnStop, &rendered)
+        .await?;
     // Before `on_destroy`, which may uninstall the very program `stop` needs.
     crate::lifecycle::native::stop(session, &stacklet, &rendered).await?;
-    run_hook(session, &stacklet, HookName::OnDestroy, &rendered).await?;
+    session
+        .run_hook(&stacklet, HookName::OnDestroy, &rendered)
+        .await?;
     if stacklet.compose_file().is_some() {
         // Parse it anyway: a broken compose file is reported before anything is removed.
         load_project(&session.ws, &stacklet, &rendered, &printer)?;
@@ -129,11 +135,6 @@ pub async fn destroy(session: &mut Session, id: &str) -> anyhow::Result<()> {
     // Domain mode: reassemble the Caddyfile without this stacklet's route and reload Caddy.
     crate::lifecycle::routes::refresh(session).await?;
     Ok(())
-}
-
-/// Every stacklet's compose project is `stack-<id>` (`up` refuses any other `name`).
-pub fn project_name(id: &str) -> String {
-    format!("stack-{id}")
 }
 
 fn remove_file(path: &std::path::Path) -> Result<(), UserError> {
@@ -170,10 +171,14 @@ pub async fn uninstall(session: &mut Session, plan: &UninstallPlan) -> anyhow::R
         }
         printer.status("Removing", stacklet.manifest.name.to_string());
         let rendered = env::render(&session.ws, &stacklet, &session.lan_ip)?;
-        run_hook(session, &stacklet, HookName::OnStop, &rendered).await?;
+        session
+            .run_hook(&stacklet, HookName::OnStop, &rendered)
+            .await?;
         // Before `.stack/` goes: it holds the memory of what this runtime started.
         crate::lifecycle::native::stop(session, &stacklet, &rendered).await?;
-        run_hook(session, &stacklet, HookName::OnDestroy, &rendered).await?;
+        session
+            .run_hook(&stacklet, HookName::OnDestroy, &rendered)
+            .await?;
         engine::down(
             &docker,
             &project_name(id),

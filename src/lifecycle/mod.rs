@@ -6,6 +6,7 @@ pub mod down;
 pub mod host;
 pub mod native;
 pub mod paths;
+pub mod project;
 pub mod routes;
 pub mod state;
 pub mod up;
@@ -16,7 +17,7 @@ use std::sync::Arc;
 
 use crate::engine;
 use crate::error::UserError;
-use crate::hooks::HookContext;
+use crate::hooks::{self, HookContext, HookName, HookRun};
 use crate::lock::InstanceLock;
 use crate::output::Printer;
 use crate::render::vars::lan_ip;
@@ -135,18 +136,9 @@ impl Session {
     }
 
     pub fn hook_context(&self, stacklet: &Stacklet, rendered: &RenderedEnv) -> HookContext {
-        let data_dir = self.ws.config.data_dir.clone();
-        let domain = self.ws.config.core.domain.trim().to_string();
-        let mut env: BTreeMap<String, String> = rendered.entries.iter().cloned().collect();
-        for (k, v) in [
-            ("FAMSTACK_DATA_DIR", data_dir.display().to_string()),
-            ("STACK_DATA_DIR", data_dir.display().to_string()),
-            ("FAMSTACK_DOMAIN", domain.clone()),
-            ("STACK_DOMAIN", domain.clone()),
-            ("STACKLET_ID", stacklet.id().to_string()),
-        ] {
-            env.entry(k.to_string()).or_insert(v);
-        }
+        // The runtime's own variables (`STACK_DATA_DIR`, …) are added where a hook's environment
+        // is built, `HookContext::hook_env`, which owns their precedence.
+        let env: BTreeMap<String, String> = rendered.entries.iter().cloned().collect();
         let users: Vec<serde_json::Value> = self
             .ws
             .users
@@ -158,10 +150,25 @@ impl Session {
             stacklet_id: stacklet.id().to_string(),
             stacklet_dir: stacklet.dir.clone(),
             env,
-            data_dir,
-            domain,
+            data_dir: self.ws.config.data_dir.clone(),
+            domain: self.ws.config.core.domain.trim().to_string(),
             users: serde_json::Value::Array(users),
             config: serde_json::to_value(&self.ws.config.table).unwrap_or_default(),
+        }
+    }
+
+    /// Run one hook if the stacklet has it. Returns whether it ran.
+    pub async fn run_hook(
+        &self,
+        stacklet: &Stacklet,
+        name: HookName,
+        rendered: &RenderedEnv,
+    ) -> anyhow::Result<bool> {
+        let ctx = self.hook_context(stacklet, rendered);
+        let host = Arc::new(self.host(stacklet.id()));
+        match hooks::run_hook(name, ctx, host, self.printer.clone()).await? {
+            HookRun::NotPresent => Ok(false),
+            HookRun::Ran { .. } => Ok(true),
         }
     }
 

@@ -1,12 +1,12 @@
 //! Where the lifecycle meets native services (`crate::services`): start them on `up`, stop the
-//! ones this runtime started on `down`/`destroy`, and fold their checks into the derived state.
+//! ones this runtime started on `down`/`destroy`, and probe them for the derived state
+//! (`state::of` folds the probes in).
 //!
 //! Stacklets without `[services.*]` pass through every function here untouched, so the pipelines
 //! call these unconditionally.
 
 use crate::error::UserError;
 use crate::lifecycle::Session;
-use crate::lifecycle::state::State;
 use crate::render::env::RenderedEnv;
 use crate::render::vars;
 use crate::secrets::Secrets;
@@ -72,84 +72,4 @@ pub async fn states(
     }
     let list = rendered_for_view(session, stacklet)?;
     Ok(services::states(&session.ws.instance, stacklet.id(), &list).await)
-}
-
-/// Refine the container/marker state with the service checks (contract §4): a host stacklet that is
-/// set up is running when every check passes and stopped otherwise; one that also has containers
-/// is running only when both hold, degraded when its containers run but a service does not answer.
-/// Services this runtime started count as set up even before the marker exists (an interrupted
-/// first run), so `down` and `destroy` still reach them.
-pub async fn refine(
-    session: &Session,
-    stacklet: &Stacklet,
-    base: State,
-) -> Result<State, UserError> {
-    if stacklet.manifest.services.is_empty() {
-        return Ok(base);
-    }
-    let ours = !services::started(&session.ws.instance, stacklet.id()).is_empty();
-    if base == State::Available && !ours {
-        return Ok(State::Available);
-    }
-    let states = states(session, stacklet).await?;
-    let containers = stacklet.compose_file().is_some();
-    Ok(combine(
-        base,
-        containers,
-        states.iter().find(|s| !s.is_up()),
-    ))
-}
-
-/// The rule of [`refine`] once the services were probed: `down` is the first that does not answer.
-fn combine(base: State, containers: bool, down: Option<&ServiceState>) -> State {
-    match (base, down) {
-        // Not marked set up, but services remembered as started: an interrupted first run.
-        (State::Available, _) => State::Stopped,
-        (State::Running, None) => State::Running,
-        (State::Running, Some(s)) if containers => {
-            State::Degraded(format!("service {}: {}", s.name, s.observed))
-        }
-        (State::Running, Some(_)) => State::Stopped,
-        (other, _) => other,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn down(name: &str) -> ServiceState {
-        ServiceState {
-            key: name.to_lowercase(),
-            name: name.to_string(),
-            url: "http://127.0.0.1:1/".to_string(),
-            state: "down",
-            observed: "connection refused".to_string(),
-            started_by_stack: false,
-        }
-    }
-
-    #[test]
-    fn host_only_is_running_when_every_service_answers() {
-        assert_eq!(combine(State::Running, false, None), State::Running);
-        assert_eq!(
-            combine(State::Running, false, Some(&down("oMLX"))),
-            State::Stopped
-        );
-        assert_eq!(combine(State::Available, false, None), State::Stopped);
-    }
-
-    #[test]
-    fn with_containers_both_must_hold() {
-        assert_eq!(combine(State::Running, true, None), State::Running);
-        assert_eq!(
-            combine(State::Running, true, Some(&down("oMLX"))),
-            State::Degraded("service oMLX: connection refused".to_string())
-        );
-        assert_eq!(
-            combine(State::Stopped, true, Some(&down("oMLX"))),
-            State::Stopped
-        );
-        assert_eq!(combine(State::Starting, true, None), State::Starting);
-    }
 }

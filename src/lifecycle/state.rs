@@ -3,8 +3,9 @@
 
 use crate::engine::ProjectState;
 use crate::error::UserError;
-use crate::lifecycle::Session;
+use crate::lifecycle::{Session, native};
 use crate::render::env::{RenderedEnv, render_text};
+use crate::services::{self, ServiceState};
 use crate::stacklet::Stacklet;
 use crate::stacklet::manifest::HealthCheck;
 
@@ -53,7 +54,7 @@ impl State {
 /// `[health]` probes).
 pub async fn of(session: &mut Session, stacklet: &Stacklet) -> Result<State, UserError> {
     let base = containers_and_marker(session, stacklet).await?;
-    crate::lifecycle::native::refine(session, stacklet, base).await
+    refine(session, stacklet, base).await
 }
 
 async fn containers_and_marker(
@@ -70,7 +71,7 @@ async fn containers_and_marker(
             });
         }
         let state = session
-            .project_state(&crate::lifecycle::down::project_name(stacklet.id()))
+            .project_state(&crate::lifecycle::project::project_name(stacklet.id()))
             .await?;
         return Ok(match state {
             ProjectState::Absent if marker => State::Stopped,
@@ -91,6 +92,46 @@ async fn containers_and_marker(
     } else {
         State::Available
     })
+}
+
+/// Refine the container/marker state with the service checks (contract §4): a host stacklet that is
+/// set up is running when every check passes and stopped otherwise; one that also has containers
+/// is running only when both hold, degraded when its containers run but a service does not answer.
+/// Services this runtime started count as set up even before the marker exists (an interrupted
+/// first run), so `down` and `destroy` still reach them.
+pub async fn refine(
+    session: &Session,
+    stacklet: &Stacklet,
+    base: State,
+) -> Result<State, UserError> {
+    if stacklet.manifest.services.is_empty() {
+        return Ok(base);
+    }
+    let ours = !services::started(&session.ws.instance, stacklet.id()).is_empty();
+    if base == State::Available && !ours {
+        return Ok(State::Available);
+    }
+    let states = native::states(session, stacklet).await?;
+    let containers = stacklet.compose_file().is_some();
+    Ok(combine(
+        base,
+        containers,
+        states.iter().find(|s| !s.is_up()),
+    ))
+}
+
+/// The rule of [`refine`] once the services were probed: `down` is the first that does not answer.
+fn combine(base: State, containers: bool, down: Option<&ServiceState>) -> State {
+    match (base, down) {
+        // Not marked set up, but services remembered as started: an interrupted first run.
+        (State::Available, _) => State::Stopped,
+        (State::Running, None) => State::Running,
+        (State::Running, Some(s)) if containers => {
+            State::Degraded(format!("service {}: {}", s.name, s.observed))
+        }
+        (State::Running, Some(_)) => State::Stopped,
+        (other, _) => other,
+    }
 }
 
 /// `[health]` checks with their templates rendered.
@@ -116,4 +157,44 @@ pub fn render_checks(
             Ok(c)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn down(name: &str) -> ServiceState {
+        ServiceState {
+            key: name.to_lowercase(),
+            name: name.to_string(),
+            url: "http://127.0.0.1:1/".to_string(),
+            state: "down",
+            observed: "connection refused".to_string(),
+            started_by_stack: false,
+        }
+    }
+
+    #[test]
+    fn host_only_is_running_when_every_service_answers() {
+        assert_eq!(combine(State::Running, false, None), State::Running);
+        assert_eq!(
+            combine(State::Running, false, Some(&down("oMLX"))),
+            State::Stopped
+        );
+        assert_eq!(combine(State::Available, false, None), State::Stopped);
+    }
+
+    #[test]
+    fn with_containers_both_must_hold() {
+        assert_eq!(combine(State::Running, true, None), State::Running);
+        assert_eq!(
+            combine(State::Running, true, Some(&down("oMLX"))),
+            State::Degraded("service oMLX: connection refused".to_string())
+        );
+        assert_eq!(
+            combine(State::Stopped, true, Some(&down("oMLX"))),
+            State::Stopped
+        );
+        assert_eq!(combine(State::Starting, true, None), State::Starting);
+    }
 }

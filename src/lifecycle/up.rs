@@ -4,20 +4,19 @@
 //! `on_install_success`, so an interrupted first run starts over at `on_configure`; images are
 //! ensured before any container is touched; every file written on the way is written atomically.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use crate::compose::model::Project;
 use crate::engine;
 use crate::error::UserError;
 use crate::health;
-use crate::hooks::{self, HookName, HookRun};
+use crate::hooks::HookName;
+use crate::lifecycle::project::load_project;
 use crate::lifecycle::state::{self, State};
 use crate::lifecycle::{Session, welcome};
 use crate::render::env::{self, RenderedEnv};
 use crate::render::envfile;
 use crate::stacklet::Stacklet;
-use crate::workspace::Workspace;
 
 pub async fn up(session: &mut Session, id: &str) -> anyhow::Result<()> {
     let started = Instant::now();
@@ -33,12 +32,17 @@ pub async fn up(session: &mut Session, id: &str) -> anyhow::Result<()> {
     let mut rendered = env::render(&session.ws, &stacklet, &session.lan_ip)?;
 
     if first_run {
-        if run_hook(session, &stacklet, HookName::OnConfigure, &rendered).await? {
+        if session
+            .run_hook(&stacklet, HookName::OnConfigure, &rendered)
+            .await?
+        {
             // on_configure may have written stack.toml or secrets: render again from disk.
             session.reload()?;
             rendered = env::render(&session.ws, &stacklet, &session.lan_ip)?;
         }
-        run_hook(session, &stacklet, HookName::OnInstall, &rendered).await?;
+        session
+            .run_hook(&stacklet, HookName::OnInstall, &rendered)
+            .await?;
     }
 
     let env_path = session.ws.instance.env_file(id);
@@ -59,7 +63,9 @@ pub async fn up(session: &mut Session, id: &str) -> anyhow::Result<()> {
         None => None,
     };
 
-    run_hook(session, &stacklet, HookName::OnStart, &rendered).await?;
+    session
+        .run_hook(&stacklet, HookName::OnStart, &rendered)
+        .await?;
     // Native services (host stacklets) after `on_start`, which validates the config, and before
     // the containers that may use them. See docs/host-stacklets.md.
     crate::lifecycle::native::start(session, &stacklet, &rendered).await?;
@@ -76,12 +82,16 @@ pub async fn up(session: &mut Session, id: &str) -> anyhow::Result<()> {
     wait_healthy(session, &stacklet, &rendered, project.as_ref()).await?;
 
     if first_run {
-        run_hook(session, &stacklet, HookName::OnInstallSuccess, &rendered).await?;
+        session
+            .run_hook(&stacklet, HookName::OnInstallSuccess, &rendered)
+            .await?;
         let marker = session.ws.instance.marker_file(id);
         crate::atomic::write_private(&marker, b"")
             .map_err(|e| UserError::new(format!("Cannot write `{}`: {e}", marker.display())))?;
     }
-    run_hook(session, &stacklet, HookName::OnStartReady, &rendered).await?;
+    session
+        .run_hook(&stacklet, HookName::OnStartReady, &rendered)
+        .await?;
 
     session.invalidate();
 
@@ -115,62 +125,6 @@ async fn check_requires(session: &mut Session, stacklet: &Stacklet) -> anyhow::R
         }
     }
     Ok(())
-}
-
-/// The stacklet's compose project, interpolated from the rendered env (it wins) and the process
-/// environment (it fills in what the env does not define).
-pub fn load_project(
-    ws: &Workspace,
-    stacklet: &Stacklet,
-    rendered: &RenderedEnv,
-    printer: &crate::output::Printer,
-) -> Result<Option<Project>, UserError> {
-    let Some(file) = stacklet.compose_file() else {
-        return Ok(None);
-    };
-    let mut vars: std::collections::BTreeMap<String, String> = std::env::vars().collect();
-    vars.extend(rendered.entries.iter().cloned());
-    if ws.config.domain_mode() {
-        let profiles = vars.entry("COMPOSE_PROFILES".into()).or_default();
-        if !profiles.split(',').any(|p| p == "domain") {
-            if !profiles.is_empty() {
-                profiles.push(',');
-            }
-            profiles.push_str("domain");
-        }
-    }
-    let project_name = format!("stack-{}", stacklet.id());
-    let loaded = crate::compose::load(&file, &project_name, &vars)
-        .map_err(|e| UserError::new(e.to_string()).maybe_hint(e.hint()))?;
-    for warning in &loaded.warnings {
-        printer.warn(warning);
-    }
-    if loaded.project.name != project_name {
-        return Err(UserError::new(format!(
-            "`{}` sets `name: {}`; a stacklet's project must be named `{project_name}`",
-            crate::config::display_path(&ws.instance, &file),
-            loaded.project.name
-        ))
-        .hint(format!(
-            "write `name: {project_name}` at the top of the compose file"
-        )));
-    }
-    Ok(Some(loaded.project))
-}
-
-/// Run one hook if the stacklet has it. Returns whether it ran.
-pub async fn run_hook(
-    session: &Session,
-    stacklet: &Stacklet,
-    name: HookName,
-    rendered: &RenderedEnv,
-) -> anyhow::Result<bool> {
-    let ctx = session.hook_context(stacklet, rendered);
-    let host = Arc::new(session.host(stacklet.id()));
-    match hooks::run_hook(name, ctx, host, session.printer.clone()).await? {
-        HookRun::NotPresent => Ok(false),
-        HookRun::Ran { .. } => Ok(true),
-    }
 }
 
 async fn wait_healthy(
