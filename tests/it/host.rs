@@ -349,7 +349,7 @@ fn a_host_stacklet_with_containers_is_running_only_when_both_hold() {
     assert_free(port);
     let repo = host_repo("hostmix", port).file(
         "stacklets/hostmix/docker-compose.yml",
-        "name: stack-hostmix\nservices:\n  app:\n    image: busybox:1.36.1\n    command: [\"sleep\", \"3600\"]\n    stop_grace_period: 1s\n",
+        "name: stack-hostmix\nservices:\n  app:\n    image: stack-test/busybox:1\n    command: [\"sleep\", \"3600\"]\n    stop_grace_period: 1s\n",
     );
     let _pid = KillOnDrop(repo.join("stacklets/hostmix/web.pid"));
     let _destroy = DestroyOnDrop(&repo, "hostmix");
