@@ -65,6 +65,8 @@ pub enum Command {
     Logs(LogsArgs),
     /// The bots of the stacklets and whether the bot runner starts them
     Bots(ReadArgs),
+    /// What happened to the stacklets, newest first (`.stack/events.jsonl`)
+    History(HistoryArgs),
     /// Check stacklets against the conventions (compose, templates, hooks, Caddy)
     Lint(LintArgs),
     /// Show help
@@ -182,4 +184,16 @@ pub struct LintArgs {
     /// Print one JSON document on stdout
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Only this stacklet
+    pub id: Option<String>,
+    /// Print one JSON list on stdout
+    #[arg(long)]
+    pub json: bool,
+    /// At most this many events (the newest)
+    #[arg(long, short = 'n')]
+    pub limit: Option<usize>,
 }

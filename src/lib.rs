@@ -12,6 +12,7 @@ mod config;
 mod engine;
 mod error;
 mod health;
+mod history;
 mod hooks;
 mod instance;
 mod lifecycle;

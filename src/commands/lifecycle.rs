@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use crate::cli::{DestroyArgs, IdArgs, TargetArgs, UninstallArgs};
 use crate::error::UserError;
+use crate::history::{Action, Event};
 use crate::hooks::HookName;
 use crate::lifecycle::down::{self, UninstallPlan};
 use crate::lifecycle::{Session, all, state, up};
@@ -16,7 +17,14 @@ use crate::stacklet::graph;
 pub async fn up_cmd(printer: &Printer, args: &TargetArgs) -> anyhow::Result<ExitCode> {
     let mut session = Session::open_locked(printer, !args.lock.no_wait)?;
     if args.target != "all" {
-        up::up(&mut session, &args.target).await?;
+        let result = up::up(&mut session, &args.target).await;
+        session.record(Event::from_result(
+            &args.target,
+            Action::Up,
+            "running",
+            &result,
+        ));
+        result?;
         return Ok(ExitCode::SUCCESS);
     }
     let plan = all::up_plan(&mut session).await?;
@@ -41,7 +49,17 @@ fn finish_all(printer: &Printer, mut failures: Vec<all::Failure>) -> anyhow::Res
 pub async fn down_cmd(printer: &Printer, args: &TargetArgs) -> anyhow::Result<ExitCode> {
     let mut session = Session::open_locked(printer, !args.lock.no_wait)?;
     if args.target != "all" {
-        down::down(&mut session, &args.target).await?;
+        let result = down::down(&mut session, &args.target).await;
+        // Nothing to stop (not set up) is no state change and no event.
+        if !matches!(result, Ok(false)) {
+            session.record(Event::from_result(
+                &args.target,
+                Action::Down,
+                "stopped",
+                &result,
+            ));
+        }
+        result?;
         return Ok(ExitCode::SUCCESS);
     }
     let plan = all::down_plan(&mut session).await?;
@@ -53,8 +71,17 @@ pub async fn down_cmd(printer: &Printer, args: &TargetArgs) -> anyhow::Result<Ex
 
 pub async fn restart_cmd(printer: &Printer, args: &IdArgs) -> anyhow::Result<ExitCode> {
     let mut session = Session::open_locked(printer, !args.lock.no_wait)?;
-    down::down(&mut session, &args.id).await?;
-    up::up(&mut session, &args.id).await?;
+    let result = match down::down(&mut session, &args.id).await {
+        Ok(_) => up::up(&mut session, &args.id).await,
+        Err(e) => Err(e),
+    };
+    session.record(Event::from_result(
+        &args.id,
+        Action::Restart,
+        "running",
+        &result,
+    ));
+    result?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -93,7 +120,14 @@ pub async fn destroy_cmd(printer: &Printer, args: &DestroyArgs) -> anyhow::Resul
             return Ok(ExitCode::FAILURE);
         }
     }
-    down::destroy(&mut session, &args.id).await?;
+    let result = down::destroy(&mut session, &args.id).await;
+    session.record(Event::from_result(
+        &args.id,
+        Action::Destroy,
+        "containers, volumes, secrets and data removed",
+        &result,
+    ));
+    result?;
     printer.status("Destroyed", stacklet.manifest.name.to_string());
     Ok(ExitCode::SUCCESS)
 }
@@ -136,7 +170,21 @@ pub async fn uninstall_cmd(printer: &Printer, args: &UninstallArgs) -> anyhow::R
         keep: args.keep.clone(),
         delete_data,
     };
-    down::uninstall(&mut session, &plan).await?;
+    let result = down::uninstall(&mut session, &plan).await;
+    // Without `--not`, a successful uninstall removed `.stack/` and the history with it: writing
+    // an event would bring the directory back. Kept stacklets keep the history, and a failed
+    // uninstall leaves `.stack/` in place, so the event says what happened.
+    if session.ws.instance.state_dir().is_dir() {
+        for id in &plan.remove {
+            session.record(Event::from_result(
+                id,
+                Action::Uninstall,
+                "removed",
+                &result,
+            ));
+        }
+    }
+    result?;
     printer.status("Uninstalled", "back to a fresh clone");
     Ok(ExitCode::SUCCESS)
 }
@@ -154,14 +202,28 @@ pub async fn setup_cmd(printer: &Printer, args: &IdArgs) -> anyhow::Result<ExitC
         .hint(format!("stack up {}", args.id))
         .into());
     }
-    let rendered = env::render(&session.ws, &stacklet, &session.lan_ip)?;
-    if !session
-        .run_hook(&stacklet, HookName::OnInstallSuccess, &rendered)
-        .await?
-    {
+    let result = run_setup(&session, &stacklet).await;
+    let detail = match &result {
+        Ok(true) => "on_install_success ran",
+        _ => "no on_install_success hook; marked set up",
+    };
+    session.record(Event::from_result(&args.id, Action::Setup, detail, &result));
+    if !result? {
         printer.note(format!("`{}` has no `on_install_success` hook", args.id));
     }
-    let marker = session.ws.instance.marker_file(&args.id);
-    crate::atomic::write_private(&marker, b"")?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `on_install_success`, then the marker. Returns whether the hook exists.
+async fn run_setup(
+    session: &Session,
+    stacklet: &crate::stacklet::Stacklet,
+) -> anyhow::Result<bool> {
+    let rendered = env::render(&session.ws, stacklet, &session.lan_ip)?;
+    let ran = session
+        .run_hook(stacklet, HookName::OnInstallSuccess, &rendered)
+        .await?;
+    let marker = session.ws.instance.marker_file(stacklet.id());
+    crate::atomic::write_private(&marker, b"")?;
+    Ok(ran)
 }

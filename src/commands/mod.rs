@@ -5,6 +5,7 @@ mod bots;
 mod config;
 mod docker;
 mod env;
+mod history;
 mod lifecycle;
 mod lint;
 mod list;
@@ -46,6 +47,7 @@ pub async fn run(cli: Cli, printer: Printer) -> anyhow::Result<ExitCode> {
         Command::Init => docker::init(&printer).await,
         Command::Ps(args) => docker::ps(&printer, &args).await,
         Command::Logs(args) => docker::logs(&printer, &args).await,
+        Command::History(args) => history::history(&printer, &args),
         Command::Lint(args) => lint::lint(&printer, &args),
         Command::List(args) => list::list(&printer, args.json).await,
         Command::Status(args) => list::status(&printer, args.json).await,

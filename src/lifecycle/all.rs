@@ -11,6 +11,7 @@
 
 use futures_util::future::join_all;
 
+use crate::history::{Action, Event};
 use crate::lifecycle::{Session, down, state, up};
 use crate::stacklet::graph;
 
@@ -72,7 +73,9 @@ pub async fn down_plan(session: &mut Session) -> anyhow::Result<Vec<Vec<String>>
 pub async fn up_all(session: &mut Session, plan: &[Vec<String>]) -> Vec<Failure> {
     for level in plan {
         let failures = run_level(session, level, |mut s, id| async move {
-            up::up(&mut s, &id).await
+            let result = up::up(&mut s, &id).await;
+            s.record(Event::from_result(&id, Action::Up, "running", &result));
+            result
         })
         .await;
         if !failures.is_empty() {
@@ -86,7 +89,11 @@ pub async fn up_all(session: &mut Session, plan: &[Vec<String>]) -> Vec<Failure>
 pub async fn down_all(session: &mut Session, plan: &[Vec<String>]) -> Vec<Failure> {
     for level in plan {
         let failures = run_level(session, level, |mut s, id| async move {
-            down::down(&mut s, &id).await.map(|_| ())
+            let result = down::down(&mut s, &id).await;
+            if !matches!(result, Ok(false)) {
+                s.record(Event::from_result(&id, Action::Down, "stopped", &result));
+            }
+            result.map(|_| ())
         })
         .await;
         if !failures.is_empty() {

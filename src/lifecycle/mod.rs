@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use crate::engine;
 use crate::error::UserError;
+use crate::history;
 use crate::hooks::{self, HookContext, HookName, HookRun};
 use crate::lock::InstanceLock;
 use crate::output::Printer;
@@ -36,6 +37,9 @@ pub struct Session {
     /// Compose project → state, read once per session with one engine call; dropped after every
     /// change (`invalidate`).
     states: Option<std::collections::BTreeMap<String, engine::ProjectState>>,
+    /// Who asked, when not the local command line (the signed API's `X-Stack-Actor`); recorded
+    /// with every history event of this session.
+    pub actor: Option<String>,
     /// Shared by [`Session::fork`]s: released when the last of them is dropped.
     _lock: Option<Arc<InstanceLock>>,
 }
@@ -50,6 +54,7 @@ impl Session {
             lan_ip: lan_ip(),
             docker: None,
             states: None,
+            actor: None,
             _lock: None,
         })
     }
@@ -87,6 +92,7 @@ impl Session {
             lan_ip: self.lan_ip.clone(),
             docker: self.docker.clone(),
             states: None,
+            actor: self.actor.clone(),
             _lock: self._lock.clone(),
         }
     }
@@ -128,6 +134,23 @@ impl Session {
     /// Forget cached container states (after `up`, `down`, `destroy`).
     pub fn invalidate(&mut self) {
         self.states = None;
+    }
+
+    /// Append `event` to the instance's history (contract §9) with this session's actor. History
+    /// never fails a command: an event that cannot be written is a warning. Events about ids that
+    /// are not stacklets (`stack up nope`) are not recorded.
+    pub fn record(&self, event: history::Event) {
+        if self.ws.catalog.get(&event.stacklet).is_none() {
+            return;
+        }
+        let event = event.actor(self.actor.clone());
+        if let Err(e) = history::append(&self.ws.instance, &event) {
+            self.printer.warn(format!(
+                "Cannot record the `{}` event in `{}`: {e}",
+                event.action.as_str(),
+                history::file(&self.ws.instance).display()
+            ));
+        }
     }
 
     /// The Docker client if it answers, without failing the command (for read-only views).

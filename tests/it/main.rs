@@ -8,6 +8,7 @@ mod demo;
 mod engine;
 mod env;
 mod foundation;
+mod history;
 mod host;
 mod lifecycle;
 mod lint;
