@@ -12,6 +12,11 @@ need=()
 command -v caddy >/dev/null 2>&1 || need+=(caddy)
 [ -e /usr/lib/x86_64-linux-gnu/libpython3.11.so.1.0 ] || [ -e /usr/lib/aarch64-linux-gnu/libpython3.11.so.1.0 ] || need+=(libpython3.11-dev python3)
 command -v bash >/dev/null || need+=(bash)
+# The start page tests render in a real headless Chromium and decode its QR codes with zbarimg; the
+# wizard tests drive `stack install` in a tmux pseudo-terminal.
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v zbarimg >/dev/null 2>&1 || need+=(zbar-tools)
+command -v tmux >/dev/null 2>&1 || need+=(tmux)
 if ! docker info >/dev/null 2>&1 && ! command -v dockerd >/dev/null 2>&1; then need+=(docker.io); fi
 
 if [ ${#need[@]} -gt 0 ]; then

@@ -26,6 +26,8 @@ use crate::engine::{self, EngineError};
 
 /// The Caddy container of the `core` stacklet (its compose file names it).
 pub const CONTAINER: &str = "stack-core-caddy";
+/// Where core's Caddy sees the start page directory (`.stack/start/`, core's compose file mounts it).
+pub const START_PAGE_ROOT: &str = "/srv/start";
 /// A stacklet's route file, beside its `stacklet.toml`.
 pub const SNIPPET_FILE: &str = "caddy.snippet";
 const CADDYFILE: &str = "Caddyfile";
@@ -186,7 +188,19 @@ pub fn assemble(snippets: &[Snippet], https: bool) -> Result<Assembly, CaddyErro
             text: body,
         });
     }
+    text.push_str(&start_page_site(https));
     Ok(Assembly { text, sections })
+}
+
+/// The family start page at the bare domain, after the stacklets' sites. Core mounts
+/// `.stack/start/` (rendered from `{start_page_dir}`) at [`START_PAGE_ROOT`]; `stack` rewrites the
+/// page on every state change, so Caddy serves it as a static file.
+fn start_page_site(https: bool) -> String {
+    let scheme = if https { "" } else { "http://" };
+    format!(
+        "\n# ── start page ── the family start page, written by `stack` to .stack/start/\n\
+         {scheme}{{$FAMSTACK_DOMAIN}} {{\n    root * {START_PAGE_ROOT}\n    file_server\n}}\n"
+    )
 }
 
 /// Assemble, validate inside the running Caddy, write, reload. `docker` is `None` when the engine

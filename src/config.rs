@@ -19,6 +19,8 @@ const KNOWN_TABLES: &[&str] = &["core", "updates", "ai", "messages"];
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct Core {
+    /// The family's name as people write it (`Smith`): the start page's title.
+    pub family: Option<String>,
     pub domain: String,
     pub data_dir: Option<String>,
     pub timezone: Option<String>,

@@ -23,6 +23,7 @@ mod render;
 mod secrets;
 mod services;
 mod stacklet;
+mod start_page;
 mod workspace;
 
 use std::process::ExitCode;

@@ -86,6 +86,12 @@ http://docs.{$FAMSTACK_DOMAIN} {
 http://photos.{$FAMSTACK_DOMAIN} {
     reverse_proxy p:2
 }
+
+# ── start page ── the family start page, written by `stack` to .stack/start/
+http://{$FAMSTACK_DOMAIN} {
+    root * /srv/start
+    file_server
+}
 ";
     assert_eq!(a.text, expected);
     let lines: Vec<&str> = a.text.lines().collect();
@@ -105,7 +111,13 @@ http://photos.{$FAMSTACK_DOMAIN} {
 fn https_keeps_addresses_for_automatic_https() {
     let src = "docs.{$FAMSTACK_DOMAIN} {\n    reverse_proxy d:1\n}\n";
     let a = assemble(&[snippet("docs", src)], true).unwrap();
-    assert!(a.text.ends_with(src), "{}", a.text);
+    assert!(a.text.contains(src), "{}", a.text);
+    assert!(
+        a.text
+            .contains("\n{$FAMSTACK_DOMAIN} {\n    root * /srv/start\n"),
+        "{}",
+        a.text
+    );
     assert!(!a.text.contains("http://"));
 }
 
@@ -126,9 +138,11 @@ fn a_broken_snippet_is_blamed_on_its_stacklet() {
 }
 
 #[test]
-fn empty_assembly_is_only_comments() {
+fn empty_assembly_serves_only_the_start_page() {
     let a = assemble(&[], false).unwrap();
-    assert!(a.text.lines().all(|l| l.is_empty() || l.starts_with('#')));
+    let sites: Vec<&str> = a.text.lines().filter(|l| l.ends_with(" {")).collect();
+    assert_eq!(sites, ["http://{$FAMSTACK_DOMAIN} {"]);
+    assert!(a.sections.is_empty());
 }
 
 #[test]

@@ -16,22 +16,38 @@ use crate::stacklet::graph;
 
 pub async fn up_cmd(printer: &Printer, args: &TargetArgs) -> anyhow::Result<ExitCode> {
     let mut session = Session::open_locked(printer, !args.lock.no_wait)?;
-    if args.target != "all" {
-        let result = up::up(&mut session, &args.target).await;
-        session.record(Event::from_result(
-            &args.target,
-            Action::Up,
-            "running",
-            &result,
-        ));
+    let result = up_target(&mut session, &args.target).await;
+    refresh_start_page(&mut session).await;
+    result
+}
+
+async fn up_target(session: &mut Session, target: &str) -> anyhow::Result<ExitCode> {
+    if target != "all" {
+        let result = up::up(session, target).await;
+        session.record(Event::from_result(target, Action::Up, "running", &result));
         result?;
         return Ok(ExitCode::SUCCESS);
     }
-    let plan = all::up_plan(&mut session).await?;
+    let plan = all::up_plan(session).await?;
     if plan.is_empty() {
-        printer.note("Nothing is set up yet: start with `stack up <id>`");
+        session
+            .printer
+            .note("Nothing is set up yet: start with `stack up <id>`");
     }
-    finish_all(printer, all::up_all(&mut session, &plan).await)
+    let failures = all::up_all(session, &plan).await;
+    finish_all(&session.printer, failures)
+}
+
+/// Rewrite the family start page after a state change, whatever its outcome: a failed `up` may
+/// leave a stacklet running, a failed `down` one stopped. A page that cannot be written is a
+/// warning, never the command's failure.
+async fn refresh_start_page(session: &mut Session) {
+    match crate::lifecycle::start_page::refresh(session).await {
+        Ok(path) => session
+            .printer
+            .debug(format!("Start page written to `{}`", path.display())),
+        Err(e) => session.printer.warn(format!("{e:#}")),
+    }
 }
 
 /// Render every failure of an `up all` / `down all` level but the last, which becomes the
@@ -48,25 +64,27 @@ fn finish_all(printer: &Printer, mut failures: Vec<all::Failure>) -> anyhow::Res
 
 pub async fn down_cmd(printer: &Printer, args: &TargetArgs) -> anyhow::Result<ExitCode> {
     let mut session = Session::open_locked(printer, !args.lock.no_wait)?;
-    if args.target != "all" {
-        let result = down::down(&mut session, &args.target).await;
+    let result = down_target(&mut session, &args.target).await;
+    refresh_start_page(&mut session).await;
+    result
+}
+
+async fn down_target(session: &mut Session, target: &str) -> anyhow::Result<ExitCode> {
+    if target != "all" {
+        let result = down::down(session, target).await;
         // Nothing to stop (not set up) is no state change and no event.
         if !matches!(result, Ok(false)) {
-            session.record(Event::from_result(
-                &args.target,
-                Action::Down,
-                "stopped",
-                &result,
-            ));
+            session.record(Event::from_result(target, Action::Down, "stopped", &result));
         }
         result?;
         return Ok(ExitCode::SUCCESS);
     }
-    let plan = all::down_plan(&mut session).await?;
+    let plan = all::down_plan(session).await?;
     if plan.is_empty() {
-        printer.note("Nothing is running");
+        session.printer.note("Nothing is running");
     }
-    finish_all(printer, all::down_all(&mut session, &plan).await)
+    let failures = all::down_all(session, &plan).await;
+    finish_all(&session.printer, failures)
 }
 
 pub async fn restart_cmd(printer: &Printer, args: &IdArgs) -> anyhow::Result<ExitCode> {
@@ -81,6 +99,7 @@ pub async fn restart_cmd(printer: &Printer, args: &IdArgs) -> anyhow::Result<Exi
         "running",
         &result,
     ));
+    refresh_start_page(&mut session).await;
     result?;
     Ok(ExitCode::SUCCESS)
 }
@@ -127,6 +146,7 @@ pub async fn destroy_cmd(printer: &Printer, args: &DestroyArgs) -> anyhow::Resul
         "containers, volumes, secrets and data removed",
         &result,
     ));
+    refresh_start_page(&mut session).await;
     result?;
     printer.status("Destroyed", stacklet.manifest.name.to_string());
     Ok(ExitCode::SUCCESS)

@@ -8,6 +8,7 @@ pub mod native;
 pub mod paths;
 pub mod project;
 pub mod routes;
+pub mod start_page;
 pub mod state;
 pub mod up;
 pub mod welcome;

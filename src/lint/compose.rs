@@ -405,9 +405,12 @@ impl ComposeLint<'_, '_> {
             return;
         };
         let folder = format!("{{data_dir}}/{}", self.input.id);
-        // `{caddy_dir}` is runtime state the runtime itself writes (the assembled Caddyfile), not
-        // data: it lives under the instance's `.stack/`, by design.
-        let runtime_state = template == "{caddy_dir}" || template.starts_with("{caddy_dir}/");
+        // `{caddy_dir}` and `{start_page_dir}` are runtime state the runtime itself writes (the
+        // assembled Caddyfile, the start page), not data: they live under the instance's
+        // `.stack/`, by design.
+        let runtime_state = ["{caddy_dir}", "{start_page_dir}"]
+            .iter()
+            .any(|dir| template == dir || template.starts_with(&format!("{dir}/")));
         let below =
             runtime_state || template == &folder || template.starts_with(&format!("{folder}/"));
         if !below {

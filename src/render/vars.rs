@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 
 use crate::config::Config;
+use crate::stacklet::manifest::Manifest;
 use crate::workspace::Workspace;
 
 pub const ADMIN_USERNAME: &str = "stackadmin";
@@ -54,6 +55,11 @@ pub fn variables(
     );
     // Where the runtime assembles the Caddyfile (`caddy.rs`); core mounts it into Caddy.
     set("caddy_dir", ws.instance.caddy_dir().display().to_string());
+    // Where the family start page is written (`start_page.rs`); core's Caddy serves it.
+    set(
+        "start_page_dir",
+        crate::start_page::dir(&ws.instance).display().to_string(),
+    );
     set("admin_username", ADMIN_USERNAME.into());
     set("admin_email", ADMIN_EMAIL.into());
     set(
@@ -166,6 +172,14 @@ pub fn public_url(
         (Some(_), Some(name)) => domain_url(cfg, &format!("{id}-{name}")).unwrap_or_default(),
         (None, _) => format!("http://{lan_ip}:{port}"),
     }
+}
+
+/// The public URL of a stacklet's main `port` (what `list` shows and the start page links to);
+/// `None` for a stacklet without one.
+pub fn stacklet_url(cfg: &Config, manifest: &Manifest, lan_ip: &str) -> Option<String> {
+    manifest
+        .port
+        .map(|port| public_url(cfg, &manifest.id, None, port, lan_ip))
 }
 
 /// The machine's LAN address for URLs shown to people, `localhost` when none is found.

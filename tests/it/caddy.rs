@@ -48,6 +48,7 @@ fn with_core(repo: Repo) -> Repo {
 CADDY_CONFIG_DIR = "{caddy_dir}"
 CADDY_DATA_DIR   = "{data_dir}/core/caddy/data"
 CADDY_STATE_DIR  = "{data_dir}/core/caddy/state"
+START_PAGE_DIR   = "{start_page_dir}"
 FAMSTACK_DOMAIN  = "{domain}"
 "#,
         )
@@ -66,6 +67,7 @@ services:
       - ${{CADDY_CONFIG_DIR}}:/etc/caddy:ro
       - ${{CADDY_DATA_DIR}}:/data
       - ${{CADDY_STATE_DIR}}:/config
+      - ${{START_PAGE_DIR}}:/srv/start:ro
     ports:
       - "127.0.0.1:{CADDY_PORT}:80"
     networks: [stack]
@@ -273,6 +275,13 @@ fn domain_mode_routes_through_caddy_and_survives_a_broken_snippet() {
     assert!(
         serves("hello from cdyweb")(&response),
         "Caddy did not route {host}: {response:?}"
+    );
+    // The bare domain serves the family start page, which now links to cdyweb.
+    let start_link = r#"<a class="url" href="http://cdyweb.example.test">"#;
+    let response = eventually(DOMAIN, serves(start_link));
+    assert!(
+        serves(start_link)(&response),
+        "Caddy did not serve the start page at {DOMAIN}: {response:?}"
     );
     // Only Caddy is meant to reach services in domain mode.
     assert_eq!(bind_ips(&repo, "cdyweb"), ["127.0.0.1"]);

@@ -12,5 +12,6 @@ mod history;
 mod host;
 mod lifecycle;
 mod lint;
+mod start_page;
 mod support;
 mod users;
