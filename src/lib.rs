@@ -18,6 +18,7 @@ mod instance;
 mod lifecycle;
 mod lint;
 mod lock;
+mod order;
 mod output;
 mod render;
 mod secrets;

@@ -11,7 +11,6 @@ mod decode;
 mod dotenv;
 mod error;
 pub mod model;
-mod order;
 mod project;
 mod service;
 mod syntax;

@@ -12,7 +12,6 @@ use std::path::Path;
 use super::decode::{Ctx, Result};
 use super::error::ComposeError;
 use super::model::{MountKind, Network, Project, Service, ServiceNetwork, Volume};
-use super::order;
 use super::service;
 use super::yaml::Node;
 
@@ -258,17 +257,17 @@ fn engine_name(project: &str, key: &str, name: Option<String>, external: bool) -
 
 /// Dependency levels: each inner list can start once all earlier levels are up.
 pub fn service_order(project: &Project) -> std::result::Result<Vec<Vec<String>>, ComposeError> {
-    let deps = project
+    let deps: BTreeMap<String, Vec<String>> = project
         .services
         .iter()
         .map(|(k, s)| (k.clone(), s.depends_on.keys().cloned().collect()))
         .collect();
-    order::levels(&deps).map_err(|members| ComposeError::DependencyCycle {
+    crate::order::levels(&deps).map_err(|cycle| ComposeError::DependencyCycle {
         file: project
             .config_files
             .first()
             .cloned()
             .unwrap_or_else(|| Path::new("docker-compose.yml").to_owned()),
-        members,
+        members: cycle.path,
     })
 }

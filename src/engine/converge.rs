@@ -29,7 +29,7 @@ use super::lifecycle::{
     is_running, project_containers, remove_container, stop_container, summary_label, summary_name,
 };
 use super::network::{self, STACK_NETWORK};
-use super::{EngineError, labels, order, wait};
+use super::{EngineError, labels, wait};
 use crate::compose::model::{Project, Service};
 use crate::output::Printer;
 
@@ -95,12 +95,14 @@ pub async fn converge(
             spec(project, service, &images[name], api_1_44)?,
         );
     }
-    let graph = project
+    let graph: BTreeMap<String, Vec<String>> = project
         .services
         .iter()
         .map(|(name, s)| (name.clone(), s.depends_on.keys().cloned().collect()))
         .collect();
-    let levels = order::levels(&graph)?;
+    let levels = crate::order::levels(&graph).map_err(|cycle| EngineError::DependencyCycle {
+        services: cycle.members().to_vec(),
+    })?;
 
     ensure_networks(docker, project, printer).await?;
     ensure_volumes(docker, project, printer).await?;

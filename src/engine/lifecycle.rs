@@ -17,7 +17,7 @@ use bollard::query_parameters::{
 use futures_util::future::join_all;
 
 use super::error::{is_not_found, is_not_modified};
-use super::{EngineError, labels, order};
+use super::{EngineError, labels};
 use crate::output::Printer;
 
 #[derive(Clone, Debug, Default)]
@@ -86,7 +86,8 @@ fn stop_order(
         by_service.entry(service).or_default().push(c);
     }
     // Labels written by hand could form a cycle; stopping everything at once is then still right.
-    let levels = order::levels(&graph).unwrap_or_else(|_| vec![graph.keys().cloned().collect()]);
+    let levels =
+        crate::order::levels(&graph).unwrap_or_else(|_| vec![graph.keys().cloned().collect()]);
     Ok(levels
         .into_iter()
         .rev()

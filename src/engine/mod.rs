@@ -21,7 +21,6 @@ mod lifecycle;
 mod logs;
 mod mounts;
 mod network;
-mod order;
 mod wait;
 
 pub use connect::connect;

@@ -22,56 +22,22 @@ pub fn levels(stacklets: &[Stacklet]) -> Result<Vec<Vec<String>>, UserError> {
 }
 
 fn levels_of(deps: &BTreeMap<&str, BTreeSet<&str>>) -> Result<Vec<Vec<String>>, UserError> {
-    let mut placed: BTreeSet<&str> = BTreeSet::new();
-    let mut levels = Vec::new();
-    while placed.len() < deps.len() {
-        let level: Vec<&str> = deps
-            .iter()
-            .filter(|(id, d)| {
-                !placed.contains(*id)
-                    && d.iter()
-                        .all(|x| placed.contains(x) || !deps.contains_key(x))
-            })
-            .map(|(id, _)| *id)
-            .collect();
-        if level.is_empty() {
-            let rest: BTreeSet<&str> = deps
-                .keys()
-                .copied()
-                .filter(|id| !placed.contains(id))
-                .collect();
-            return Err(cycle_error(deps, &rest));
-        }
-        placed.extend(level.iter().copied());
-        levels.push(level.into_iter().map(str::to_string).collect());
-    }
-    Ok(levels)
-}
-
-fn cycle_error(deps: &BTreeMap<&str, BTreeSet<&str>>, rest: &BTreeSet<&str>) -> UserError {
-    // Walk from the smallest unplaced id along unplaced dependencies until an id repeats.
-    let mut path: Vec<&str> = Vec::new();
-    let mut current = *rest.iter().next().expect("a cycle has members");
-    while !path.contains(&current) {
-        path.push(current);
-        current = deps[current]
-            .iter()
-            .copied()
-            .find(|d| rest.contains(d))
-            .expect("an unplaced stacklet has an unplaced dependency");
-    }
-    let start = path.iter().position(|p| *p == current).unwrap_or(0);
-    let mut cycle: Vec<&str> = path[start..].to_vec();
-    cycle.push(current);
-    UserError::new(format!(
-        "`requires` forms a cycle: {}",
-        cycle
-            .iter()
-            .map(|c| format!("`{c}`"))
-            .collect::<Vec<_>>()
-            .join(" → ")
-    ))
-    .hint("remove one of these `requires` entries so the stacklets can start in order")
+    let levels = crate::order::levels(deps).map_err(|cycle| {
+        UserError::new(format!(
+            "`requires` forms a cycle: {}",
+            cycle
+                .path
+                .iter()
+                .map(|c| format!("`{c}`"))
+                .collect::<Vec<_>>()
+                .join(" → ")
+        ))
+        .hint("remove one of these `requires` entries so the stacklets can start in order")
+    })?;
+    Ok(levels
+        .into_iter()
+        .map(|level| level.into_iter().map(str::to_string).collect())
+        .collect())
 }
 
 /// Dependencies first; within a level, by id.
