@@ -7,18 +7,17 @@
 //! anything else is rejected up front rather than silently never matching. Only plain HTTP is
 //! supported (reqwest without TLS): an `https://` URL is an immediate, clear failure.
 
-use std::time::{Duration, Instant};
+use std::cell::RefCell;
+use std::time::Duration;
 
-use futures_util::future::join_all;
+use futures_util::future::try_join_all;
 
 use crate::output::Printer;
+use crate::poll::poll_until;
 use crate::stacklet::manifest::HealthCheck;
 
 /// The longest a single probe may take; a hung endpoint must not stall the polling loop.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
-/// Polling starts fast (services often come up within a second) and backs off to this.
-const FIRST_DELAY: Duration = Duration::from_millis(200);
-const MAX_DELAY: Duration = Duration::from_secs(2);
 
 /// The result of one probe: `observed` is what a person needs to see when it keeps failing
 /// (`HTTP 503`, `connection refused`, `$.res = "pung"`).
@@ -141,7 +140,7 @@ async fn probe_with_timeout(
 pub async fn wait_healthy(
     checks: &[HealthCheck],
     printer: &Printer,
-    mut on_tick: impl FnMut(&HealthCheck, &Probe),
+    on_tick: impl FnMut(&HealthCheck, &Probe),
 ) -> Result<(), HealthFailure> {
     // Checks that can never pass fail now, not after their timeout.
     for check in checks {
@@ -157,45 +156,29 @@ pub async fn wait_healthy(
         }
     }
     let client = client();
-    let started = Instant::now();
-    let deadline = |check: &HealthCheck| started + Duration::from_secs(check.timeout_secs);
-    let mut pending: Vec<(&HealthCheck, Option<Probe>)> =
-        checks.iter().map(|c| (c, None)).collect();
-    let mut backoff = Backoff::new();
-    while !pending.is_empty() {
-        let now = Instant::now();
-        let probes = join_all(pending.iter().map(|(check, _)| {
-            // Never let one probe run past the check's own deadline by more than a moment.
-            let remaining = deadline(check).saturating_duration_since(now);
-            let timeout = remaining.clamp(Duration::from_millis(200), REQUEST_TIMEOUT);
-            probe_with_timeout(&client, check, timeout)
-        }))
-        .await;
-        for ((check, last), probe) in pending.iter_mut().zip(probes) {
-            if last.as_ref() != Some(&probe) {
-                printer.debug(format!("health {}: {}", check.name, probe.observed));
-            }
-            on_tick(check, &probe);
-            *last = Some(probe);
+    let on_tick = RefCell::new(on_tick);
+    // Each check polls on its own schedule until its own timeout; the first to fail ends the wait.
+    let waits = checks.iter().map(|check| {
+        let (client, on_tick) = (&client, &on_tick);
+        async move {
+            let mut last: Option<Probe> = None;
+            let passed = poll_until(Duration::from_secs(check.timeout_secs), async |left| {
+                // Never let one probe run past the check's own deadline by more than a moment.
+                let timeout = left.clamp(Duration::from_millis(200), REQUEST_TIMEOUT);
+                let probe = probe_with_timeout(client, check, timeout).await;
+                if last.as_ref() != Some(&probe) {
+                    printer.debug(format!("health {}: {}", check.name, probe.observed));
+                }
+                (on_tick.borrow_mut())(check, &probe);
+                let passed = probe.passed;
+                last = Some(probe);
+                passed.then_some(())
+            })
+            .await;
+            passed.ok_or_else(|| failure(check, last.map(|p| p.observed).unwrap_or_default()))
         }
-        pending.retain(|(_, last)| !last.as_ref().is_some_and(|p| p.passed));
-        let now = Instant::now();
-        if let Some((check, last)) = pending.iter().find(|(c, _)| now >= deadline(c)) {
-            let observed = last
-                .as_ref()
-                .map_or_else(String::new, |p| p.observed.clone());
-            return Err(failure(check, observed));
-        }
-        let Some(next_deadline) = pending.iter().map(|(c, _)| deadline(c)).min() else {
-            break;
-        };
-        // Sleep no longer than to the nearest deadline, so that check gets a last probe in time.
-        let delay = backoff
-            .next_delay()
-            .min(next_deadline.saturating_duration_since(now));
-        tokio::time::sleep(delay).await;
-    }
-    Ok(())
+    });
+    try_join_all(waits).await.map(drop)
 }
 
 fn failure(check: &HealthCheck, observed: String) -> HealthFailure {
@@ -205,24 +188,6 @@ fn failure(check: &HealthCheck, observed: String) -> HealthFailure {
         observed,
         timeout_secs: check.timeout_secs,
         hint: check.hint.clone(),
-    }
-}
-
-/// Delays between polling rounds: 200 ms, doubling, capped at 2 s.
-#[derive(Debug)]
-struct Backoff {
-    next: Duration,
-}
-
-impl Backoff {
-    fn new() -> Self {
-        Self { next: FIRST_DELAY }
-    }
-
-    fn next_delay(&mut self) -> Duration {
-        let delay = self.next;
-        self.next = (self.next * 2).min(MAX_DELAY);
-        delay
     }
 }
 
@@ -528,16 +493,16 @@ mod tests {
         .await;
         assert_eq!(result, Ok(()));
         assert_eq!(hits.load(Ordering::SeqCst), 3);
-        // The passing check is probed once, then left alone.
-        assert_eq!(
-            ticks,
-            vec![
-                ("web".to_string(), "HTTP 503".to_string()),
-                ("api".to_string(), "$.res = \"pong\"".to_string()),
-                ("web".to_string(), "HTTP 503".to_string()),
-                ("web".to_string(), "HTTP 200".to_string()),
-            ]
-        );
+        // Each check is probed until it passes, then left alone.
+        let seen = |name: &str| -> Vec<String> {
+            ticks
+                .iter()
+                .filter(|(check, _)| check == name)
+                .map(|(_, observed)| observed.clone())
+                .collect()
+        };
+        assert_eq!(seen("web"), ["HTTP 503", "HTTP 503", "HTTP 200"]);
+        assert_eq!(seen("api"), ["$.res = \"pong\""]);
     }
 
     #[tokio::test]
@@ -588,13 +553,5 @@ mod tests {
             "{}",
             failure.observed
         );
-    }
-
-    #[test]
-    fn polling_starts_fast_and_backs_off_to_two_seconds() {
-        let mut backoff = Backoff::new();
-        let delays: Vec<u128> = (0..7).map(|_| backoff.next_delay().as_millis()).collect();
-        assert!(delays[0] <= 250);
-        assert_eq!(delays, vec![200, 400, 800, 1600, 2000, 2000, 2000]);
     }
 }

@@ -20,6 +20,7 @@ mod lint;
 mod lock;
 mod order;
 mod output;
+mod poll;
 mod render;
 mod secrets;
 mod services;

@@ -11,7 +11,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_util::future::join_all;
 use serde::Serialize;
@@ -20,14 +20,13 @@ use crate::error::UserError;
 use crate::hooks::HookContext;
 use crate::instance::Instance;
 use crate::output::Printer;
+use crate::poll::poll_until;
 use crate::render::env::render_text;
 use crate::stacklet::Stacklet;
 
 /// How long `up` waits for a service it started to answer. Native servers load models on start, so
 /// this is generous; `STACK_SERVICE_TIMEOUT` (seconds) overrides it for slow machines and tests.
 const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(60);
-const POLL_FIRST: Duration = Duration::from_millis(200);
-const POLL_MAX: Duration = Duration::from_secs(2);
 /// How many trailing output lines a failed `start`/`stop` report carries.
 const TAIL_LINES: usize = 10;
 
@@ -288,26 +287,21 @@ async fn wait_up(
     printer: &Printer,
 ) -> Result<(), ServiceError> {
     let timeout = start_timeout();
-    let deadline = Instant::now() + timeout;
-    let mut delay = POLL_FIRST;
     printer.status("Waiting", format!("{} at {}", service.name, service.url));
-    loop {
-        let (up, observed) = check(client, &service.url).await;
-        if up {
-            return Ok(());
-        }
-        if Instant::now() + delay > deadline {
-            return Err(ServiceError::Timeout {
-                stacklet: id.to_string(),
-                service: service.name.clone(),
-                url: service.url.clone(),
-                observed,
-                timeout,
-            });
-        }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(POLL_MAX);
-    }
+    let mut observed = String::new();
+    let up = poll_until(timeout, async |_| {
+        let (up, seen) = check(client, &service.url).await;
+        observed = seen;
+        up.then_some(())
+    })
+    .await;
+    up.ok_or_else(|| ServiceError::Timeout {
+        stacklet: id.to_string(),
+        service: service.name.clone(),
+        url: service.url.clone(),
+        observed,
+        timeout,
+    })
 }
 
 fn start_timeout() -> Duration {
