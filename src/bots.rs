@@ -18,8 +18,8 @@ use crate::config::display_path;
 use crate::error::{UserError, closest};
 use crate::instance::Instance;
 use crate::output::Printer;
-use crate::stacklet::Stacklet;
 use crate::stacklet::manifest::toml_message;
+use crate::stacklet::{Stacklet, StackletId};
 use crate::workspace::Workspace;
 
 const KNOWN_KEYS: &[&str] = &[
@@ -119,10 +119,8 @@ pub fn load(
 
     let id = string("id", true)?.unwrap_or_default();
     let base = id.strip_suffix("-bot").unwrap_or_default();
-    let well_formed = id.starts_with(|c: char| c.is_ascii_lowercase())
-        && id
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    // A bot id follows the stacklet id rule: it becomes the Matrix username.
+    let well_formed = StackletId::is_valid(&id);
     if !id.ends_with("-bot") || base.is_empty() {
         return Err(invalid(
             "id",

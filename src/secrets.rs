@@ -19,6 +19,8 @@ use std::path::{Path, PathBuf};
 use rand::seq::IndexedRandom;
 use toml_edit::{DocumentMut, Item};
 
+use crate::stacklet::StackletId;
+
 /// What a generated secret looks like.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -189,14 +191,12 @@ impl Secrets {
     }
 }
 
-/// `<namespace>__<NAME>`: namespace a stacklet id (`[a-z][a-z0-9-]*`) or `global`, NAME an
+/// `<namespace>__<NAME>`: namespace a stacklet id ([`StackletId`]) or `global`, NAME an
 /// environment variable name. Checked so nothing unusable as a template variable gets stored.
 fn check_key(key: &str) -> Result<(), SecretsError> {
     let valid = key.split_once("__").is_some_and(|(ns, name)| {
-        let mut ns_chars = ns.chars();
         let mut name_chars = name.chars();
-        ns_chars.next().is_some_and(|c| c.is_ascii_lowercase())
-            && ns_chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        StackletId::is_valid(ns)
             && name_chars
                 .next()
                 .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')

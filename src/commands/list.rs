@@ -71,7 +71,7 @@ async fn rows(session: &mut Session, probe: bool) -> anyhow::Result<Vec<Row>> {
                 "services": services,
             });
             Row {
-                id: m.id.clone(),
+                id: m.id.to_string(),
                 name: m.name.clone(),
                 category: m.category.clone(),
                 state: match current.detail() {

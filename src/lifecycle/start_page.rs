@@ -50,7 +50,7 @@ pub async fn entries(session: &mut Session) -> Result<Vec<Entry>, UserError> {
                 .collect(),
         });
         entries.push(Entry {
-            id: m.id.clone(),
+            id: m.id.to_string(),
             name: m.name.clone(),
             description: m.description.clone(),
             url,

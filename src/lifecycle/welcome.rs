@@ -48,7 +48,7 @@ pub fn show(
             lines.push(format!("  Family: {}", others.join(", ")));
         }
     }
-    let data = ws.config.data_dir.join(&m.id);
+    let data = ws.config.data_dir.join(m.id.as_str());
     if data.exists() {
         lines.push(format!("  Data:   {}", data.display()));
     }

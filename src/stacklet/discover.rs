@@ -19,7 +19,7 @@ pub struct Stacklet {
 
 impl Stacklet {
     pub fn id(&self) -> &str {
-        &self.manifest.id
+        self.manifest.id.as_str()
     }
 
     /// `docker-compose.yml`, else `compose.yaml` (also `.yaml`/`.yml` variants), if any.

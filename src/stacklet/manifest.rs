@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::stacklet::id::{ID_RULE, StackletId};
+
 pub const CATEGORIES: &[&str] = &[
     "infrastructure",
     "media",
@@ -146,7 +148,7 @@ pub struct NativeService {
 /// A validated manifest.
 #[derive(Clone, Debug)]
 pub struct Manifest {
-    pub id: String,
+    pub id: StackletId,
     pub name: String,
     pub description: String,
     pub version: String,
@@ -219,26 +221,17 @@ impl Manifest {
             toml::from_str(source).map_err(|e| err(None, toml_message(&e, source), None))?;
         let at = |key: &str| line_suffix(source, key);
 
-        let id_ok = raw
-            .id
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_lowercase())
-            && raw
-                .id
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-        if !id_ok {
+        let Some(id) = StackletId::parse(&raw.id) else {
             return Err(err(
                 Some("id"),
                 format!(
-                    "`{}` is not a valid id{}; expected lowercase letters, digits and `-`, starting with a letter",
+                    "`{}` is not a valid id{}; expected {ID_RULE}",
                     raw.id,
                     at("id")
                 ),
                 None,
             ));
-        }
+        };
         if raw.id != dir_name {
             return Err(err(
                 Some("id"),
@@ -346,7 +339,7 @@ impl Manifest {
         }
         Ok((
             Self {
-                id: raw.id,
+                id,
                 name: raw.name,
                 description: raw.description,
                 version: raw.version,

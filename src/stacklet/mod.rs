@@ -3,7 +3,9 @@
 
 pub mod discover;
 pub mod graph;
+pub mod id;
 pub mod manifest;
 
 pub use discover::{Catalog, Stacklet};
+pub use id::StackletId;
 pub use manifest::Manifest;
