@@ -94,7 +94,7 @@ pub fn load(
     };
     let file = display_path(instance, &path);
     let source = std::fs::read_to_string(&path)
-        .map_err(|e| UserError::new(format!("Cannot read `{file}`: {e}")))?;
+        .map_err(|e| UserError::new(format!("Cannot read `{file}`")).because(e))?;
     let table: toml::Table = toml::from_str(&source)
         .map_err(|e| UserError::new(format!("Invalid `{file}`: {}", toml_message(&e, &source))))?;
     let invalid = |key: &str, message: String| {
@@ -301,7 +301,7 @@ pub fn write_manifest(
     let path = ws.instance.bots_manifest();
     let text = serde_json::to_string_pretty(&manifest_json(&bots)).unwrap_or_default() + "\n";
     crate::atomic::write_private(&path, text.as_bytes())
-        .map_err(|e| UserError::new(format!("Cannot write `{}`: {e}", path.display())))?;
+        .map_err(|e| UserError::new(format!("Cannot write `{}`", path.display())).because(e))?;
     Ok((bots, warnings))
 }
 

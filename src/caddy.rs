@@ -67,7 +67,7 @@ impl Snippet {
 
 #[derive(Debug, thiserror::Error)]
 pub enum CaddyError {
-    #[error("Cannot {action} `{}`: {source}", .path.display())]
+    #[error("Cannot {action} `{}`", .path.display())]
     Io {
         action: &'static str,
         path: PathBuf,

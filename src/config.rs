@@ -84,7 +84,7 @@ impl Config {
         let source = match std::fs::read_to_string(&path) {
             Ok(s) => Some(s),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(UserError::new(format!("Cannot read `{display}`: {e}"))),
+            Err(e) => return Err(UserError::new(format!("Cannot read `{display}`")).because(e)),
         };
         let Some(source) = source else {
             let data_dir = instance.resolve_data_dir(DEFAULT_DATA_DIR);
@@ -183,7 +183,7 @@ impl Users {
         let source = match std::fs::read_to_string(&path) {
             Ok(s) => s,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
-            Err(e) => return Err(UserError::new(format!("Cannot read `{display}`: {e}"))),
+            Err(e) => return Err(UserError::new(format!("Cannot read `{display}`")).because(e)),
         };
         let raw: RawUsers = toml::from_str(&source).map_err(|e| {
             UserError::new(format!(
@@ -277,11 +277,11 @@ pub fn set_value(
     let source = match std::fs::read_to_string(&path) {
         Ok(s) => s,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(UserError::new(format!("Cannot read `{display}`: {e}"))),
+        Err(e) => return Err(UserError::new(format!("Cannot read `{display}`")).because(e)),
     };
-    let mut doc: toml_edit::DocumentMut = source
-        .parse()
-        .map_err(|e: toml_edit::TomlError| UserError::new(format!("Invalid `{display}`: {e}")))?;
+    let mut doc: toml_edit::DocumentMut = source.parse().map_err(|e: toml_edit::TomlError| {
+        UserError::new(format!("Invalid `{display}`")).because(e)
+    })?;
     let new = json_to_toml(value).ok_or_else(|| {
         UserError::new(format!(
             "Cannot store `{value}` as `[{table}].{key}` in `{display}`: null is not a TOML value"
@@ -298,7 +298,7 @@ pub fn set_value(
     }
     *item = toml_edit::Item::Value(new);
     crate::atomic::write_keeping_mode(&path, doc.to_string().as_bytes())
-        .map_err(|e| UserError::new(format!("Cannot write `{display}`: {e}")))
+        .map_err(|e| UserError::new(format!("Cannot write `{display}`")).because(e))
 }
 
 /// Read `[<table>].<key>` of the current `stack.toml` on disk as JSON (hooks see their own writes).
@@ -312,7 +312,7 @@ pub fn get_value(
     let source = match std::fs::read_to_string(&path) {
         Ok(s) => s,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(UserError::new(format!("Cannot read `{display}`: {e}"))),
+        Err(e) => return Err(UserError::new(format!("Cannot read `{display}`")).because(e)),
     };
     let parsed: toml::Table = toml::from_str(&source).map_err(|e| {
         UserError::new(format!(

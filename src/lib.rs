@@ -49,7 +49,8 @@ pub fn run() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            printer.error(format!("Cannot start the async runtime: {e}"), &[]);
+            let err = error::UserError::new("Cannot start the async runtime").because(e);
+            printer.failure(&error::Report::of(&err));
             return ExitCode::FAILURE;
         }
     };

@@ -114,6 +114,26 @@ impl Printer {
         self.err_line(&format!("{label} {message}"));
     }
 
+    /// `error: <message>`, then (cargo-style) a blank line, `Caused by:` and each cause indented on
+    /// its own line, then for each hint a blank line and `hint: <hint>`.
+    pub fn failure(&self, report: &crate::error::Report) {
+        let mut message = report.message.clone();
+        if !report.causes.is_empty() {
+            let heading = if self.inner.color {
+                format!("{}", "Caused by:".bold())
+            } else {
+                "Caused by:".to_string()
+            };
+            message.push_str(&format!("\n\n{heading}"));
+            for cause in &report.causes {
+                for line in cause.lines() {
+                    message.push_str(&format!("\n  {line}"));
+                }
+            }
+        }
+        self.error(message, &report.hints);
+    }
+
     /// `error: <message>`, then for each hint a blank line and `hint: <hint>`.
     pub fn error(&self, message: impl Display, hints: &[String]) {
         let (label, hint_label) = if self.inner.color {

@@ -83,6 +83,35 @@ pub enum SecretsError {
     GlobalNamespace,
 }
 
+impl SecretsError {
+    /// What to do about it. Only a file that does not parse is about its content; a failed read,
+    /// write or lock is about the file system, and nothing was changed.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            SecretsError::Parse { path, .. } | SecretsError::NotAString { path, .. } => {
+                Some(format!(
+                    "fix or move `{}`; it is never replaced automatically",
+                    path.display()
+                ))
+            }
+            SecretsError::Read { path, .. }
+            | SecretsError::Write { path, .. }
+            | SecretsError::Lock { path, .. } => Some(format!(
+                "check the permissions of `{}` and that its disk has free space; the secrets were not changed",
+                path.parent().unwrap_or(path).display()
+            )),
+            SecretsError::InvalidKey { .. } | SecretsError::GlobalNamespace => None,
+        }
+    }
+}
+
+impl From<SecretsError> for crate::error::UserError {
+    fn from(e: SecretsError) -> Self {
+        let hint = e.hint();
+        crate::error::UserError::wrap(e).maybe_hint(hint)
+    }
+}
+
 /// A snapshot of `secrets.toml` as it was when read (or just written).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Secrets {

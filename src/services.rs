@@ -193,14 +193,14 @@ pub enum ServiceError {
         timeout: Duration,
     },
 
-    #[error("Cannot run `bash` for `{command}`: {source}")]
+    #[error("Cannot run `bash` for `{command}`")]
     Spawn {
         command: String,
         #[source]
         source: std::io::Error,
     },
 
-    #[error("Cannot write `{}`: {source}", path.display())]
+    #[error("Cannot write `{}`", path.display())]
     Io {
         path: PathBuf,
         #[source]

@@ -21,7 +21,7 @@ impl Workspace {
     /// Discover and load everything from the process environment; warnings go to the printer.
     pub fn load(printer: &Printer) -> Result<Self, UserError> {
         let cwd = std::env::current_dir()
-            .map_err(|e| UserError::new(format!("Cannot read the current directory: {e}")))?;
+            .map_err(|e| UserError::new("Cannot read the current directory").because(e))?;
         let root = std::env::var("STACK_ROOT").ok();
         let dir = std::env::var("STACK_DIR").ok();
         let instance = Instance::discover(&cwd, root.as_deref(), dir.as_deref())?;

@@ -12,7 +12,7 @@ pub fn history(printer: &Printer, args: &HistoryArgs) -> anyhow::Result<ExitCode
     let instance = &session.ws.instance;
     let path = history::file(instance);
     let log = history::read(instance).map_err(|e| {
-        crate::error::UserError::new(format!("Cannot read `{}`: {e}", path.display()))
+        crate::error::UserError::new(format!("Cannot read `{}`", path.display())).because(e)
     })?;
     for skipped in &log.skipped {
         printer.warn(format!(

@@ -14,7 +14,7 @@ mod stacklet;
 use std::process::ExitCode;
 
 use crate::cli::{Cli, Command, GlobalArgs};
-use crate::error::{ExitKind, UserError, closest};
+use crate::error::{ExitKind, Report, UserError, closest};
 use crate::lifecycle::Session;
 use crate::output::{Printer, Verbosity};
 
@@ -94,30 +94,16 @@ pub fn exit(result: anyhow::Result<ExitCode>, printer: &Printer) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
-            if let Some(user) = err.chain().find_map(|e| e.downcast_ref::<UserError>()) {
-                let outer: Vec<String> = err
-                    .chain()
-                    .take_while(|e| e.downcast_ref::<UserError>().is_none())
-                    .map(ToString::to_string)
-                    .collect();
-                let message = if outer.is_empty() {
-                    user.message.clone()
-                } else {
-                    format!("{}: {}", outer.join(": "), user.message)
-                };
-                printer.error(message, &user.hints);
-                match user.kind {
-                    ExitKind::Usage => ExitCode::from(2),
-                    ExitKind::Failure => ExitCode::FAILURE,
+            let mut report = Report::new(err.chain());
+            for hint in domain_hints(&err) {
+                if !report.hints.contains(&hint) {
+                    report.hints.push(hint);
                 }
-            } else {
-                let message = err
-                    .chain()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(": ");
-                printer.error(message, &domain_hints(&err));
-                ExitCode::FAILURE
+            }
+            printer.failure(&report);
+            match report.kind {
+                ExitKind::Usage => ExitCode::from(2),
+                ExitKind::Failure => ExitCode::FAILURE,
             }
         }
     }

@@ -65,7 +65,7 @@ pub async fn run(
             }
             Ok(exit_code(code))
         }
-        Err(e) => Err(UserError::new(e.to_string()).into()),
+        Err(e) => Err(UserError::wrap(e).into()),
     }
 }
 

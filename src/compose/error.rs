@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ComposeError {
-    #[error("Cannot read `{}`: {source}", path.display())]
+    #[error("Cannot read `{}`", path.display())]
     Read { path: PathBuf, source: io::Error },
 
     #[error("Invalid YAML in `{}`: {message}", file.display())]
@@ -87,7 +87,7 @@ pub enum ComposeError {
         closest: Option<String>,
     },
 
-    #[error("Cannot read env_file `{}` of service `{service}`: {source}", path.display())]
+    #[error("Cannot read env_file `{}` of service `{service}`", path.display())]
     EnvFile {
         path: PathBuf,
         service: String,

@@ -42,9 +42,7 @@ impl Case {
 
     /// The error text with the temp dir replaced by `<dir>`.
     fn error(&self) -> String {
-        self.load_with(&[])
-            .unwrap_err()
-            .to_string()
+        crate::error::one_line(&self.load_with(&[]).unwrap_err())
             .replace(&self.dir.path().display().to_string(), "<dir>")
     }
 }

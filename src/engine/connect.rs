@@ -11,6 +11,7 @@ use std::time::Duration;
 use bollard::{API_DEFAULT_VERSION, Docker};
 
 use super::EngineError;
+use super::error::ConnectFailure;
 
 /// Per-request timeout of the client (seconds). Pulls and builds stream for longer than this per
 /// request are fine: bollard applies it to the response head, not the whole body.
@@ -29,7 +30,7 @@ pub async fn connect() -> Result<Docker, EngineError> {
 /// Tries each host URL in order; the first that answers wins.
 pub(crate) async fn connect_to(candidates: Vec<String>) -> Result<Docker, EngineError> {
     let mut looked = Vec::new();
-    let mut reason = String::from("no Docker socket found");
+    let mut reason = None;
     for host in candidates {
         looked.push(host.clone());
         if let Some(path) = host.strip_prefix("unix://")
@@ -39,32 +40,42 @@ pub(crate) async fn connect_to(candidates: Vec<String>) -> Result<Docker, Engine
         }
         match try_connect(&host).await {
             Ok(docker) => return Ok(docker),
-            Err(err) => reason = err,
+            Err(err) => reason = Some(err),
         }
     }
     Err(EngineError::Unreachable { looked, reason })
 }
 
-async fn try_connect(host: &str) -> Result<Docker, String> {
+async fn try_connect(host: &str) -> Result<Docker, ConnectFailure> {
+    let request = |source| ConnectFailure::Request {
+        host: host.to_string(),
+        source,
+    };
+    let timeout = || ConnectFailure::Timeout {
+        host: host.to_string(),
+    };
     let docker = if let Some(path) = host.strip_prefix("unix://") {
         Docker::connect_with_unix(path, CLIENT_TIMEOUT_SECS, API_DEFAULT_VERSION)
     } else if host.starts_with("tcp://") || host.starts_with("http://") {
         Docker::connect_with_http(host, CLIENT_TIMEOUT_SECS, API_DEFAULT_VERSION)
     } else {
-        return Err(format!(
-            "unsupported DOCKER_HOST `{host}` (use unix:// or tcp://)"
-        ));
+        return Err(ConnectFailure::Unsupported {
+            host: host.to_string(),
+        });
     }
-    .map_err(|e| e.to_string())?;
+    .map_err(request)?;
     match tokio::time::timeout(PING_TIMEOUT, docker.ping()).await {
-        Err(_) => return Err(format!("`{host}` did not answer within 1.5 s")),
-        Ok(Err(e)) => return Err(format!("`{host}`: {e}")),
+        Err(_) => return Err(timeout()),
+        Ok(Err(e)) => return Err(request(e)),
         Ok(Ok(_)) => {}
     }
     // The negotiation is one more small request; it gets its own timeout for the same reason.
     match tokio::time::timeout(PING_TIMEOUT, docker.negotiate_version()).await {
-        Err(_) => Err(format!("`{host}` did not answer within 1.5 s")),
-        Ok(Err(e)) => Err(format!("`{host}`: version negotiation failed: {e}")),
+        Err(_) => Err(timeout()),
+        Ok(Err(source)) => Err(ConnectFailure::Negotiation {
+            host: host.to_string(),
+            source,
+        }),
         Ok(Ok(docker)) => Ok(docker),
     }
 }

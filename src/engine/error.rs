@@ -3,12 +3,38 @@
 
 use std::path::PathBuf;
 
+/// Why one candidate engine address did not give a usable client.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectFailure {
+    #[error("Unsupported DOCKER_HOST `{host}` (use unix:// or tcp://)")]
+    Unsupported { host: String },
+    #[error("`{host}` did not answer within 1.5 s")]
+    Timeout { host: String },
+    #[error("`{host}` did not answer")]
+    Request {
+        host: String,
+        #[source]
+        source: bollard::errors::Error,
+    },
+    #[error("`{host}`: version negotiation failed")]
+    Negotiation {
+        host: String,
+        #[source]
+        source: bollard::errors::Error,
+    },
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error("Cannot reach the Docker engine (looked at {})", .looked.join(", "))]
-    Unreachable { looked: Vec<String>, reason: String },
+    Unreachable {
+        looked: Vec<String>,
+        /// Why the last candidate that exists did not answer (none when no socket exists).
+        #[source]
+        reason: Option<ConnectFailure>,
+    },
 
-    #[error("Docker API call failed: {action}: {source}")]
+    #[error("Docker API call failed: {action}")]
     Api {
         action: String,
         #[source]
@@ -29,7 +55,7 @@ pub enum EngineError {
         message: String,
     },
 
-    #[error("Cannot read build context `{}`: {source}", .path.display())]
+    #[error("Cannot read build context `{}`", .path.display())]
     BuildContext {
         path: PathBuf,
         #[source]
@@ -66,7 +92,7 @@ pub enum EngineError {
         reason: String,
     },
 
-    #[error("Cannot create bind mount source `{}` for service `{service}`: {source}", .path.display())]
+    #[error("Cannot create bind mount source `{}` for service `{service}`", .path.display())]
     BindSource {
         service: String,
         path: PathBuf,
@@ -142,4 +168,11 @@ pub(crate) fn is_not_modified(err: &bollard::errors::Error) -> bool {
             ..
         }
     )
+}
+
+impl From<EngineError> for crate::error::UserError {
+    fn from(e: EngineError) -> Self {
+        let hint = e.hint();
+        crate::error::UserError::wrap(e).maybe_hint(hint)
+    }
 }

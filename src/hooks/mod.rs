@@ -147,7 +147,7 @@ pub enum HookRun {
 
 #[derive(Debug, thiserror::Error)]
 pub enum HookError {
-    #[error("Cannot read `{}`: {source}", path.display())]
+    #[error("Cannot read `{}`", path.display())]
     Io {
         path: PathBuf,
         #[source]
@@ -166,7 +166,7 @@ pub enum HookError {
         traceback: String,
     },
 
-    #[error("Cannot start `bash` for `{}`: {source}", file.display())]
+    #[error("Cannot start `bash` for `{}`", file.display())]
     Spawn {
         file: PathBuf,
         #[source]

@@ -113,8 +113,7 @@ pub async fn destroy(session: &mut Session, id: &str) -> anyhow::Result<()> {
     }
     let instance = session.ws.instance.clone();
     remove_file(&instance.env_file(id))?;
-    let removed = Secrets::remove_namespace(&instance.secrets_file(), id)
-        .map_err(|e| UserError::new(e.to_string()))?;
+    let removed = Secrets::remove_namespace(&instance.secrets_file(), id)?;
     if !removed.is_empty() {
         printer.status("Removing", format!("{} secrets of `{id}`", removed.len()));
     }
@@ -123,13 +122,15 @@ pub async fn destroy(session: &mut Session, id: &str) -> anyhow::Result<()> {
     crate::bots::refresh(&session.ws, &printer, &stacklet, true)?;
     let state_dir = instance.stacklet_state_dir(id);
     if state_dir.is_dir() {
-        std::fs::remove_dir_all(&state_dir)
-            .map_err(|e| UserError::new(format!("Cannot remove `{}`: {e}", state_dir.display())))?;
+        std::fs::remove_dir_all(&state_dir).map_err(|e| {
+            UserError::new(format!("Cannot remove `{}`", state_dir.display())).because(e)
+        })?;
     }
     if let Some(data) = paths::deletable_data_dir(&session.ws.config.data_dir, id)? {
         printer.status("Removing", data.display().to_string());
-        std::fs::remove_dir_all(&data)
-            .map_err(|e| UserError::new(format!("Cannot remove `{}`: {e}", data.display())))?;
+        std::fs::remove_dir_all(&data).map_err(|e| {
+            UserError::new(format!("Cannot remove `{}`", data.display())).because(e)
+        })?;
     }
 
     // Domain mode: reassemble the Caddyfile without this stacklet's route and reload Caddy.
@@ -141,10 +142,7 @@ fn remove_file(path: &std::path::Path) -> Result<(), UserError> {
     match std::fs::remove_file(path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(UserError::new(format!(
-            "Cannot remove `{}`: {e}",
-            path.display()
-        ))),
+        Err(e) => Err(UserError::new(format!("Cannot remove `{}`", path.display())).because(e)),
     }
 }
 
@@ -198,18 +196,17 @@ pub async fn uninstall(session: &mut Session, plan: &UninstallPlan) -> anyhow::R
             // The lock file lives inside; removing it while held is fine on Unix (the descriptor
             // stays valid) and nothing else may start until this command exits.
             std::fs::remove_dir_all(&state_dir).map_err(|e| {
-                UserError::new(format!("Cannot remove `{}`: {e}", state_dir.display()))
+                UserError::new(format!("Cannot remove `{}`", state_dir.display())).because(e)
             })?;
         }
     } else {
         for id in &plan.remove {
-            Secrets::remove_namespace(&instance.secrets_file(), id)
-                .map_err(|e| UserError::new(e.to_string()))?;
+            Secrets::remove_namespace(&instance.secrets_file(), id)?;
             remove_file(&instance.marker_file(id))?;
             let dir = instance.stacklet_state_dir(id);
             if dir.is_dir() {
                 std::fs::remove_dir_all(&dir).map_err(|e| {
-                    UserError::new(format!("Cannot remove `{}`: {e}", dir.display()))
+                    UserError::new(format!("Cannot remove `{}`", dir.display())).because(e)
                 })?;
             }
         }
@@ -231,7 +228,7 @@ pub async fn uninstall(session: &mut Session, plan: &UninstallPlan) -> anyhow::R
             if let Some(data) = paths::deletable_data_dir(&data_root, id)? {
                 printer.status("Removing", data.display().to_string());
                 std::fs::remove_dir_all(&data).map_err(|e| {
-                    UserError::new(format!("Cannot remove `{}`: {e}", data.display()))
+                    UserError::new(format!("Cannot remove `{}`", data.display())).because(e)
                 })?;
             }
         }

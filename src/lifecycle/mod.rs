@@ -77,7 +77,7 @@ impl Session {
             );
         })
         .map_err(|e| {
-            UserError::new(e.to_string())
+            UserError::wrap(e)
                 .hint("wait for it to finish, or leave out `--no-wait` to queue behind it")
         })?;
         session._lock = Some(Arc::new(lock));
@@ -109,9 +109,10 @@ impl Session {
         if let Some(outcome) = &self.docker {
             return outcome.clone();
         }
-        let outcome = engine::connect()
-            .await
-            .map_err(|e| UserError::new(e.to_string()).maybe_hint(e.hint()));
+        let outcome = engine::connect().await.map_err(|e| {
+            let hint = e.hint();
+            UserError::wrap(e).maybe_hint(hint)
+        });
         self.docker = Some(outcome.clone());
         outcome
     }
@@ -120,9 +121,7 @@ impl Session {
     pub async fn project_state(&mut self, name: &str) -> Result<engine::ProjectState, UserError> {
         if self.states.is_none() {
             let docker = self.docker().await?;
-            let states = engine::all_project_states(&docker)
-                .await
-                .map_err(|e| UserError::new(e.to_string()))?;
+            let states = engine::all_project_states(&docker).await?;
             self.states = Some(states);
         }
         Ok(self

@@ -15,7 +15,7 @@ use crate::stacklet::Stacklet;
 
 fn user_error(e: ServiceError) -> UserError {
     let hint = e.hint();
-    UserError::new(e.to_string()).maybe_hint(hint)
+    UserError::wrap(e).maybe_hint(hint)
 }
 
 /// `up`: every service answers afterwards, or `up` fails naming the one that does not.
@@ -56,8 +56,7 @@ pub async fn stop(
 /// The services with `check_url` rendered, for read-only views: the template variables come from
 /// the secrets as they are (nothing is generated just to look).
 fn rendered_for_view(session: &Session, stacklet: &Stacklet) -> Result<Vec<Service>, UserError> {
-    let secrets = Secrets::load(&session.ws.instance.secrets_file())
-        .map_err(|e| UserError::new(e.to_string()))?;
+    let secrets = Secrets::load(&session.ws.instance.secrets_file())?;
     let vars = vars::variables(&session.ws, stacklet.id(), secrets.all(), &session.lan_ip);
     services::rendered(stacklet, &vars)
 }

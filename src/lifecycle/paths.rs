@@ -18,10 +18,9 @@ pub fn deletable_data_dir(data_root: &Path, id: &str) -> Result<Option<PathBuf>,
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => {
-            return Err(UserError::new(format!(
-                "Cannot inspect `{}`: {e}",
-                target.display()
-            )));
+            return Err(
+                UserError::new(format!("Cannot inspect `{}`", target.display())).because(e),
+            );
         }
     };
     let refuse = |why: String| {
@@ -38,10 +37,10 @@ pub fn deletable_data_dir(data_root: &Path, id: &str) -> Result<Option<PathBuf>,
     }
     let root = data_root
         .canonicalize()
-        .map_err(|e| refuse(format!("the data dir cannot be resolved: {e}")))?;
+        .map_err(|e| refuse("the data dir cannot be resolved".into()).because(e))?;
     let real = target
         .canonicalize()
-        .map_err(|e| refuse(format!("it cannot be resolved: {e}")))?;
+        .map_err(|e| refuse("it cannot be resolved".into()).because(e))?;
     if real == root || !real.starts_with(&root) {
         return Err(refuse(format!(
             "it resolves to `{}`, outside the data dir `{}`",

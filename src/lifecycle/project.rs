@@ -38,8 +38,10 @@ pub fn load_project(
         }
     }
     let project_name = project_name(stacklet.id());
-    let loaded = crate::compose::load(&file, &project_name, &vars)
-        .map_err(|e| UserError::new(e.to_string()).maybe_hint(e.hint()))?;
+    let loaded = crate::compose::load(&file, &project_name, &vars).map_err(|e| {
+        let hint = e.hint();
+        UserError::wrap(e).maybe_hint(hint)
+    })?;
     for warning in &loaded.warnings {
         printer.warn(warning);
     }

@@ -55,35 +55,32 @@ fn describe(sites: &[String]) -> String {
 
 fn user_error(e: CaddyError, session: &Session) -> UserError {
     let caddyfile = session.ws.instance.caddy_dir().join("Caddyfile");
-    let message = e.to_string();
-    match e {
-        CaddyError::Snippet { id, path, .. } => UserError::new(message)
-            .hint(format!(
-                "Caddy keeps serving its previous routes (`{}`); fix `{path}`, then `stack up {id}`",
-                caddyfile.display()
-            ))
-            .hint(format!("or remove the stacklet and its route: `stack destroy {id}`")),
-        CaddyError::Conflict { id, other, .. } => UserError::new(message).hint(format!(
-            "Caddy keeps serving its previous routes (`{}`); give `stacklets/{id}/caddy.snippet` or `stacklets/{other}/caddy.snippet` other site addresses",
-            caddyfile.display()
-        )),
-        CaddyError::Rejected { .. } | CaddyError::Reload { .. } => UserError::new(message).hint(
-            format!(
-                "Caddy keeps serving its previous routes (`{}`); `stack logs core` shows Caddy's log",
-                caddyfile.display()
-            ),
-        ),
-        CaddyError::NotMounted { .. } => UserError::new(message).hint(
-            "core's compose file must mount `${CADDY_CONFIG_DIR}` (rendered from `{caddy_dir}`) into the Caddy container",
-        ),
-        CaddyError::Engine(engine) => {
-            let hint = engine.hint();
-            UserError::new(message).maybe_hint(hint)
-        }
-        CaddyError::Unavailable { .. } => UserError::new(message).hint(format!(
+    let keeps_serving = format!(
+        "Caddy keeps serving its previous routes (`{}`)",
+        caddyfile.display()
+    );
+    let hints: Vec<String> = match &e {
+        CaddyError::Snippet { id, path, .. } => vec![
+            format!("{keeps_serving}; fix `{path}`, then `stack up {id}`"),
+            format!("or remove the stacklet and its route: `stack destroy {id}`"),
+        ],
+        CaddyError::Conflict { id, other, .. } => vec![format!(
+            "{keeps_serving}; give `stacklets/{id}/caddy.snippet` or `stacklets/{other}/caddy.snippet` other site addresses"
+        )],
+        CaddyError::Rejected { .. } | CaddyError::Reload { .. } => vec![format!(
+            "{keeps_serving}; `stack logs core` shows Caddy's log"
+        )],
+        CaddyError::NotMounted { .. } => vec![
+            "core's compose file must mount `${CADDY_CONFIG_DIR}` (rendered from `{caddy_dir}`) into the Caddy container".to_string(),
+        ],
+        CaddyError::Engine(engine) => engine.hint().into_iter().collect(),
+        CaddyError::Unavailable { .. } => vec![format!(
             "the routes were not changed; check core's Caddy image (`stack ps core`, `stack logs core`), then `stack up core` (routes are in `{}`)",
             caddyfile.display()
-        )),
-        CaddyError::Io { .. } => UserError::new(message),
-    }
+        )],
+        CaddyError::Io { .. } => Vec::new(),
+    };
+    hints
+        .into_iter()
+        .fold(UserError::wrap(e), |err, hint| err.hint(hint))
 }

@@ -47,7 +47,7 @@ pub async fn up(session: &mut Session, id: &str) -> anyhow::Result<()> {
 
     let env_path = session.ws.instance.env_file(id);
     envfile::write(&env_path, &rendered.entries)
-        .map_err(|e| UserError::new(format!("Cannot write `{}`: {e}", env_path.display())))?;
+        .map_err(|e| UserError::new(format!("Cannot write `{}`", env_path.display())).because(e))?;
     // Reference step 5: the bot runner's manifest (docs/bots.md).
     crate::bots::refresh(&session.ws, &session.printer, &stacklet, false)?;
 
@@ -86,8 +86,9 @@ pub async fn up(session: &mut Session, id: &str) -> anyhow::Result<()> {
             .run_hook(&stacklet, HookName::OnInstallSuccess, &rendered)
             .await?;
         let marker = session.ws.instance.marker_file(id);
-        crate::atomic::write_private(&marker, b"")
-            .map_err(|e| UserError::new(format!("Cannot write `{}`: {e}", marker.display())))?;
+        crate::atomic::write_private(&marker, b"").map_err(|e| {
+            UserError::new(format!("Cannot write `{}`", marker.display())).because(e)
+        })?;
     }
     session
         .run_hook(&stacklet, HookName::OnStartReady, &rendered)

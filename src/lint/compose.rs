@@ -463,7 +463,7 @@ impl ComposeLint<'_, '_> {
             }
             Err(e) => {
                 let line = error_line(&e, self.src);
-                self.error(line, Rule::Compose, shown(e.to_string()));
+                self.error(line, Rule::Compose, shown(crate::error::one_line(&e)));
             }
         }
     }

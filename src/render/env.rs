@@ -63,12 +63,7 @@ pub fn render(ws: &Workspace, stacklet: &Stacklet, lan_ip: &str) -> Result<Rende
         wanted.push((ADMIN_PASSWORD_KEY.to_string(), Kind::Admin));
     }
     let secrets_path = ws.instance.secrets_file();
-    let secrets = Secrets::ensure(&secrets_path, &wanted).map_err(|e| {
-        UserError::new(e.to_string()).hint(format!(
-            "fix or move `{}`; it is never replaced automatically",
-            secrets_path.display()
-        ))
-    })?;
+    let secrets = Secrets::ensure(&secrets_path, &wanted)?;
     let snapshot = secrets.all().clone();
     let vars = vars::variables(ws, &m.id, &snapshot, lan_ip);
     let mut entries: Vec<(String, String)> = Vec::new();

@@ -70,8 +70,10 @@ impl Catalog {
                 .unwrap_or(&path)
                 .display()
                 .to_string();
-            let (manifest, warnings) = manifest::load(&path, &display)
-                .map_err(|e| UserError::new(e.to_string()).maybe_hint(e.hint.clone()))?;
+            let (manifest, warnings) = manifest::load(&path, &display).map_err(|e| {
+                let hint = e.hint.clone();
+                UserError::wrap(e).maybe_hint(hint)
+            })?;
             catalog.warnings.extend(warnings);
             catalog.stacklets.push(Stacklet {
                 manifest,

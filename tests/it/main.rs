@@ -7,6 +7,7 @@ mod cli_commands;
 mod demo;
 mod engine;
 mod env;
+mod errors;
 mod foundation;
 mod history;
 mod host;

@@ -225,7 +225,7 @@ fn type_name(value: &Bound<'_, PyAny>) -> String {
 }
 
 fn host_error(e: &anyhow::Error) -> PyErr {
-    PyRuntimeError::new_err(format!("{e:#}"))
+    PyRuntimeError::new_err(crate::error::one_line(e.as_ref()))
 }
 
 fn secret(f: &Facilities, py: Python<'_>, args: Args<'_>) -> PyResult<Py<PyAny>> {
