@@ -69,6 +69,8 @@ pub enum Command {
     History(HistoryArgs),
     /// Check stacklets against the conventions (compose, templates, hooks, Caddy)
     Lint(LintArgs),
+    /// Scaffold a stacklet from an image's metadata (ports, volumes, healthcheck, env, user)
+    New(NewArgs),
     /// Show help
     Help,
     /// A stacklet's own command: `stack <stacklet> <command> [args…]`
@@ -196,4 +198,23 @@ pub struct HistoryArgs {
     /// At most this many events (the newest)
     #[arg(long, short = 'n')]
     pub limit: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// The new stacklet's id: lowercase letters, digits and `-`, starting with a letter
+    pub id: String,
+    /// The image to scaffold from (read from the local engine, pulled when missing)
+    #[arg(long)]
+    pub image: String,
+    /// Host port, or `HOST:CONTAINER` [default: the next free block of ten from 42000, and the
+    /// image's first exposed TCP port]
+    #[arg(long, value_name = "PORT[:CONTAINER]")]
+    pub port: Option<String>,
+    /// The stacklet's category
+    #[arg(long, default_value = "infrastructure", value_parser = clap::builder::PossibleValuesParser::new(crate::stacklet::manifest::CATEGORIES))]
+    pub category: String,
+    /// A command to run instead of the image's own (after `--`)
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
 }

@@ -22,6 +22,7 @@ mod order;
 mod output;
 mod poll;
 mod render;
+mod scaffold;
 mod secrets;
 mod services;
 mod stacklet;

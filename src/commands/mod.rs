@@ -9,6 +9,7 @@ mod history;
 mod lifecycle;
 mod lint;
 mod list;
+mod new;
 mod stacklet;
 
 use std::process::ExitCode;
@@ -49,6 +50,7 @@ pub async fn run(cli: Cli, printer: Printer) -> anyhow::Result<ExitCode> {
         Command::Logs(args) => docker::logs(&printer, &args).await,
         Command::History(args) => history::history(&printer, &args),
         Command::Lint(args) => lint::lint(&printer, &args),
+        Command::New(args) => new::new(&printer, &args).await,
         Command::List(args) => list::list(&printer, args.json).await,
         Command::Status(args) => list::status(&printer, args.json).await,
         Command::Env(args) => env::env(&printer, &args).await,

@@ -19,6 +19,7 @@ mod inspect;
 mod labels;
 mod lifecycle;
 mod logs;
+mod metadata;
 mod mounts;
 mod network;
 mod wait;
@@ -35,6 +36,9 @@ pub use inspect::project_state;
 pub use inspect::{ProjectState, all_project_states, ps};
 pub use lifecycle::{DownOptions, down, stop};
 pub use logs::{LogOptions, failing_logs, logs, write_logs};
+#[cfg(test)]
+pub use metadata::ExposedPort;
+pub use metadata::{Healthcheck, ImageFacts, image_facts};
 pub use mounts::{BindMount, container_mounts};
 pub use network::{STACK_NETWORK, ensure_stack_network, remove_stack_network};
 

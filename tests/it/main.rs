@@ -13,6 +13,7 @@ mod history;
 mod host;
 mod lifecycle;
 mod lint;
+mod new;
 mod start_page;
 mod support;
 mod users;
