@@ -16,7 +16,7 @@
 //!   serves a scheme-less address over HTTPS and redirects plain HTTP to it.
 //! - Never prints: callers get an `Applied` or a `CaddyError` naming the stacklet at fault.
 
-mod lex;
+pub(crate) mod lex;
 
 use std::path::{Path, PathBuf};
 

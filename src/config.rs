@@ -241,11 +241,17 @@ impl Users {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
             Err(e) => return Err(UserError::new(format!("Cannot read `{display}`")).because(e)),
         };
-        let raw: RawUsers = toml::from_str(&source).map_err(|e| {
-            UserError::new(format!(
-                "Invalid `{display}`: {}",
-                toml_message(&e, &source)
-            ))
+        Self::parse(&source, &display, stacklet_ids)
+    }
+
+    /// Parse and check the text of `users.toml` (shown as `display` in messages).
+    pub(crate) fn parse(
+        source: &str,
+        display: &str,
+        stacklet_ids: &BTreeSet<String>,
+    ) -> Result<Self, UserError> {
+        let raw: RawUsers = toml::from_str(source).map_err(|e| {
+            UserError::new(format!("Invalid `{display}`: {}", toml_message(&e, source)))
         })?;
         let mut seen = BTreeSet::new();
         for (i, user) in raw.users.iter().enumerate() {

@@ -42,6 +42,9 @@ impl Probe {
     "Health check `{name}` did not pass within {timeout_secs}s ({url}): last result {observed}"
 )]
 pub struct HealthFailure {
+    /// The check can never pass (a URL this build cannot fetch, an unsupported path): it failed at
+    /// once, without waiting out its timeout.
+    pub never_passes: bool,
     pub name: String,
     pub url: String,
     pub observed: String,
@@ -152,7 +155,10 @@ pub async fn wait_healthy(
                 .map(|e| e.to_string())
         });
         if let Some(observed) = invalid {
-            return Err(failure(check, observed));
+            return Err(HealthFailure {
+                never_passes: true,
+                ..failure(check, observed)
+            });
         }
     }
     let client = client();
@@ -183,6 +189,7 @@ pub async fn wait_healthy(
 
 fn failure(check: &HealthCheck, observed: String) -> HealthFailure {
     HealthFailure {
+        never_passes: false,
         name: check.name.clone(),
         url: check.url.clone(),
         observed,
@@ -191,8 +198,17 @@ fn failure(check: &HealthCheck, observed: String) -> HealthFailure {
     }
 }
 
-/// `Err` with a clear message for URLs this build cannot fetch (reqwest is built without TLS).
+/// `Err` with a clear message for URLs this build cannot fetch: only `http://` (reqwest is built
+/// without TLS), and the rest must parse as a URL.
 pub(crate) fn plain_http_only(url: &str) -> Result<(), String> {
+    check_scheme(url)?;
+    reqwest::Url::parse(url.trim())
+        .map(drop)
+        .map_err(|e| format!("`{url}` is not a valid URL ({e})"))
+}
+
+/// The scheme part of [`plain_http_only`], for text that may only be the start of a URL.
+fn check_scheme(url: &str) -> Result<(), String> {
     let lower = url.trim_start().to_ascii_lowercase();
     if lower.starts_with("https://") {
         return Err(format!(
@@ -204,6 +220,29 @@ pub(crate) fn plain_http_only(url: &str) -> Result<(), String> {
         return Err(format!("`{url}` is not an `http://` URL"));
     }
     Ok(())
+}
+
+/// Check a health URL template when the manifest is read, before anything runs. A URL without
+/// variables is checked whole; one that starts with literal text must start with `http://`. One
+/// that starts with a variable (`{url}/health`) can only be checked once rendered, and then fails
+/// at once instead of waiting out its timeout.
+pub fn check_url_template(template: &crate::render::template::Template) -> Result<(), String> {
+    let prefix = template.literal_prefix();
+    if template.variables().next().is_none() {
+        return plain_http_only(prefix);
+    }
+    if prefix.is_empty() {
+        return Ok(());
+    }
+    check_scheme(prefix).map_err(|_| {
+        let shown: String = prefix.chars().take(60).collect();
+        let lower = shown.to_ascii_lowercase();
+        if lower.starts_with("https://") {
+            format!("`{shown}…` uses HTTPS, which this build of `stack` does not support; use a plain `http://` URL (health checks normally target the local port)")
+        } else {
+            format!("`{shown}…` does not start with `http://`")
+        }
+    })
 }
 
 /// A short, human description of why a request failed.

@@ -11,6 +11,8 @@ mod compose;
 mod config;
 mod engine;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod health;
 mod history;
 mod hooks;

@@ -301,9 +301,17 @@ fn read(path: &Path) -> Result<(DocumentMut, BTreeMap<String, String>), SecretsE
             });
         }
     };
+    parse(path, &text)
+}
+
+/// The document and its values from the text of `path`; every value must be a string.
+pub(crate) fn parse(
+    path: &Path,
+    text: &str,
+) -> Result<(DocumentMut, BTreeMap<String, String>), SecretsError> {
     let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
     // The immutable `Document` keeps spans, which give line numbers for errors.
-    let doc = toml_edit::Document::parse(text.as_str()).map_err(|e| SecretsError::Parse {
+    let doc = toml_edit::Document::parse(text).map_err(|e| SecretsError::Parse {
         path: path.to_owned(),
         line: e.span().map_or(1, |s| line_of(s.start)),
         message: e.message().trim().to_owned(),

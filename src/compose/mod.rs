@@ -8,7 +8,7 @@
 //! The supported subset and its decisions are written for stacklet authors in `docs/compose.md`.
 
 mod decode;
-mod dotenv;
+pub(crate) mod dotenv;
 mod error;
 pub mod model;
 mod project;
@@ -48,6 +48,17 @@ pub fn load(
         path: file.to_owned(),
         source,
     })?;
+    load_str(&src, file, default_project, env)
+}
+
+/// [`load`] of compose text `src` that was read from `file` (relative paths in it are relative to
+/// `file`'s directory).
+pub(crate) fn load_str(
+    src: &str,
+    file: &Path,
+    default_project: &str,
+    env: &BTreeMap<String, String>,
+) -> Result<Loaded, ComposeError> {
     let file =
         crate::instance::normalize(&std::path::absolute(file).unwrap_or_else(|_| file.to_owned()));
     let dir = file.parent().unwrap_or(Path::new("/")).to_owned();
@@ -70,7 +81,7 @@ pub fn load(
     let mut warnings = Vec::new();
     // Compose substitutes "" for an unset plain `${V}` but warns; serde-saphyr substitutes
     // silently, so the raw tree is scanned for such references first.
-    let raw = yaml::parse_raw(&src).map_err(yaml_error)?;
+    let raw = yaml::parse_raw(src).map_err(yaml_error)?;
     let mut unset = Vec::new();
     yaml::collect_unset(&raw, env, &mut unset);
     warnings.extend(unset.into_iter().map(|name| {
@@ -79,7 +90,7 @@ pub fn load(
             file.display()
         )
     }));
-    let root = yaml::parse(&src, env).map_err(yaml_error)?;
+    let root = yaml::parse(src, env).map_err(yaml_error)?;
     let ctx = decode::Ctx {
         file: &file,
         dir: &dir,

@@ -142,14 +142,24 @@ async fn wait_healthy(
         .printer
         .status("Waiting", format!("{} (health)", stacklet.manifest.name));
     if let Err(failure) = health::wait_healthy(&checks, &session.printer, |_, _| {}).await {
-        let mut err = UserError::new(format!(
-            "`{}` did not become healthy within {}s: check `{}` ({}) last saw {}",
-            stacklet.id(),
-            failure.timeout_secs,
-            failure.name,
-            failure.url,
-            failure.observed
-        ));
+        // A check that can never pass failed at once: saying "within 120s" would be false.
+        let mut err = UserError::new(if failure.never_passes {
+            format!(
+                "`{}` cannot become healthy: check `{}` can never pass: {}",
+                stacklet.id(),
+                failure.name,
+                failure.observed
+            )
+        } else {
+            format!(
+                "`{}` did not become healthy within {}s: check `{}` ({}) last saw {}",
+                stacklet.id(),
+                failure.timeout_secs,
+                failure.name,
+                failure.url,
+                failure.observed
+            )
+        });
         if let Some(hint) = &failure.hint {
             err = err.hint(hint.clone());
         }

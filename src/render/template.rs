@@ -141,6 +141,14 @@ impl Template {
         })
     }
 
+    /// The literal text before the first variable (all of it when there is none).
+    pub fn literal_prefix(&self) -> &str {
+        match self.pieces.first() {
+            Some(Piece::Text(text)) => text,
+            _ => "",
+        }
+    }
+
     pub fn render(&self, vars: &BTreeMap<String, String>) -> Result<String, TemplateError> {
         // Check every name ourselves first: it gives a precise error with a hint, where
         // minijinja's strict mode (still on below, as a backstop) would only say "undefined".

@@ -412,6 +412,13 @@ fn normalise_health(h: RawHealth) -> Result<Vec<HealthCheck>, String> {
     if checks.is_empty() {
         return Err("`[health]` has no `url`, `urls` or `[[health.checks]]`".into());
     }
+    // A URL that can never be fetched is caught now, not after the containers started.
+    for check in &checks {
+        let template = crate::render::template::Template::parse(&check.url)
+            .map_err(|e| format!("the URL of check `{}`: {e}", check.name))?;
+        crate::health::check_url_template(&template)
+            .map_err(|e| format!("the URL of check `{}`: {e}", check.name))?;
+    }
     Ok(checks)
 }
 

@@ -1,0 +1,81 @@
+//! The entry points of the fuzz targets in `fuzz/` (`scripts/fuzz.sh`): each feeds arbitrary text to
+//! one parser of a file a user writes and ignores the outcome, so only a panic, a hang or a broken
+//! round trip is a finding. Not part of `stack`'s interface; hidden from the docs.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+/// `stacklets/<id>/stacklet.toml`.
+pub fn manifest(text: &str) {
+    let _ =
+        crate::stacklet::manifest::Manifest::parse(text, "stacklets/fuzz/stacklet.toml", "fuzz");
+}
+
+/// A template (`[env.defaults]` values, `check_url`, …), parsed and rendered.
+pub fn template(text: &str) {
+    let vars: BTreeMap<String, String> = [
+        ("data_dir", "/data"),
+        ("domain", "home.internal"),
+        ("fuzz__DB_PASSWORD", "s3cret"),
+        ("timezone", "Europe/Berlin"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    if let Ok(template) = crate::render::template::Template::parse(text) {
+        let _ = template.variables().count();
+        let _ = template.render(&vars);
+    }
+}
+
+/// A compose file with `${VAR}` interpolation, decoded into the project model. Relative paths
+/// point into a directory that does not exist, so nothing on disk is read.
+pub fn compose(text: &str) {
+    let env: BTreeMap<String, String> = [("A", "x"), ("EMPTY", ""), ("PORT", "8080")]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let file = Path::new("/nonexistent-stack-fuzz/docker-compose.yml");
+    let _ = crate::compose::load_str(text, file, "stack-fuzz", &env);
+}
+
+/// A `.env` file as compose reads it, and the round trip of `stack`'s own `.env` writer: whatever
+/// `format` writes, the reader must give back unchanged. `text` is split at NUL bytes into the
+/// values to write.
+pub fn dotenv(text: &str) {
+    let _ = crate::compose::dotenv::parse(text, &BTreeMap::new());
+    let entries: Vec<(String, String)> = text
+        .split('\0')
+        .enumerate()
+        .map(|(i, v)| (format!("K{i}"), v.to_string()))
+        .collect();
+    let Ok(written) = crate::render::envfile::format(&entries) else {
+        return;
+    };
+    let read = crate::compose::dotenv::parse(&written, &BTreeMap::new())
+        .unwrap_or_else(|e| panic!("the reader refuses what the writer wrote: {e:?}\n{written}"));
+    assert_eq!(read, entries, "round trip through\n{written}");
+}
+
+/// `.stack/secrets.toml`.
+pub fn secrets(text: &str) {
+    let _ = crate::secrets::parse(Path::new(".stack/secrets.toml"), text);
+}
+
+/// `users.toml`.
+pub fn users(text: &str) {
+    let ids: BTreeSet<String> = ["docs", "photos"].into_iter().map(String::from).collect();
+    let _ = crate::config::Users::parse(text, "users.toml", &ids);
+}
+
+/// A stacklet's `caddy.snippet`, through the lexer that checks it and adds `http://`.
+pub fn caddy_snippet(text: &str) {
+    let _ = crate::caddy::lex::check(text);
+    if let Ok(out) = crate::caddy::lex::plain_http(text) {
+        // Adding schemes never breaks the structure that was valid before.
+        assert!(
+            crate::caddy::lex::check(&out).is_ok(),
+            "plain_http broke a valid snippet:\n{out}"
+        );
+    }
+}
