@@ -23,11 +23,19 @@ use std::path::{Path, PathBuf};
 use bollard::Docker;
 
 use crate::engine::{self, EngineError};
+use crate::namespace::Namespace;
 
-/// The Caddy container of the `core` stacklet (its compose file names it).
+/// The Caddy container of the `core` stacklet as its compose file names it (an instance other than
+/// the default one runs it as `<instance>_stack-core-caddy`, `namespace.rs`).
 pub const CONTAINER: &str = "stack-core-caddy";
 /// Where core's Caddy sees the start page directory (`.stack/start/`, core's compose file mounts it).
 pub const START_PAGE_ROOT: &str = "/srv/start";
+
+/// The running Caddy container of this instance, reached through the engine.
+struct Caddy<'a> {
+    docker: &'a Docker,
+    ns: &'a Namespace,
+}
 /// A stacklet's route file, beside its `stacklet.toml`.
 pub const SNIPPET_FILE: &str = "caddy.snippet";
 const CADDYFILE: &str = "Caddyfile";
@@ -207,6 +215,7 @@ fn start_page_site(https: bool) -> String {
 /// cannot be reached: Caddy is then treated as not running. `dir` is `.stack/caddy`.
 pub async fn apply(
     docker: Option<&Docker>,
+    ns: &Namespace,
     dir: &Path,
     snippets: &[Snippet],
     https: bool,
@@ -218,13 +227,13 @@ pub async fn apply(
     let assembly = assemble(snippets, https)?;
     let sites: Vec<String> = snippets.iter().map(|s| s.id.clone()).collect();
     let caddy = match docker {
-        Some(docker) => engine::container_mounts(docker, CONTAINER)
+        Some(docker) => engine::container_mounts(docker, &ns.container(CONTAINER))
             .await?
             .filter(|c| c.running)
-            .map(|c| (docker, c)),
+            .map(|c| (Caddy { docker, ns }, c)),
         None => None,
     };
-    let Some((docker, mounts)) = caddy else {
+    let Some((caddy, mounts)) = caddy else {
         write(&dir.join(CADDYFILE), &assembly.text)?;
         sync_conf_d(dir, &assembly)?;
         return Ok(Applied::Written { sites });
@@ -234,10 +243,10 @@ pub async fn apply(
     })?;
     let candidate = dir.join(CANDIDATE);
     let candidate_inside = format!("{inside}/{CANDIDATE}");
-    let verdict = validate(docker, &candidate, &candidate_inside, &assembly.text).await?;
+    let verdict = validate(&caddy, &candidate, &candidate_inside, &assembly.text).await?;
     if let Err(output) = verdict {
         let blamed = blame(
-            docker,
+            &caddy,
             &candidate,
             &candidate_inside,
             snippets,
@@ -257,7 +266,7 @@ pub async fn apply(
         source,
     })?;
     let reload = run(
-        docker,
+        &caddy,
         &[
             "caddy",
             "reload",
@@ -286,7 +295,7 @@ pub async fn apply(
 /// output when it rejected the file; the outer one means Caddy could not be asked at all (no
 /// `caddy` binary, container restarting, a write failure) — never a snippet's fault.
 async fn validate(
-    docker: &Docker,
+    caddy: &Caddy<'_>,
     candidate: &Path,
     candidate_inside: &str,
     text: &str,
@@ -300,14 +309,14 @@ async fn validate(
         "--adapter",
         "caddyfile",
     ];
-    run(docker, &argv).await
+    run(caddy, &argv).await
 }
 
 /// Turn a failed validation into an error naming the stacklet: by the line number Caddy gives,
 /// else by validating growing prefixes of the snippet list (a duplicate site, say, has no line)
 /// — the first prefix that fails ends with the culprit.
 async fn blame(
-    docker: &Docker,
+    caddy: &Caddy<'_>,
     candidate: &Path,
     candidate_inside: &str,
     snippets: &[Snippet],
@@ -333,7 +342,7 @@ async fn blame(
     let fails = |set: Vec<Snippet>| async move {
         let text = assemble(&set, https).ok()?.text;
         // Only a real rejection blames a snippet; if Caddy cannot be asked, nobody is blamed.
-        match validate(docker, candidate, candidate_inside, &text).await {
+        match validate(caddy, candidate, candidate_inside, &text).await {
             Ok(Err(out)) => Some(caddy_message(&out)),
             Ok(Ok(())) | Err(_) => None,
         }
@@ -372,10 +381,10 @@ async fn blame(
 /// Run `argv` in Caddy's container: `Ok(Ok(()))` on exit 0, `Ok(Err(output))` otherwise.
 /// Exit 126/127 (the shell convention, which the engine's exec follows) means `caddy` itself
 /// could not run — no binary, a broken image — which is never the Caddyfile's fault.
-async fn run(docker: &Docker, argv: &[&str]) -> Result<Result<(), Vec<String>>, CaddyError> {
+async fn run(caddy: &Caddy<'_>, argv: &[&str]) -> Result<Result<(), Vec<String>>, CaddyError> {
     let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
     let mut output = Vec::new();
-    let code = engine::exec(docker, CONTAINER, &argv, &mut |line| {
+    let code = engine::exec(caddy.docker, caddy.ns, CONTAINER, &argv, &mut |line| {
         output.push(line.to_string())
     })
     .await?;

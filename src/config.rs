@@ -26,6 +26,11 @@ pub struct Core {
     pub timezone: Option<String>,
     pub language: Option<String>,
     pub https: bool,
+    /// The instance's Docker name (a `STACK_DIR` instance; default: its directory's name, made
+    /// safe). See `namespace.rs`.
+    pub instance: Option<String>,
+    /// Added to every published host port (0–65535 in range checks; default 0).
+    pub port_offset: i64,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -120,6 +125,13 @@ impl Config {
                 }
                 warnings.push(w);
             }
+        }
+        if !(0..=i64::from(u16::MAX)).contains(&raw.core.port_offset) {
+            return Err(UserError::new(format!(
+                "Invalid `{display}`: `[core].port_offset` must be an integer from 0 to 65535, not {}",
+                raw.core.port_offset
+            ))
+            .hint("`port_offset = 1000` runs a second instance's ports 1000 above the first's"));
         }
         let data_dir = instance.resolve_data_dir(
             raw.core

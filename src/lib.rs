@@ -20,6 +20,7 @@ mod instance;
 mod lifecycle;
 mod lint;
 mod lock;
+mod namespace;
 mod order;
 mod output;
 mod poll;

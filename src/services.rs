@@ -9,6 +9,7 @@
 //! `bash -c <command>` in the stacklet directory with the hook environment; their output reaches the
 //! person through the `Printer` as detail lines, like a shell hook's.
 
+use crate::namespace::Namespace;
 use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -63,8 +64,10 @@ impl ServiceState {
 /// The stacklet's services with `check_url` rendered against the template variables `vars`.
 pub fn rendered(
     stacklet: &Stacklet,
+    ns: &Namespace,
     vars: &BTreeMap<String, String>,
 ) -> Result<Vec<Service>, UserError> {
+    let declared = stacklet.manifest.declared_ports();
     stacklet
         .manifest
         .services
@@ -73,12 +76,15 @@ pub fn rendered(
             Ok(Service {
                 key: s.key.clone(),
                 name: s.name.clone(),
-                url: render_text(
-                    stacklet,
-                    &format!("[services.{}].check_url", s.key),
-                    &s.check_url,
-                    vars,
-                )?,
+                url: ns.local_url(
+                    &render_text(
+                        stacklet,
+                        &format!("[services.{}].check_url", s.key),
+                        &s.check_url,
+                        vars,
+                    )?,
+                    &declared,
+                ),
                 start: s.start.clone().filter(|c| !c.trim().is_empty()),
                 stop: s.stop.clone().filter(|c| !c.trim().is_empty()),
             })

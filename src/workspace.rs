@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use crate::config::{Config, Users};
 use crate::error::UserError;
 use crate::instance::Instance;
+use crate::namespace::{self, Namespace};
 use crate::output::Printer;
 use crate::stacklet::Catalog;
 
@@ -15,6 +16,8 @@ pub struct Workspace {
     pub catalog: Catalog,
     pub config: Config,
     pub users: Users,
+    /// Docker names, labels and host ports of this instance.
+    pub namespace: Namespace,
 }
 
 impl Workspace {
@@ -32,11 +35,56 @@ impl Workspace {
         for w in catalog.warnings.iter().chain(&config_warnings) {
             printer.warn(w);
         }
+        let namespace = instance_namespace(&instance, &config, printer)?;
         Ok(Self {
             instance,
             catalog,
             config,
             users,
+            namespace,
         })
     }
+}
+
+/// The instance's namespace: the default instance keeps today's names; another one is named by
+/// `[core].instance`, else by its directory.
+fn instance_namespace(
+    instance: &Instance,
+    config: &Config,
+    printer: &Printer,
+) -> Result<Namespace, UserError> {
+    // Range-checked when `stack.toml` was read.
+    let offset = u16::try_from(config.core.port_offset).unwrap_or_default();
+    let chosen = config
+        .core
+        .instance
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty());
+    let file = crate::config::display_path(instance, &instance.config_file());
+    if !instance.separate {
+        if let Some(name) = chosen.filter(|n| *n != namespace::DEFAULT_INSTANCE) {
+            printer.warn(format!(
+                "`[core].instance = \"{name}\"` in `{file}` is ignored: the repo root is the default instance, whose Docker names never change"
+            ));
+        }
+        return Ok(Namespace::default_instance(&instance.dir, offset));
+    }
+    let name = match chosen {
+        Some(name) if namespace::valid_name(name) => name.to_string(),
+        Some(name) => {
+            return Err(UserError::new(format!(
+                "Invalid `{file}`: `[core].instance` must be lowercase letters, digits and `-`, starting with a letter or digit, at most 32 characters, and not `default` (got `{name}`)"
+            ))
+            .hint(format!("`instance = \"{}\"`", namespace::safe_name(name))));
+        }
+        None => namespace::safe_name(
+            &instance
+                .dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        ),
+    };
+    Ok(Namespace::named(&name, &instance.dir, offset))
 }

@@ -23,8 +23,11 @@ pub async fn init(printer: &Printer) -> anyhow::Result<ExitCode> {
                 .unwrap_or_else(|| "(version unknown)".into())
         ),
     );
-    if engine::ensure_stack_network(&docker).await? {
-        printer.status("Created", format!("network `{}`", engine::STACK_NETWORK));
+    if engine::ensure_stack_network(&docker, &session.ws.namespace).await? {
+        printer.status(
+            "Created",
+            format!("network `{}`", session.ws.namespace.network()),
+        );
     }
     for dir in [
         session.ws.config.data_dir.clone(),
@@ -51,7 +54,8 @@ pub async fn ps(printer: &Printer, args: &PsArgs) -> anyhow::Result<ExitCode> {
     let docker = session.docker().await?;
     let mut groups = Vec::new();
     for id in ids {
-        let containers = engine::ps(&docker, &format!("stack-{id}")).await?;
+        let ns = &session.ws.namespace;
+        let containers = engine::ps(&docker, ns, &ns.project(&id)).await?;
         if !containers.is_empty() || args.id.is_some() {
             groups.push((id, containers));
         }
@@ -110,7 +114,8 @@ pub async fn logs(printer: &Printer, args: &LogsArgs) -> anyhow::Result<ExitCode
         follow: args.follow,
         timestamps: false,
     };
-    let stream = engine::logs(&docker, &format!("stack-{}", stacklet.id()), &opts).await?;
+    let ns = &session.ws.namespace;
+    let stream = engine::logs(&docker, ns, &ns.project(stacklet.id()), &opts).await?;
     if stream.services.is_empty() {
         let what = match &args.service {
             Some(s) => format!("service `{s}` of `{}`", stacklet.id()),

@@ -30,7 +30,7 @@ async fn rows(session: &mut Session, probe: bool) -> anyhow::Result<Vec<Row>> {
         let mut current = state::of(session, s).await?;
         if probe && current == State::Running && !s.manifest.health.is_empty() {
             let rendered = env::render(&session.ws, s, &ip)?;
-            for check in state::render_checks(s, &rendered)? {
+            for check in state::render_checks(&session.ws.namespace, s, &rendered)? {
                 let result = crate::health::probe(&client, &check).await;
                 if !result.passed {
                     current = State::Degraded(format!("{}: {}", check.name, result.observed));
@@ -45,7 +45,7 @@ async fn rows(session: &mut Session, probe: bool) -> anyhow::Result<Vec<Row>> {
             let m = &s.manifest;
             let url = m
                 .port
-                .map(|p| public_url(&ws.config, &m.id, None, p, &ip))
+                .map(|p| public_url(&ws.config, &ws.namespace, &m.id, None, p, &ip))
                 .unwrap_or_default();
             let set_up = ws.instance.is_set_up(&m.id);
             let state = current.label().to_string();
@@ -56,8 +56,8 @@ async fn rows(session: &mut Session, probe: bool) -> anyhow::Result<Vec<Row>> {
                 "version": m.version,
                 "category": m.category,
                 "type": match m.kind { crate::stacklet::manifest::StackletType::Docker => "docker", crate::stacklet::manifest::StackletType::Host => "host" },
-                "port": m.port,
-                "ports": m.ports.iter().map(|(n, p)| (n.clone(), json!(p))).collect::<serde_json::Map<_, _>>(),
+                "port": m.port.and_then(|p| ws.namespace.host_port(p)),
+                "ports": m.ports.iter().map(|(n, p)| (n.clone(), json!(ws.namespace.host_port(*p)))).collect::<serde_json::Map<_, _>>(),
                 "requires": m.requires,
                 "always_on": m.always_on,
                 "upstream": m.upstream.as_ref().map(|u| json!({

@@ -410,11 +410,13 @@ fn check_shipped(domain: &str) {
     let ids = catalog.ids().map(str::to_string).collect();
     let (config, _) = Config::load(&instance, &ids).unwrap();
     let users = Users::load(&instance, &ids).unwrap();
+    let namespace = crate::namespace::Namespace::default_instance(&instance.dir, 0);
     let ws = Workspace {
         instance,
         catalog,
         config,
         users,
+        namespace,
     };
     let mut checked = 0;
     for stacklet in &ws.catalog.stacklets {

@@ -26,15 +26,14 @@ use super::create::{ContainerSpec, spec};
 use super::error::{is_conflict, is_not_found, is_not_modified};
 use super::images::ResolvedImage;
 use super::lifecycle::{
-    is_running, project_containers, remove_container, stop_container, summary_label, summary_name,
+    is_running, project_containers, refuse_foreign, remove_container, stop_container,
+    summary_label, summary_name,
 };
-use super::network::{self, STACK_NETWORK};
+use super::network;
 use super::{EngineError, labels, wait};
 use crate::compose::model::{Project, Service};
+use crate::namespace::Namespace;
 use crate::output::Printer;
-
-/// The network every stacklet joins. Declared `external` in compose files, but `stack` owns it:
-/// it is created when missing instead of failing.
 
 #[derive(Clone, Debug)]
 pub struct UpOptions {
@@ -80,6 +79,7 @@ pub struct ServiceOutcome {
 /// problems surface before any container is touched and nothing is inspected twice.
 pub async fn converge(
     docker: &Docker,
+    ns: &Namespace,
     project: &Project,
     images: &BTreeMap<String, ResolvedImage>,
     opts: &UpOptions,
@@ -92,7 +92,7 @@ pub async fn converge(
         check_dependencies(project, service)?;
         specs.insert(
             name.clone(),
-            spec(project, service, &images[name], api_1_44)?,
+            spec(ns, project, service, &images[name], api_1_44)?,
         );
     }
     let graph: BTreeMap<String, Vec<String>> = project
@@ -104,12 +104,14 @@ pub async fn converge(
         services: cycle.members().to_vec(),
     })?;
 
-    ensure_networks(docker, project, printer).await?;
-    ensure_volumes(docker, project, printer).await?;
+    // Another instance's container under this project's name stops `up` before anything changes.
+    let containers = project_containers(docker, ns, &project.name).await?;
+    ensure_networks(docker, ns, project, printer).await?;
+    ensure_volumes(docker, ns, project, printer).await?;
 
     let mut existing: HashMap<String, ContainerSummary> = HashMap::new();
     let mut orphans = Vec::new();
-    for c in project_containers(docker, &project.name).await? {
+    for c in containers {
         let service = summary_label(&c, labels::SERVICE)
             .unwrap_or_default()
             .to_string();
@@ -145,6 +147,7 @@ pub async fn converge(
         let results = join_all(level.iter().map(|name| {
             converge_service(
                 docker,
+                ns,
                 project,
                 &project.services[name],
                 &specs,
@@ -180,6 +183,7 @@ fn check_dependencies(project: &Project, service: &Service) -> Result<(), Engine
 #[allow(clippy::too_many_arguments)]
 async fn converge_service(
     docker: &Docker,
+    ns: &Namespace,
     project: &Project,
     service: &Service,
     specs: &BTreeMap<String, ContainerSpec>,
@@ -230,14 +234,14 @@ async fn converge_service(
         let old = summary_name(current);
         stop_container(docker, &old, printer).await?;
         remove_container(docker, &old, printer).await?;
-        let id = create(docker, project, spec).await?;
+        let id = create(docker, ns, project, spec).await?;
         start(docker, &spec.name, printer).await?;
         return Ok(outcome(id, Outcome::Recreated));
     }
 
     wait_for_dependencies(docker, service, specs, opts, printer).await?;
     printer.status("Creating", &spec.name);
-    let id = create(docker, project, spec).await?;
+    let id = create(docker, ns, project, spec).await?;
     start(docker, &spec.name, printer).await?;
     Ok(outcome(id, Outcome::Created))
 }
@@ -280,6 +284,7 @@ async fn wait_for_dependencies(
 
 async fn create(
     docker: &Docker,
+    ns: &Namespace,
     project: &Project,
     spec: &ContainerSpec,
 ) -> Result<String, EngineError> {
@@ -293,6 +298,11 @@ async fn create(
     {
         Ok(created) => created,
         Err(e) if is_conflict(&e) => {
+            // Another instance's container is named so: say whose, never adopt it.
+            if let Some(holder) = inspect(docker, &spec.name).await? {
+                let labels = holder.config.and_then(|c| c.labels).unwrap_or_default();
+                refuse_foreign(ns, "container", &spec.name, &labels)?;
+            }
             return Err(EngineError::NameConflict {
                 name: spec.name.clone(),
                 project: project.name.clone(),
@@ -334,10 +344,12 @@ async fn start(docker: &Docker, name: &str, printer: &Printer) -> Result<(), Eng
     }
 }
 
-/// Networks the services use: external ones must exist (except `stack`, created when missing);
-/// the project's own are created with compose's labels.
+/// Networks the services use: external ones must exist (except the instance's `stack` network,
+/// created when missing); the project's own are created with compose's and the instance's labels.
+/// An existing network of another instance is never joined.
 async fn ensure_networks(
     docker: &Docker,
+    ns: &Namespace,
     project: &Project,
     printer: &Printer,
 ) -> Result<(), EngineError> {
@@ -357,7 +369,14 @@ async fn ensure_networks(
             )
             .await
         {
-            Ok(_) => continue,
+            Ok(existing) => {
+                // The user's own external networks are shared on purpose; ours are checked.
+                if !network.external || network.name == ns.network() {
+                    let labels = existing.labels.unwrap_or_default();
+                    refuse_foreign(ns, "network", &network.name, &labels)?;
+                }
+                continue;
+            }
             Err(e) if is_not_found(&e) => {}
             Err(e) => {
                 return Err(EngineError::api(
@@ -367,17 +386,17 @@ async fn ensure_networks(
             }
         }
         if network.external {
-            if network.name != STACK_NETWORK {
+            if network.name != ns.network() {
                 return Err(EngineError::MissingExternalNetwork {
                     name: network.name.clone(),
                 });
             }
-            if network::create_stack_network_locked(docker).await? {
-                printer.status("Creating", format!("network {STACK_NETWORK}"));
+            if network::create_stack_network_locked(docker, ns).await? {
+                printer.status("Creating", format!("network {}", network.name));
             }
             continue;
         }
-        let labels = labels::network_labels(&project.name, key, &network.labels);
+        let labels = labels::network_labels(ns, &project.name, key, &network.labels);
         printer.status("Creating", format!("network {}", network.name));
         let request = NetworkCreateRequest {
             name: network.name.clone(),
@@ -400,14 +419,22 @@ async fn ensure_networks(
     Ok(())
 }
 
+/// Named volumes: an existing one is used only when it is this instance's (or external: the
+/// user's); missing ones are created with compose's and the instance's labels.
 async fn ensure_volumes(
     docker: &Docker,
+    ns: &Namespace,
     project: &Project,
     printer: &Printer,
 ) -> Result<(), EngineError> {
     for (key, volume) in &project.volumes {
         match docker.inspect_volume(&volume.name).await {
-            Ok(_) => continue,
+            Ok(existing) => {
+                if !volume.external {
+                    refuse_foreign(ns, "volume", &volume.name, &existing.labels)?;
+                }
+                continue;
+            }
             Err(e) if is_not_found(&e) => {}
             Err(e) => {
                 return Err(EngineError::api(
@@ -425,7 +452,12 @@ async fn ensure_volumes(
         let request = VolumeCreateRequest {
             name: Some(volume.name.clone()),
             driver: volume.driver.clone(),
-            labels: Some(labels::volume_labels(&project.name, key, &volume.labels)),
+            labels: Some(labels::volume_labels(
+                ns,
+                &project.name,
+                key,
+                &volume.labels,
+            )),
             ..Default::default()
         };
         docker

@@ -20,6 +20,7 @@ use super::EngineError;
 use super::images::ResolvedImage;
 use super::labels;
 use crate::compose::model::{MountKind, Project, Service};
+use crate::namespace::Namespace;
 
 /// What converge needs to create (and later compare) one service's container.
 #[derive(Clone, Debug)]
@@ -52,6 +53,7 @@ fn seconds_up(d: Duration) -> i64 {
 }
 
 pub fn spec(
+    ns: &Namespace,
     project: &Project,
     service: &Service,
     image: &ResolvedImage,
@@ -234,7 +236,9 @@ pub fn spec(
         env: Some(env),
         exposed_ports: (!exposed.is_empty()).then_some(exposed),
         healthcheck,
-        labels: Some(labels::container_labels(project, service, &image.id, &hash)),
+        labels: Some(labels::container_labels(
+            ns, project, service, &image.id, &hash,
+        )),
         user: service.user.clone(),
         working_dir: service.working_dir.clone(),
         stop_signal: service.stop_signal.clone(),

@@ -102,6 +102,26 @@ pub enum EngineError {
 
     #[error("Container name `{name}` is already in use by a container outside project `{project}`")]
     NameConflict { name: String, project: String },
+
+    /// An object this instance would adopt, change or remove belongs to another instance.
+    #[error(
+        "The {kind} `{name}` belongs to {owner}, not to this instance (`{instance}`); `stack` leaves it alone"
+    )]
+    Foreign {
+        kind: &'static str,
+        name: String,
+        owner: String,
+        instance: String,
+    },
+
+    /// A host port the project publishes is taken (checked before anything is stopped or created).
+    #[error("Port {port}/{protocol} of service `{service}` is already in use by {holder}")]
+    PortTaken {
+        port: u16,
+        protocol: String,
+        service: String,
+        holder: String,
+    },
 }
 
 impl EngineError {
@@ -130,6 +150,15 @@ impl EngineError {
             Self::NameConflict { name, .. } => Some(format!(
                 "remove or rename the other container (`docker rm -f {name}`) if it is not needed"
             )),
+            Self::Foreign { instance, .. } => Some(format!(
+                "run the command in the instance that owns it (`STACK_DIR`), or give this one \
+                 another name with `[core].instance` in its `stack.toml` (this one is `{instance}`)"
+            )),
+            Self::PortTaken { .. } => Some(
+                "stop what holds it, or give this instance its own ports with `[core].port_offset` \
+                 in its `stack.toml` (for example `port_offset = 1000`)"
+                    .into(),
+            ),
             Self::DependencyFailed { container, .. } => {
                 Some(format!("look at its log: `docker logs {container}`"))
             }

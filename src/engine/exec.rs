@@ -7,16 +7,26 @@ use bollard::models::ExecConfig;
 use futures_util::StreamExt;
 
 use super::EngineError;
+use super::converge::inspect;
+use super::lifecycle::refuse_foreign;
 use super::logs::container_lines;
+use crate::namespace::Namespace;
 
-/// Run `argv` in `container`, handing every output line (stdout and stderr) to `on_line`.
-/// Returns the exit code.
+/// Run `argv` in the container a compose file names `container_name` (found under this
+/// instance's name for it), handing every output line (stdout and stderr) to `on_line`. A
+/// container of another instance is refused. Returns the exit code.
 pub async fn exec(
     docker: &Docker,
-    container: &str,
+    ns: &Namespace,
+    container_name: &str,
     argv: &[String],
     on_line: &mut dyn FnMut(&str),
 ) -> Result<i64, EngineError> {
+    let container = &ns.container(container_name);
+    if let Some(info) = inspect(docker, container).await? {
+        let labels = info.config.and_then(|c| c.labels).unwrap_or_default();
+        refuse_foreign(ns, "container", container, &labels)?;
+    }
     let config = ExecConfig {
         cmd: Some(argv.to_vec()),
         attach_stdout: Some(true),

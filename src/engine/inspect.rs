@@ -11,8 +11,9 @@ use bollard::models::{ContainerInspectResponse, ContainerStateStatusEnum, Health
 use futures_util::future::join_all;
 
 use super::converge::inspect;
-use super::lifecycle::{project_containers, summary_label, summary_name};
+use super::lifecycle::{own_containers, summary_label, summary_labels, summary_name};
 use super::{EngineError, labels};
+use crate::namespace::Namespace;
 
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct PublishedPort {
@@ -71,9 +72,13 @@ pub enum ProjectState {
     },
 }
 
-/// Containers of the project, sorted by service name.
-pub async fn ps(docker: &Docker, project: &str) -> Result<Vec<ContainerInfo>, EngineError> {
-    let containers = project_containers(docker, project).await?;
+/// This instance's containers of the project, sorted by service name.
+pub async fn ps(
+    docker: &Docker,
+    ns: &Namespace,
+    project: &str,
+) -> Result<Vec<ContainerInfo>, EngineError> {
+    let containers = own_containers(docker, ns, project).await?;
     let inspected = join_all(containers.iter().map(|c| {
         let name = summary_name(c);
         async move { inspect(docker, &name).await }
@@ -152,8 +157,12 @@ fn container_info(info: ContainerInspectResponse) -> ContainerInfo {
 }
 
 #[cfg(test)]
-pub async fn project_state(docker: &Docker, project: &str) -> Result<ProjectState, EngineError> {
-    Ok(state_of(&ps(docker, project).await?))
+pub async fn project_state(
+    docker: &Docker,
+    ns: &Namespace,
+    project: &str,
+) -> Result<ProjectState, EngineError> {
+    Ok(state_of(&ps(docker, ns, project).await?))
 }
 
 fn state_of(containers: &[ContainerInfo]) -> ProjectState {
@@ -203,11 +212,13 @@ fn state_of(containers: &[ContainerInfo]) -> ProjectState {
     ProjectState::Running
 }
 
-/// The state of every compose project on the engine from one list call — no per-container
+/// The state of every compose project of this instance from one list call — no per-container
 /// inspect — for `stack list` over many stacklets. Health and exit codes come from the summary's
-/// status text (`Up 5 minutes (healthy)`, `Exited (3) 2 hours ago`).
+/// status text (`Up 5 minutes (healthy)`, `Exited (3) 2 hours ago`). Other instances' containers
+/// are not counted.
 pub async fn all_project_states(
     docker: &Docker,
+    ns: &Namespace,
 ) -> Result<BTreeMap<String, ProjectState>, EngineError> {
     let options = bollard::query_parameters::ListContainersOptions {
         all: true,
@@ -226,6 +237,9 @@ pub async fn all_project_states(
         let Some(project) = summary_label(s, labels::PROJECT) else {
             continue;
         };
+        if ns.foreign_owner(&summary_labels(s)).is_some() {
+            continue;
+        }
         let status = s.status.clone().unwrap_or_default();
         let health = if status.contains("(healthy)") {
             Some("healthy")

@@ -13,6 +13,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::compose::model::{Condition, Project, Service};
+use crate::namespace::Namespace;
 
 pub const PROJECT: &str = "com.docker.compose.project";
 pub const SERVICE: &str = "com.docker.compose.service";
@@ -36,8 +37,10 @@ pub fn project_filter(project: &str) -> HashMap<String, Vec<String>> {
     HashMap::from([("label".to_string(), vec![format!("{PROJECT}={project}")])])
 }
 
-/// Labels of the service's container: the service's own labels, then compose's (which win).
+/// Labels of the service's container: the service's own labels, then compose's and the instance's
+/// (which win).
 pub fn container_labels(
+    ns: &Namespace,
     project: &Project,
     service: &Service,
     image_id: &str,
@@ -68,6 +71,7 @@ pub fn container_labels(
     ] {
         labels.insert(k.to_string(), v);
     }
+    labels.extend(ns.labels());
     labels
 }
 
@@ -100,6 +104,7 @@ pub fn parse_depends_on(label: &str) -> Vec<String> {
 }
 
 pub fn network_labels(
+    ns: &Namespace,
     project: &str,
     key: &str,
     own: &BTreeMap<String, String>,
@@ -108,10 +113,12 @@ pub fn network_labels(
     labels.insert(NETWORK.into(), key.into());
     labels.insert(PROJECT.into(), project.into());
     labels.insert(VERSION.into(), COMPOSE_VERSION.into());
+    labels.extend(ns.labels());
     labels
 }
 
 pub fn volume_labels(
+    ns: &Namespace,
     project: &str,
     key: &str,
     own: &BTreeMap<String, String>,
@@ -120,6 +127,7 @@ pub fn volume_labels(
     labels.insert(VOLUME.into(), key.into());
     labels.insert(PROJECT.into(), project.into());
     labels.insert(VERSION.into(), COMPOSE_VERSION.into());
+    labels.extend(ns.labels());
     labels
 }
 

@@ -1,6 +1,7 @@
 //! Stopping and removing a project's objects, found by the `com.docker.compose.project` label
-//! alone (so it works without the compose file, for orphans, and for projects `docker compose`
-//! created). Dependents stop before their dependencies: the order comes from each container's
+//! (so it works without the compose file, for orphans, and for projects `docker compose`
+//! created) and checked against the instance label: an object of another instance under the
+//! project's name stops the command before anything is stopped or removed (`namespace.rs`). Dependents stop before their dependencies: the order comes from each container's
 //! `com.docker.compose.depends_on` label, reversed.
 //!
 //! The stop signal and grace period are the container's own (`StopSignal`, `StopTimeout`, set at
@@ -18,6 +19,7 @@ use futures_util::future::join_all;
 
 use super::error::{is_not_found, is_not_modified};
 use super::{EngineError, labels};
+use crate::namespace::Namespace;
 use crate::output::Printer;
 
 #[derive(Clone, Debug, Default)]
@@ -34,8 +36,8 @@ pub struct DownSummary {
     pub volumes: Vec<String>,
 }
 
-/// Every container carrying the project label, running or not.
-pub async fn project_containers(
+/// Every container carrying the project label, running or not, whichever instance owns it.
+async fn labelled_containers(
     docker: &Docker,
     project: &str,
 ) -> Result<Vec<ContainerSummary>, EngineError> {
@@ -48,6 +50,55 @@ pub async fn project_containers(
         .list_containers(Some(options))
         .await
         .map_err(|e| EngineError::api(format!("list containers of `{project}`"), e))
+}
+
+/// The project's containers that belong to this instance (read-only views skip the others).
+pub async fn own_containers(
+    docker: &Docker,
+    ns: &Namespace,
+    project: &str,
+) -> Result<Vec<ContainerSummary>, EngineError> {
+    Ok(labelled_containers(docker, project)
+        .await?
+        .into_iter()
+        .filter(|c| ns.foreign_owner(&summary_labels(c)).is_none())
+        .collect())
+}
+
+/// The project's containers, for a command that changes them: one of another instance is an
+/// error naming it, before anything is touched.
+pub async fn project_containers(
+    docker: &Docker,
+    ns: &Namespace,
+    project: &str,
+) -> Result<Vec<ContainerSummary>, EngineError> {
+    let containers = labelled_containers(docker, project).await?;
+    for c in &containers {
+        refuse_foreign(ns, "container", &summary_name(c), &summary_labels(c))?;
+    }
+    Ok(containers)
+}
+
+/// `Err(Foreign)` when `labels` mark the object as another instance's.
+pub fn refuse_foreign(
+    ns: &Namespace,
+    kind: &'static str,
+    name: &str,
+    labels: &std::collections::HashMap<String, String>,
+) -> Result<(), EngineError> {
+    match ns.foreign_owner(labels) {
+        None => Ok(()),
+        Some(owner) => Err(EngineError::Foreign {
+            kind,
+            name: name.to_string(),
+            owner,
+            instance: ns.name().to_string(),
+        }),
+    }
+}
+
+pub fn summary_labels(c: &ContainerSummary) -> std::collections::HashMap<String, String> {
+    c.labels.clone().unwrap_or_default()
 }
 
 pub fn summary_name(c: &ContainerSummary) -> String {
@@ -137,10 +188,11 @@ pub async fn remove_container(
 /// Stops the project's running containers, dependents first. Returns the names stopped.
 pub async fn stop(
     docker: &Docker,
+    ns: &Namespace,
     project: &str,
     printer: &Printer,
 ) -> Result<Vec<String>, EngineError> {
-    let running: Vec<_> = project_containers(docker, project)
+    let running: Vec<_> = project_containers(docker, ns, project)
         .await?
         .into_iter()
         .filter(is_running)
@@ -157,15 +209,48 @@ pub async fn stop(
 
 /// Stops and removes every container of the project (orphans included), then its networks, and
 /// with `volumes` its named volumes. Only objects carrying the project label are touched: an
-/// external network (like `stack`) never carries it.
+/// external network (like `stack`) never carries it. Every object is checked against the
+/// instance label before the first one is removed.
 pub async fn down(
     docker: &Docker,
+    ns: &Namespace,
     project: &str,
     opts: &DownOptions,
     printer: &Printer,
 ) -> Result<DownSummary, EngineError> {
     let mut summary = DownSummary::default();
-    let containers = project_containers(docker, project).await?;
+    let containers = project_containers(docker, ns, project).await?;
+    let networks = docker
+        .list_networks(Some(ListNetworksOptions {
+            filters: Some(labels::project_filter(project)),
+        }))
+        .await
+        .map_err(|e| EngineError::api(format!("list networks of `{project}`"), e))?;
+    for network in &networks {
+        let name = network.name.clone().unwrap_or_default();
+        refuse_foreign(
+            ns,
+            "network",
+            &name,
+            &network.labels.clone().unwrap_or_default(),
+        )?;
+    }
+    let volumes = if opts.volumes {
+        docker
+            .list_volumes(Some(ListVolumesOptions {
+                filters: Some(labels::project_filter(project)),
+            }))
+            .await
+            .map_err(|e| EngineError::api(format!("list volumes of `{project}`"), e))?
+            .volumes
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    for volume in &volumes {
+        refuse_foreign(ns, "volume", &volume.name, &volume.labels)?;
+    }
+
     for level in stop_order(containers)? {
         let names: Vec<String> = level.iter().map(summary_name).collect();
         let results = join_all(names.iter().map(|n| async move {
@@ -177,12 +262,6 @@ pub async fn down(
         summary.containers.extend(names);
     }
 
-    let networks = docker
-        .list_networks(Some(ListNetworksOptions {
-            filters: Some(labels::project_filter(project)),
-        }))
-        .await
-        .map_err(|e| EngineError::api(format!("list networks of `{project}`"), e))?;
     for network in networks {
         let Some(name) = network.name else { continue };
         printer.status("Removing", format!("network {name}"));
@@ -193,24 +272,16 @@ pub async fn down(
         }
     }
 
-    if opts.volumes {
-        let volumes = docker
-            .list_volumes(Some(ListVolumesOptions {
-                filters: Some(labels::project_filter(project)),
-            }))
+    for volume in volumes {
+        let name = volume.name;
+        printer.status("Removing", format!("volume {name}"));
+        match docker
+            .remove_volume(&name, None::<RemoveVolumeOptions>)
             .await
-            .map_err(|e| EngineError::api(format!("list volumes of `{project}`"), e))?;
-        for volume in volumes.volumes.unwrap_or_default() {
-            let name = volume.name;
-            printer.status("Removing", format!("volume {name}"));
-            match docker
-                .remove_volume(&name, None::<RemoveVolumeOptions>)
-                .await
-            {
-                Ok(()) => summary.volumes.push(name),
-                Err(e) if is_not_found(&e) => {}
-                Err(e) => return Err(EngineError::api(format!("remove volume `{name}`"), e)),
-            }
+        {
+            Ok(()) => summary.volumes.push(name),
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => return Err(EngineError::api(format!("remove volume `{name}`"), e)),
         }
     }
     Ok(summary)

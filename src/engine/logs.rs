@@ -13,8 +13,9 @@ use bollard::container::LogOutput;
 use bollard::query_parameters::LogsOptions;
 use futures_util::stream::{self, BoxStream, Stream, StreamExt};
 
-use super::lifecycle::{project_containers, summary_label, summary_name};
+use super::lifecycle::{own_containers, summary_label, summary_name};
 use super::{EngineError, labels};
+use crate::namespace::Namespace;
 
 #[derive(Clone, Debug, Default)]
 pub struct LogOptions {
@@ -43,12 +44,13 @@ pub struct LogStream {
 
 pub async fn logs(
     docker: &Docker,
+    ns: &Namespace,
     project: &str,
     opts: &LogOptions,
 ) -> Result<LogStream, EngineError> {
     let mut services = Vec::new();
     let mut streams = Vec::new();
-    for c in project_containers(docker, project).await? {
+    for c in own_containers(docker, ns, project).await? {
         let service = summary_label(&c, labels::SERVICE)
             .unwrap_or_default()
             .to_string();
@@ -205,10 +207,11 @@ pub async fn write_logs(mut logs: LogStream, sink: &mut dyn Write) -> Result<(),
 /// else the first — with the last `lines` lines of its log.
 pub async fn failing_logs(
     docker: &Docker,
+    ns: &Namespace,
     project: &str,
     lines: usize,
 ) -> Option<(String, Vec<String>)> {
-    let containers = super::ps(docker, project).await.ok()?;
+    let containers = super::ps(docker, ns, project).await.ok()?;
     let culprit = containers
         .iter()
         .find(|c| c.health.as_deref() == Some("unhealthy") || c.state != "running")
@@ -219,7 +222,7 @@ pub async fn failing_logs(
         follow: false,
         timestamps: false,
     };
-    let mut stream = logs(docker, project, &opts).await.ok()?;
+    let mut stream = logs(docker, ns, project, &opts).await.ok()?;
     let mut out = Vec::new();
     // Best effort: this only decorates an error message, so a read error ends the excerpt.
     while let Some(item) = stream.lines.next().await {

@@ -6,7 +6,8 @@
 //!   `docker compose -p <project> ps/down` see our objects and we find them by label, never by name.
 //! - Image problems surface before any container is stopped or recreated: callers run
 //!   `ensure_images` for the whole project first and hand its result to `converge`.
-//! - Nothing without the project label is ever stopped or removed.
+//! - Nothing without the project label is ever stopped or removed, and nothing of another
+//!   instance (`namespace.rs`) is ever adopted, changed or removed.
 //! - Domain code never prints: progress goes through the one `Printer`, data is returned.
 
 mod connect;
@@ -22,6 +23,7 @@ mod logs;
 mod metadata;
 mod mounts;
 mod network;
+mod ports;
 mod wait;
 
 pub use connect::connect;
@@ -40,7 +42,8 @@ pub use logs::{LogOptions, failing_logs, logs, write_logs};
 pub use metadata::ExposedPort;
 pub use metadata::{Healthcheck, ImageFacts, image_facts};
 pub use mounts::{BindMount, container_mounts};
-pub use network::{STACK_NETWORK, ensure_stack_network, remove_stack_network};
+pub use network::{ensure_stack_network, remove_stack_network};
+pub use ports::check_ports;
 
 #[cfg(test)]
 mod testing;

@@ -1,7 +1,8 @@
-//! The shared external `stack` network: every stacklet's containers join it, so they reach each
-//! other by container name. `stack init` and the first `up` create it; `uninstall` removes it.
-//! It carries `io.stack.network=stack` and no compose project label, so no project's `down` ever
-//! removes it.
+//! The instance's shared external network (`stack` in the default instance, `<instance>_stack` in
+//! any other, `namespace.rs`): every stacklet's containers join it, so they reach each other by
+//! container name. `stack init` and the first `up` create it; `uninstall` removes it. It carries
+//! `io.stack.network` and the instance labels and no compose project label, so no project's
+//! `down` ever removes it.
 
 use std::collections::HashMap;
 
@@ -10,9 +11,9 @@ use bollard::models::NetworkCreateRequest;
 
 use super::EngineError;
 use super::error::{is_conflict, is_not_found};
+use super::lifecycle::refuse_foreign;
+use crate::namespace::Namespace;
 use crate::output::Printer;
-
-pub const STACK_NETWORK: &str = "stack";
 
 /// Engines before API 1.44 only refuse a duplicate network name when `CheckDuplicate` is sent, and
 /// bollard 0.21's request type no longer has that field: two concurrent creates would make two
@@ -20,66 +21,79 @@ pub const STACK_NETWORK: &str = "stack";
 /// instance lock serialises `stack` processes).
 pub(crate) static CREATING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// Create the `stack` network when it is missing. Returns whether it was created.
-pub async fn ensure_stack_network(docker: &Docker) -> Result<bool, EngineError> {
+/// Create the instance's network when it is missing. Returns whether it was created.
+pub async fn ensure_stack_network(docker: &Docker, ns: &Namespace) -> Result<bool, EngineError> {
     let _guard = CREATING.lock().await;
-    create_stack_network_locked(docker).await
+    create_stack_network_locked(docker, ns).await
 }
 
-/// As `ensure_stack_network`, for a caller that already holds `CREATING`.
-pub(crate) async fn create_stack_network_locked(docker: &Docker) -> Result<bool, EngineError> {
+/// As `ensure_stack_network`, for a caller that already holds `CREATING`. An existing network of
+/// that name must be this instance's.
+pub(crate) async fn create_stack_network_locked(
+    docker: &Docker,
+    ns: &Namespace,
+) -> Result<bool, EngineError> {
+    let name = ns.network();
     match docker
         .inspect_network(
-            STACK_NETWORK,
+            &name,
             None::<bollard::query_parameters::InspectNetworkOptions>,
         )
         .await
     {
-        Ok(_) => return Ok(false),
+        Ok(existing) => {
+            refuse_foreign(ns, "network", &name, &existing.labels.unwrap_or_default())?;
+            return Ok(false);
+        }
         Err(e) if is_not_found(&e) => {}
-        Err(e) => return Err(EngineError::api("inspect network `stack`", e)),
+        Err(e) => return Err(EngineError::api(format!("inspect network `{name}`"), e)),
     }
+    let mut labels = HashMap::from([("io.stack.network".to_string(), name.clone())]);
+    labels.extend(ns.labels());
     let request = NetworkCreateRequest {
-        name: STACK_NETWORK.to_string(),
+        name: name.clone(),
         driver: Some("bridge".into()),
-        labels: Some(HashMap::from([(
-            "io.stack.network".to_string(),
-            STACK_NETWORK.to_string(),
-        )])),
+        labels: Some(labels),
         ..Default::default()
     };
     match docker.create_network(request).await {
         Ok(_) => Ok(true),
         Err(e) if is_conflict(&e) => Ok(false),
-        Err(e) => Err(EngineError::api("create network `stack`", e)),
+        Err(e) => Err(EngineError::api(format!("create network `{name}`"), e)),
     }
 }
 
-/// Remove the `stack` network (uninstall). A network that still has containers attached (kept
-/// stacklets) stays, with a warning.
-pub async fn remove_stack_network(docker: &Docker, printer: &Printer) -> Result<(), EngineError> {
+/// Remove the instance's network (uninstall). A network that still has containers attached (kept
+/// stacklets) stays, with a warning; one of another instance is never removed.
+pub async fn remove_stack_network(
+    docker: &Docker,
+    ns: &Namespace,
+    printer: &Printer,
+) -> Result<(), EngineError> {
+    let name = ns.network();
     let info = match docker
         .inspect_network(
-            STACK_NETWORK,
+            &name,
             None::<bollard::query_parameters::InspectNetworkOptions>,
         )
         .await
     {
         Ok(info) => info,
         Err(e) if is_not_found(&e) => return Ok(()),
-        Err(e) => return Err(EngineError::api("inspect network `stack`", e)),
+        Err(e) => return Err(EngineError::api(format!("inspect network `{name}`"), e)),
     };
+    refuse_foreign(ns, "network", &name, &info.labels.unwrap_or_default())?;
     let attached = info.containers.map(|c| c.len()).unwrap_or(0);
     if attached > 0 {
         printer.warn(format!(
-            "Network `{STACK_NETWORK}` still has {attached} container(s) attached; it stays"
+            "Network `{name}` still has {attached} container(s) attached; it stays"
         ));
         return Ok(());
     }
-    printer.status("Removing", format!("network {STACK_NETWORK}"));
-    match docker.remove_network(STACK_NETWORK).await {
+    printer.status("Removing", format!("network {name}"));
+    match docker.remove_network(&name).await {
         Ok(()) => Ok(()),
         Err(e) if is_not_found(&e) => Ok(()),
-        Err(e) => Err(EngineError::api("remove network `stack`", e)),
+        Err(e) => Err(EngineError::api(format!("remove network `{name}`"), e)),
     }
 }

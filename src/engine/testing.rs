@@ -21,6 +21,11 @@ pub const BUSYBOX: &str = "stack-test/busybox:1";
 
 static BUSYBOX_READY: OnceCell<()> = OnceCell::const_new();
 
+/// The default instance's namespace: engine tests name their projects themselves.
+pub fn ns() -> crate::namespace::Namespace {
+    crate::namespace::Namespace::default_instance(std::path::Path::new("/"), 0)
+}
+
 pub async fn docker() -> Docker {
     super::connect()
         .await
@@ -146,5 +151,5 @@ pub async fn up(
 ) -> Result<Vec<super::ServiceOutcome>, super::EngineError> {
     let images =
         super::ensure_images(docker, project, &super::ImageOptions::default(), printer).await?;
-    super::converge(docker, project, &images, opts, printer).await
+    super::converge(docker, &ns(), project, &images, opts, printer).await
 }

@@ -11,7 +11,7 @@ use bollard::query_parameters::{
     CreateContainerOptions, InspectContainerOptions, RemoveContainerOptions,
 };
 
-use super::testing::{BUSYBOX, docker, ensure_busybox, project, quiet, service, up};
+use super::testing::{BUSYBOX, docker, ensure_busybox, ns, project, quiet, service, up};
 use super::*;
 use crate::compose::model::{
     Build, Condition, Dependency, Healthcheck, Mount, MountKind, Network, PortMapping, Project,
@@ -21,17 +21,29 @@ use crate::compose::model::{
 async fn setup(name: &str) -> Docker {
     let docker = docker().await;
     ensure_busybox(&docker).await;
-    down(&docker, name, &DownOptions { volumes: true }, &quiet())
-        .await
-        .expect("clean leftovers");
+    down(
+        &docker,
+        &ns(),
+        name,
+        &DownOptions { volumes: true },
+        &quiet(),
+    )
+    .await
+    .expect("clean leftovers");
     docker
 }
 
 async fn teardown(docker: &Docker, name: &str) {
-    down(docker, name, &DownOptions { volumes: true }, &quiet())
-        .await
-        .expect("down");
-    assert!(ps(docker, name).await.unwrap().is_empty());
+    down(
+        docker,
+        &ns(),
+        name,
+        &DownOptions { volumes: true },
+        &quiet(),
+    )
+    .await
+    .expect("down");
+    assert!(ps(docker, &ns(), name).await.unwrap().is_empty());
 }
 
 async fn converge(docker: &Docker, p: &Project) -> BTreeMap<String, ServiceOutcome> {
@@ -87,7 +99,7 @@ async fn converge_is_idempotent_and_restarts_stopped() {
         [("db", Outcome::Created), ("web", Outcome::Created)]
     );
     assert_eq!(
-        project_state(&docker, name).await.unwrap(),
+        project_state(&docker, &ns(), name).await.unwrap(),
         ProjectState::Running
     );
 
@@ -100,14 +112,14 @@ async fn converge_is_idempotent_and_restarts_stopped() {
         assert_eq!(first[s].id, second[s].id, "{s} kept its container");
     }
 
-    let stopped = stop(&docker, name, &quiet()).await.unwrap();
+    let stopped = stop(&docker, &ns(), name, &quiet()).await.unwrap();
     assert_eq!(
         stopped,
         ["stk-eng-idem-web-1", "stk-eng-idem-db-1"],
         "dependents first"
     );
     assert_eq!(
-        project_state(&docker, name).await.unwrap(),
+        project_state(&docker, &ns(), name).await.unwrap(),
         ProjectState::Stopped
     );
 
@@ -309,11 +321,17 @@ async fn down_removes_exactly_the_project_objects() {
     });
     a.networks.insert("stack".into(), ServiceNetwork::default());
     converge(&docker, &p).await;
-    assert_eq!(ps(&docker, name).await.unwrap().len(), 2);
+    assert_eq!(ps(&docker, &ns(), name).await.unwrap().len(), 2);
 
-    let summary = down(&docker, name, &DownOptions { volumes: true }, &quiet())
-        .await
-        .unwrap();
+    let summary = down(
+        &docker,
+        &ns(),
+        name,
+        &DownOptions { volumes: true },
+        &quiet(),
+    )
+    .await
+    .unwrap();
     let mut containers = summary.containers.clone();
     containers.sort();
     assert_eq!(containers, ["stk-eng-down-a-1", "stk-eng-down-b-1"]);
@@ -369,7 +387,7 @@ async fn pull_failure_stops_nothing() {
         err.hint().unwrap()
     );
 
-    let now = ps(&docker, name).await.unwrap();
+    let now = ps(&docker, &ns(), name).await.unwrap();
     assert_eq!(now.len(), 2);
     for c in &now {
         assert_eq!(c.state, "running", "{} was disturbed", c.name);
@@ -472,7 +490,7 @@ async fn fields_reach_the_container() {
         assert!(aliases.contains(&a.to_string()), "{aliases:?}");
     }
     // The engine picked a host port; ps reports it, and httpd answers on it.
-    let c = &ps(&docker, name).await.unwrap()[0];
+    let c = &ps(&docker, &ns(), name).await.unwrap()[0];
     let port = &c.ports[0];
     assert_eq!(
         (port.host_ip.as_str(), port.container_port),
@@ -569,7 +587,9 @@ async fn logs_are_split_and_prefixed() {
     converge(&docker, &p).await;
     tokio::time::sleep(Duration::from_millis(800)).await;
 
-    let stream = logs(&docker, name, &LogOptions::default()).await.unwrap();
+    let stream = logs(&docker, &ns(), name, &LogOptions::default())
+        .await
+        .unwrap();
     let mut out = Vec::new();
     write_logs(stream, &mut out).await.unwrap();
     let mut lines: Vec<String> = String::from_utf8(out)
@@ -589,7 +609,7 @@ async fn logs_are_split_and_prefixed() {
         ..Default::default()
     };
     let mut out = Vec::new();
-    write_logs(logs(&docker, name, &only).await.unwrap(), &mut out)
+    write_logs(logs(&docker, &ns(), name, &only).await.unwrap(), &mut out)
         .await
         .unwrap();
     // One service: no prefix. Tail 1 of stdout+stderr is the last line written.
@@ -650,7 +670,7 @@ async fn compose_v2_sees_and_removes_our_containers() {
 
     run(&["down"]);
     assert_eq!(
-        project_state(&docker, name).await.unwrap(),
+        project_state(&docker, &ns(), name).await.unwrap(),
         ProjectState::Absent
     );
     assert!(

@@ -7,7 +7,7 @@
 use crate::engine;
 use crate::error::UserError;
 use crate::hooks::HookName;
-use crate::lifecycle::project::{load_project, project_name};
+use crate::lifecycle::project::load_project;
 use crate::lifecycle::{Session, paths, state};
 use crate::render::env;
 use crate::secrets::Secrets;
@@ -35,7 +35,8 @@ pub async fn down(session: &mut Session, id: &str) -> anyhow::Result<bool> {
     crate::lifecycle::native::stop(session, &stacklet, &rendered).await?;
     if stacklet.compose_file().is_some() {
         let docker = session.docker().await?;
-        engine::stop(&docker, &project_name(id), &session.printer).await?;
+        let ns = &session.ws.namespace;
+        engine::stop(&docker, ns, &ns.project(id), &session.printer).await?;
     }
     session.invalidate();
     Ok(true)
@@ -108,7 +109,8 @@ pub async fn destroy(session: &mut Session, id: &str) -> anyhow::Result<()> {
         load_project(&session.ws, &stacklet, &rendered, &printer)?;
         let docker = session.docker().await?;
         let opts = engine::DownOptions { volumes: true };
-        engine::down(&docker, &project_name(id), &opts, &printer).await?;
+        let ns = &session.ws.namespace;
+        engine::down(&docker, ns, &ns.project(id), &opts, &printer).await?;
         session.invalidate();
     }
     let instance = session.ws.instance.clone();
@@ -177,16 +179,18 @@ pub async fn uninstall(session: &mut Session, plan: &UninstallPlan) -> anyhow::R
         session
             .run_hook(&stacklet, HookName::OnDestroy, &rendered)
             .await?;
+        let ns = &session.ws.namespace;
         engine::down(
             &docker,
-            &project_name(id),
+            ns,
+            &ns.project(id),
             &engine::DownOptions { volumes: true },
             &printer,
         )
         .await?;
         remove_file(&env_path)?;
     }
-    engine::remove_stack_network(&docker, &printer).await?;
+    engine::remove_stack_network(&docker, &session.ws.namespace, &printer).await?;
     let instance = session.ws.instance.clone();
     let data_root = session.ws.config.data_dir.clone();
     if plan.keep.is_empty() {

@@ -5,10 +5,13 @@
 use crate::config;
 use crate::hooks::HookHost;
 use crate::instance::Instance;
+use crate::namespace::Namespace;
 use crate::secrets::Secrets;
 
 pub struct Host {
     pub instance: Instance,
+    /// Container names from hooks are the compose file's; this finds them in the instance.
+    pub namespace: Namespace,
     pub id: String,
     pub docker: Option<bollard::Docker>,
     pub runtime: tokio::runtime::Handle,
@@ -53,7 +56,7 @@ impl HookHost for Host {
                     Some(docker) => docker.clone(),
                     None => crate::engine::connect().await?,
                 };
-                crate::engine::exec(&docker, container, argv, on_line).await
+                crate::engine::exec(&docker, &self.namespace, container, argv, on_line).await
             })
             .map_err(Into::into)
     }

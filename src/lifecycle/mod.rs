@@ -121,7 +121,7 @@ impl Session {
     pub async fn project_state(&mut self, name: &str) -> Result<engine::ProjectState, UserError> {
         if self.states.is_none() {
             let docker = self.docker().await?;
-            let states = engine::all_project_states(&docker).await?;
+            let states = engine::all_project_states(&docker, &self.ws.namespace).await?;
             self.states = Some(states);
         }
         Ok(self
@@ -198,6 +198,7 @@ impl Session {
     pub fn host(&self, id: &str) -> host::Host {
         host::Host {
             instance: self.ws.instance.clone(),
+            namespace: self.ws.namespace.clone(),
             id: id.to_string(),
             docker: self.docker.clone().and_then(Result::ok),
             runtime: tokio::runtime::Handle::current(),

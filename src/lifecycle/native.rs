@@ -27,7 +27,7 @@ pub async fn start(
     if stacklet.manifest.services.is_empty() {
         return Ok(());
     }
-    let list = services::rendered(stacklet, &rendered.vars)?;
+    let list = services::rendered(stacklet, &session.ws.namespace, &rendered.vars)?;
     let ctx = session.hook_context(stacklet, rendered);
     services::ensure_up(&session.ws.instance, &list, &ctx, &session.printer)
         .await
@@ -45,7 +45,7 @@ pub async fn stop(
     if services::started(&session.ws.instance, id).is_empty() {
         return Ok(());
     }
-    let list = services::rendered(stacklet, &rendered.vars)?;
+    let list = services::rendered(stacklet, &session.ws.namespace, &rendered.vars)?;
     let ctx = session.hook_context(stacklet, rendered);
     services::stop_started(&session.ws.instance, &list, &ctx, &session.printer)
         .await
@@ -58,7 +58,7 @@ pub async fn stop(
 fn rendered_for_view(session: &Session, stacklet: &Stacklet) -> Result<Vec<Service>, UserError> {
     let secrets = Secrets::load(&session.ws.instance.secrets_file())?;
     let vars = vars::variables(&session.ws, stacklet.id(), secrets.all(), &session.lan_ip);
-    services::rendered(stacklet, &vars)
+    services::rendered(stacklet, &session.ws.namespace, &vars)
 }
 
 /// One probe of each service (empty for stacklets without services).

@@ -1,5 +1,6 @@
-//! A stacklet's compose project as the lifecycle pipelines see it: its name and the project loaded
-//! with the rendered environment. Shared by `up`, `down`, `destroy` and the state views.
+//! A stacklet's compose project as the lifecycle pipelines see it: loaded with the rendered
+//! environment and placed in the instance's Docker namespace (`namespace.rs` owns the names).
+//! Shared by `up`, `down`, `destroy` and the state views.
 
 use std::collections::BTreeMap;
 
@@ -9,11 +10,6 @@ use crate::output::Printer;
 use crate::render::env::RenderedEnv;
 use crate::stacklet::Stacklet;
 use crate::workspace::Workspace;
-
-/// Every stacklet's compose project is `stack-<id>` ([`load_project`] refuses any other `name`).
-pub fn project_name(id: &str) -> String {
-    format!("stack-{id}")
-}
 
 /// The stacklet's compose project, interpolated from the rendered env (it wins) and the process
 /// environment (it fills in what the env does not define).
@@ -37,7 +33,8 @@ pub fn load_project(
             profiles.push_str("domain");
         }
     }
-    let project_name = project_name(stacklet.id());
+    // The file names its project as the default instance does (`name: stack-<id>`).
+    let project_name = crate::namespace::compose_project(stacklet.id());
     let loaded = crate::compose::load(&file, &project_name, &vars).map_err(|e| {
         let hint = e.hint();
         UserError::wrap(e).maybe_hint(hint)
@@ -55,5 +52,19 @@ pub fn load_project(
             "write `name: {project_name}` at the top of the compose file"
         )));
     }
-    Ok(Some(loaded.project))
+    let mut project = loaded.project;
+    ws.namespace
+        .localise(&mut project, stacklet.id())
+        .map_err(|e| {
+            UserError::new(format!(
+                "Cannot publish the ports of `{}` in this instance",
+                crate::config::display_path(&ws.instance, &file)
+            ))
+            .because(e)
+            .hint(format!(
+                "lower `port_offset` in `{}`",
+                crate::config::display_path(&ws.instance, &ws.instance.config_file())
+            ))
+        })?;
+    Ok(Some(project))
 }

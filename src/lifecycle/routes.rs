@@ -29,7 +29,8 @@ pub async fn refresh(session: &mut Session) -> anyhow::Result<()> {
     let dir = session.ws.instance.caddy_dir();
     let https = session.ws.config.core.https;
     let printer = session.printer.clone();
-    match caddy::apply(docker.as_ref(), &dir, &snippets, https).await {
+    let ns = session.ws.namespace.clone();
+    match caddy::apply(docker.as_ref(), &ns, &dir, &snippets, https).await {
         Ok(Applied::Reloaded { sites }) => {
             printer.status("Reloaded", format!("Caddy ({})", describe(&sites)));
             Ok(())

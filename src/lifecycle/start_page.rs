@@ -22,7 +22,12 @@ pub async fn entries(session: &mut Session) -> Result<Vec<Entry>, UserError> {
     let mut entries = Vec::new();
     for stacklet in session.ws.catalog.stacklets.clone() {
         let m = &stacklet.manifest;
-        let Some(url) = stacklet_url(&session.ws.config, m, &session.lan_ip) else {
+        let Some(url) = stacklet_url(
+            &session.ws.config,
+            &session.ws.namespace,
+            m,
+            &session.lan_ip,
+        ) else {
             continue;
         };
         let current = crate::lifecycle::state::of(session, &stacklet).await?;

@@ -4,6 +4,7 @@
 use crate::engine::ProjectState;
 use crate::error::UserError;
 use crate::lifecycle::{Session, native};
+use crate::namespace::Namespace;
 use crate::render::env::{RenderedEnv, render_text};
 use crate::services::{self, ServiceState};
 use crate::stacklet::Stacklet;
@@ -71,7 +72,7 @@ async fn containers_and_marker(
             });
         }
         let state = session
-            .project_state(&crate::lifecycle::project::project_name(stacklet.id()))
+            .project_state(&session.ws.namespace.project(stacklet.id()))
             .await?;
         return Ok(match state {
             ProjectState::Absent if marker => State::Stopped,
@@ -134,18 +135,24 @@ fn combine(base: State, containers: bool, down: Option<&ServiceState>) -> State 
     }
 }
 
-/// `[health]` checks with their templates rendered.
+/// `[health]` checks with their templates rendered, and URLs on this machine's declared ports
+/// moved by the instance's port offset.
 pub fn render_checks(
+    ns: &Namespace,
     stacklet: &Stacklet,
     rendered: &RenderedEnv,
 ) -> Result<Vec<HealthCheck>, UserError> {
+    let declared = stacklet.manifest.declared_ports();
     stacklet
         .manifest
         .health
         .iter()
         .map(|c| {
             let mut c = c.clone();
-            c.url = render_text(stacklet, "[health].url", &c.url, &rendered.vars)?;
+            c.url = ns.local_url(
+                &render_text(stacklet, "[health].url", &c.url, &rendered.vars)?,
+                &declared,
+            );
             for (name, value) in &mut c.headers {
                 *value = render_text(
                     stacklet,

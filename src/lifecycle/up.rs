@@ -55,6 +55,8 @@ pub async fn up(session: &mut Session, id: &str) -> anyhow::Result<()> {
     let images = match &project {
         Some(project) => {
             let docker = session.docker().await?;
+            // A host port held by another instance or program: fail before anything changes.
+            engine::check_ports(&docker, &session.ws.namespace, project).await?;
             let opts = engine::ImageOptions {
                 rebuild: stacklet.manifest.build,
             };
@@ -76,7 +78,15 @@ pub async fn up(session: &mut Session, id: &str) -> anyhow::Result<()> {
             remove_orphans: true,
             ..Default::default()
         };
-        engine::converge(&docker, project, images, &opts, &printer).await?;
+        engine::converge(
+            &docker,
+            &session.ws.namespace,
+            project,
+            images,
+            &opts,
+            &printer,
+        )
+        .await?;
     }
 
     wait_healthy(session, &stacklet, &rendered, project.as_ref()).await?;
@@ -137,7 +147,7 @@ async fn wait_healthy(
     if stacklet.manifest.health.is_empty() {
         return Ok(());
     }
-    let checks = state::render_checks(stacklet, rendered)?;
+    let checks = state::render_checks(&session.ws.namespace, stacklet, rendered)?;
     session
         .printer
         .status("Waiting", format!("{} (health)", stacklet.manifest.name));
@@ -166,9 +176,10 @@ async fn wait_healthy(
         // A container that logged nothing gets no (empty) excerpt.
         if let Some(project) = project
             && let Ok(docker) = session.docker().await
-            && let Some((container, lines)) = engine::failing_logs(&docker, &project.name, 20)
-                .await
-                .filter(|(_, lines)| !lines.is_empty())
+            && let Some((container, lines)) =
+                engine::failing_logs(&docker, &session.ws.namespace, &project.name, 20)
+                    .await
+                    .filter(|(_, lines)| !lines.is_empty())
         {
             err = err.hint(format!(
                 "last lines of `{container}`:\n{}",

@@ -150,7 +150,7 @@ impl ComposeLint<'_, '_> {
     }
 
     fn project(&mut self, root: &Node) {
-        let want = format!("stack-{}", self.input.id);
+        let want = crate::namespace::compose_project(&self.input.id);
         match get(root, "name") {
             None => self.error(
                 1,
@@ -209,7 +209,7 @@ impl ComposeLint<'_, '_> {
 
     fn container_name(&mut self, name: &str, line: u64, service: &Node, count: usize) {
         let id = self.input.id;
-        let bare = format!("stack-{id}");
+        let bare = crate::namespace::compose_project(id);
         if name != bare && !name.starts_with(&format!("{bare}-")) {
             self.error(
                 line,
@@ -450,7 +450,11 @@ impl ComposeLint<'_, '_> {
         let env = placeholder_env(self.input);
         let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
         let shown = |text: String| text.replace(&format!("`{}`", abs.display()), "the file");
-        match crate::compose::load(path, &format!("stack-{}", self.input.id), &env) {
+        match crate::compose::load(
+            path,
+            &crate::namespace::compose_project(&self.input.id),
+            &env,
+        ) {
             Ok(loaded) => {
                 for warning in loaded.warnings {
                     // The loader names the variable in backticks; point at its first use.

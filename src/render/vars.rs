@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 
 use crate::config::Config;
+use crate::namespace::Namespace;
 use crate::stacklet::manifest::Manifest;
 use crate::workspace::Workspace;
 
@@ -104,26 +105,36 @@ pub fn variables(
         "messages_server_name",
         cfg.messages.server_name.clone().unwrap_or_default(),
     );
+    let ns = &ws.namespace;
     for s in &ws.catalog.stacklets {
-        let sid = s.id().replace('-', "_");
+        // The id as written (`{my-app_url}`, contract §3), and with `_` for `-` as an alias.
+        let spellings = |suffix: &str| {
+            let written = format!("{}_{suffix}", s.id());
+            let alias = written.replace('-', "_");
+            [written, alias]
+        };
         if let Some(port) = s.manifest.port {
-            set(
-                &format!("{sid}_url"),
-                public_url(cfg, s.id(), None, port, lan_ip),
-            );
+            let url = public_url(cfg, ns, s.id(), None, port, lan_ip);
+            for name in spellings("url") {
+                set(&name, url.clone());
+            }
         }
         for (name, port) in &s.manifest.ports {
-            set(
-                &format!("{sid}_{}_url", name.replace('-', "_")),
-                public_url(cfg, s.id(), Some(name), *port, lan_ip),
-            );
+            let url = public_url(cfg, ns, s.id(), Some(name), *port, lan_ip);
+            for var in spellings(&format!("{name}_url")) {
+                set(&var, url.clone());
+            }
         }
         // Declared secrets exist as variables from the start: empty until generated.
         for name in &s.manifest.generate {
-            set(&format!("{}__{name}", s.id()), String::new());
+            for var in spellings(&format!("_{name}")) {
+                set(&var, String::new());
+            }
         }
     }
     for (key, value) in secrets {
+        // `{my-app__TOKEN}` as written, `{my_app__TOKEN}` as an alias.
+        set(&key.replace('-', "_"), value.clone());
         set(key, value.clone());
     }
     if let Some(me) = ws.catalog.get(id) {
@@ -131,8 +142,8 @@ pub fn variables(
             "url",
             me.manifest
                 .port
-                .map(|p| public_url(cfg, id, None, p, lan_ip))
-                .unwrap_or_else(|| domain_url(cfg, id).unwrap_or_default()),
+                .map(|p| public_url(cfg, ns, id, None, p, lan_ip))
+                .unwrap_or_else(|| domain_url(cfg, ns, id).unwrap_or_default()),
         );
     }
     set("ip", lan_ip.to_string());
@@ -151,35 +162,53 @@ pub fn docker_url(url: &str) -> String {
         .replacen("://127.0.0.1", "://host.docker.internal", 1)
 }
 
-fn domain_url(cfg: &Config, id: &str) -> Option<String> {
+/// `http(s)://<id>.<domain>`; with a port offset, Caddy's port 80/443 moved by it is added.
+fn domain_url(cfg: &Config, ns: &Namespace, id: &str) -> Option<String> {
     cfg.domain_mode().then(|| {
-        let scheme = if cfg.core.https { "https" } else { "http" };
-        format!("{scheme}://{id}.{}", cfg.core.domain.trim())
+        let (scheme, port) = if cfg.core.https {
+            ("https", 443)
+        } else {
+            ("http", 80)
+        };
+        let port = match ns.port_offset() {
+            0 => String::new(),
+            _ => ns
+                .host_port(port)
+                .map(|p| format!(":{p}"))
+                .unwrap_or_default(),
+        };
+        format!("{scheme}://{id}.{}{port}", cfg.core.domain.trim())
     })
 }
 
 /// Domain mode `http(s)://<id>.<domain>` (a named port: `<id>-<name>.<domain>`); port mode
-/// `http://<lan-ip>:<port>`.
+/// `http://<lan-ip>:<port>`, the port moved by the instance's `[core].port_offset`.
 pub fn public_url(
     cfg: &Config,
+    ns: &Namespace,
     id: &str,
     port_name: Option<&str>,
     port: u16,
     lan_ip: &str,
 ) -> String {
-    match (domain_url(cfg, id), port_name) {
+    match (domain_url(cfg, ns, id), port_name) {
         (Some(url), None) => url,
-        (Some(_), Some(name)) => domain_url(cfg, &format!("{id}-{name}")).unwrap_or_default(),
-        (None, _) => format!("http://{lan_ip}:{port}"),
+        (Some(_), Some(name)) => domain_url(cfg, ns, &format!("{id}-{name}")).unwrap_or_default(),
+        (None, _) => format!("http://{lan_ip}:{}", ns.host_port(port).unwrap_or(port)),
     }
 }
 
 /// The public URL of a stacklet's main `port` (what `list` shows and the start page links to);
 /// `None` for a stacklet without one.
-pub fn stacklet_url(cfg: &Config, manifest: &Manifest, lan_ip: &str) -> Option<String> {
+pub fn stacklet_url(
+    cfg: &Config,
+    ns: &Namespace,
+    manifest: &Manifest,
+    lan_ip: &str,
+) -> Option<String> {
     manifest
         .port
-        .map(|port| public_url(cfg, &manifest.id, None, port, lan_ip))
+        .map(|port| public_url(cfg, ns, &manifest.id, None, port, lan_ip))
 }
 
 /// The machine's LAN address for URLs shown to people, `localhost` when none is found.
@@ -232,19 +261,35 @@ mod tests {
     #[test]
     fn urls_follow_the_mode() {
         let mut cfg = Config::default();
+        let ns = Namespace::default_instance(std::path::Path::new("/repo"), 0);
         assert_eq!(
-            public_url(&cfg, "photos", None, 42010, "10.0.0.2"),
+            public_url(&cfg, &ns, "photos", None, 42010, "10.0.0.2"),
             "http://10.0.0.2:42010"
         );
         cfg.core.domain = "home.internal".into();
         assert_eq!(
-            public_url(&cfg, "photos", None, 42010, "x"),
+            public_url(&cfg, &ns, "photos", None, 42010, "x"),
             "http://photos.home.internal"
         );
         cfg.core.https = true;
         assert_eq!(
-            public_url(&cfg, "messages", Some("element"), 1, "x"),
+            public_url(&cfg, &ns, "messages", Some("element"), 1, "x"),
             "https://messages-element.home.internal"
+        );
+    }
+
+    #[test]
+    fn urls_carry_the_port_offset() {
+        let mut cfg = Config::default();
+        let ns = Namespace::named("test", std::path::Path::new("/tmp/test"), 1000);
+        assert_eq!(
+            public_url(&cfg, &ns, "photos", None, 42010, "10.0.0.2"),
+            "http://10.0.0.2:43010"
+        );
+        cfg.core.domain = "home.internal".into();
+        assert_eq!(
+            public_url(&cfg, &ns, "photos", None, 42010, "x"),
+            "http://photos.home.internal:1080"
         );
     }
 }

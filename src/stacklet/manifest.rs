@@ -370,6 +370,11 @@ impl Manifest {
             .chain(self.ports.iter().map(|(n, p)| (Some(n.as_str()), *p)))
     }
 
+    /// The host ports the stacklet declares (`port` and every `[ports]` entry).
+    pub fn declared_ports(&self) -> Vec<u16> {
+        self.all_ports().map(|(_, p)| p).collect()
+    }
+
     pub fn watchtower_enabled(&self) -> bool {
         self.upstream
             .as_ref()
