@@ -135,6 +135,8 @@ pub async fn status(printer: &Printer, json: bool) -> anyhow::Result<ExitCode> {
                 "data_dir": data_dir,
                 "data_dir_free_bytes": free,
                 "instance_dir": ws.instance.dir.display().to_string(),
+                "instance": ws.namespace.name(),
+                "port_offset": ws.namespace.port_offset(),
                 "docker": docker_version,
             },
             "stacklets": rows.into_iter().map(|r| r.json).collect::<Vec<_>>(),
@@ -149,7 +151,20 @@ pub async fn status(printer: &Printer, json: bool) -> anyhow::Result<ExitCode> {
             String::new()
         }
     ));
-    printer.out(format!("Instance:  {}", ws.instance.dir.display()));
+    let ns = &ws.namespace;
+    printer.out(format!(
+        "Instance:  {} ({}{})",
+        ws.instance.dir.display(),
+        if ns.is_default() {
+            "default".to_string()
+        } else {
+            format!("`{}`", ns.name())
+        },
+        match ns.port_offset() {
+            0 => String::new(),
+            offset => format!(", ports +{offset}"),
+        }
+    ));
     printer.out(format!(
         "Docker:    {}",
         docker_version.unwrap_or_else(|| "not reachable".into())

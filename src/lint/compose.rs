@@ -150,7 +150,7 @@ impl ComposeLint<'_, '_> {
     }
 
     fn project(&mut self, root: &Node) {
-        let want = crate::namespace::compose_project(&self.input.id);
+        let want = crate::namespace::compose_project(self.input.id);
         match get(root, "name") {
             None => self.error(
                 1,
@@ -452,7 +452,7 @@ impl ComposeLint<'_, '_> {
         let shown = |text: String| text.replace(&format!("`{}`", abs.display()), "the file");
         match crate::compose::load(
             path,
-            &crate::namespace::compose_project(&self.input.id),
+            &crate::namespace::compose_project(self.input.id),
             &env,
         ) {
             Ok(loaded) => {

@@ -622,46 +622,6 @@ fn health_timeout_fails_naming_the_check_and_leaves_containers() {
     assert!(hook_log(&repo, id).is_empty());
 }
 
-#[test]
-fn stack_dir_instance_is_isolated() {
-    let id = "lc-inst";
-    let repo = Repo::new()
-        .stacklet(
-            id,
-            "[env]\ngenerate = [\"KEY\"]\n[env.defaults]\nWHERE = \"{data_dir}/lc-inst\"\n",
-        )
-        .file(
-            &format!("stacklets/{id}/hooks/on_install.sh"),
-            "mkdir -p \"$WHERE\" && echo installed > \"$WHERE/file\"\n",
-        );
-    let other = tempfile::tempdir().unwrap();
-    std::fs::write(
-        other.path().join("stack.toml"),
-        "[core]\ndata_dir = \"d2\"\n",
-    )
-    .unwrap();
-    let out = repo
-        .stack()
-        .env("STACK_DIR", other.path())
-        .args(["up", id])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
-    let o = other.path();
-    assert!(o.join(format!(".stack/{id}.setup-done")).is_file());
-    assert!(o.join(format!(".stack/env/{id}.env")).is_file());
-    assert!(o.join(".stack/secrets.toml").is_file());
-    assert_eq!(
-        std::fs::read_to_string(o.join(format!("d2/{id}/file"))).unwrap(),
-        "installed\n"
-    );
-    // The default instance is untouched.
-    assert!(!repo.join(".stack").exists());
-    assert!(!repo.join(&format!("stacklets/{id}/.env")).exists());
-    assert!(!repo.join("data").exists());
-    assert_eq!(repo.read("stack.toml"), "[core]\ndata_dir = \"data\"\n");
-}
-
 /// Start `stack up <id>` in the background and wait until it holds the lock (its pid is in the
 /// lock file).
 // On the panic path the test fails anyway; the child dies with the test process group.

@@ -11,6 +11,7 @@ mod errors;
 mod foundation;
 mod history;
 mod host;
+mod instances;
 mod lifecycle;
 mod lint;
 mod new;
