@@ -329,13 +329,18 @@ fn build_error(service: &str, image: &str, message: String) -> EngineError {
     }
 }
 
-/// The build context as an uncompressed tar, honouring `.dockerignore` (simple globs: `*`, `?`,
-/// `**`, `!` exceptions; the last matching line wins, as in Docker). The Dockerfile and
-/// `.dockerignore` are always sent: the engine needs the first, Docker's CLI sends both.
+/// The build context as an uncompressed tar, honouring `.dockerignore` (see [`DockerIgnore`]). The
+/// Dockerfile and `.dockerignore` are always sent: the engine needs the first, Docker's CLI sends
+/// both.
 pub fn context_tar(context: &Path, dockerfile: &str) -> std::io::Result<Vec<u8>> {
-    let patterns = match std::fs::read_to_string(context.join(".dockerignore")) {
-        Ok(text) => parse_dockerignore(&text),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+    let ignore = match std::fs::read_to_string(context.join(".dockerignore")) {
+        Ok(text) => DockerIgnore::parse(&text).map_err(|e| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("`{}`: {e}", context.join(".dockerignore").display()),
+            )
+        })?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => DockerIgnore::default(),
         Err(e) => return Err(e),
     };
     let mut tar = tar::Builder::new(Vec::new());
@@ -354,7 +359,7 @@ pub fn context_tar(context: &Path, dockerfile: &str) -> std::io::Result<Vec<u8>>
         if rel.is_empty() {
             continue;
         }
-        if ignored(&rel, &patterns) && !always.contains(&rel.as_str()) {
+        if ignore.ignored(&rel) && !always.contains(&rel.as_str()) {
             continue;
         }
         tar.append_path_with_name(entry.path(), &rel)?;
@@ -362,73 +367,54 @@ pub fn context_tar(context: &Path, dockerfile: &str) -> std::io::Result<Vec<u8>>
     tar.into_inner()
 }
 
-fn parse_dockerignore(text: &str) -> Vec<(bool, Vec<String>)> {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(|l| {
-            let (negate, pattern) = match l.strip_prefix('!') {
+/// `.dockerignore` as Docker reads it: one glob per line relative to the context root (`*` and `?`
+/// within one path segment, `**` across segments, `[...]` classes), `#` comments, `!` exceptions,
+/// and the last matching line wins. A pattern matches a path or any of its parent directories, so a
+/// directory pattern excludes everything beneath it. Unlike `.gitignore`, `*.log` matches only at
+/// the root, hence `globset` with literal separators rather than the `ignore` crate.
+#[derive(Debug, Default)]
+struct DockerIgnore {
+    /// `(exception, glob)` in file order.
+    rules: Vec<(bool, globset::GlobMatcher)>,
+}
+
+impl DockerIgnore {
+    fn parse(text: &str) -> Result<Self, String> {
+        let mut rules = Vec::new();
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let (exception, pattern) = match line.strip_prefix('!') {
                 Some(rest) => (true, rest.trim()),
-                None => (false, l),
+                None => (false, line),
             };
             let pattern = pattern.trim_start_matches("./").trim_matches('/');
-            (negate, pattern.split('/').map(str::to_string).collect())
-        })
-        .collect()
-}
-
-/// A path is excluded when it or one of its parent directories matches (a directory pattern
-/// excludes everything beneath it), unless a later `!` pattern matches it again.
-fn ignored(rel: &str, patterns: &[(bool, Vec<String>)]) -> bool {
-    let parts: Vec<&str> = rel.split('/').collect();
-    let mut excluded = false;
-    for (negate, pattern) in patterns {
-        let hit = (1..=parts.len()).any(|n| match_segments(pattern, &parts[..n]));
-        if hit {
-            excluded = !negate;
+            let glob = globset::GlobBuilder::new(pattern)
+                .literal_separator(true)
+                .build()
+                .map_err(|e| format!("line {}: {e}", n + 1))?;
+            rules.push((exception, glob.compile_matcher()));
         }
+        Ok(Self { rules })
     }
-    excluded
-}
 
-fn match_segments(pattern: &[String], path: &[&str]) -> bool {
-    match pattern.split_first() {
-        None => path.is_empty(),
-        Some((first, rest)) if first == "**" => {
-            (0..=path.len()).any(|skip| match_segments(rest, &path[skip..]))
+    fn ignored(&self, rel: &str) -> bool {
+        // `a/b/c` is matched as `a`, `a/b` and `a/b/c`.
+        let prefixes: Vec<&str> = rel
+            .match_indices('/')
+            .map(|(i, _)| &rel[..i])
+            .chain([rel])
+            .collect();
+        let mut excluded = false;
+        for (exception, glob) in &self.rules {
+            if prefixes.iter().any(|p| glob.is_match(p)) {
+                excluded = !exception;
+            }
         }
-        Some((first, rest)) => match path.split_first() {
-            Some((seg, path_rest)) => glob(first, seg) && match_segments(rest, path_rest),
-            None => false,
-        },
+        excluded
     }
-}
-
-/// `*` and `?` within one path segment.
-fn glob(pattern: &str, text: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
-    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ti;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ti = mark;
-        } else {
-            return false;
-        }
-    }
-    while pi < p.len() && p[pi] == '*' {
-        pi += 1;
-    }
-    pi == p.len()
 }
 
 #[cfg(test)]
@@ -457,13 +443,22 @@ mod unit {
 
     #[test]
     fn dockerignore_globs() {
-        let p = parse_dockerignore("# c\nnode_modules\n*.log\n!keep.log\n**/tmp\n/build/\n");
-        assert!(ignored("node_modules/x/y.js", &p));
-        assert!(ignored("a.log", &p));
-        assert!(!ignored("keep.log", &p));
-        assert!(ignored("src/deep/tmp/f", &p));
-        assert!(ignored("build/out", &p));
-        assert!(!ignored("src/main.rs", &p));
+        let p =
+            DockerIgnore::parse("# c\nnode_modules\n*.log\n!keep.log\n**/tmp\n/build/\n").unwrap();
+        assert!(p.ignored("node_modules/x/y.js"));
+        assert!(p.ignored("a.log"));
+        assert!(!p.ignored("keep.log"));
+        assert!(p.ignored("src/deep/tmp/f"));
+        assert!(p.ignored("tmp"));
+        assert!(p.ignored("build/out"));
+        assert!(!p.ignored("src/main.rs"));
+        // `*` stays within one segment: unlike `.gitignore`, `*.log` is a root-level pattern.
+        assert!(!p.ignored("logs/today.log"));
+        assert!(
+            DockerIgnore::parse("[oops\n")
+                .unwrap_err()
+                .starts_with("line 1:")
+        );
     }
 
     #[test]
