@@ -277,7 +277,7 @@ impl Manifest {
                     Some(&key),
                     format!(
                         "`{value}` is not a port{}; expected an integer 1–65535",
-                        at(name)
+                        at(&key)
                     ),
                     None,
                 )
@@ -288,7 +288,10 @@ impl Manifest {
             if !is_env_name(name) {
                 return Err(err(
                     Some("env.generate"),
-                    format!("`{name}` is not a valid variable name{}", at("generate")),
+                    format!(
+                        "`{name}` is not a valid variable name{}",
+                        at("env.generate")
+                    ),
                     Some("use letters, digits and `_`, not starting with a digit".into()),
                 ));
             }
@@ -528,25 +531,27 @@ pub fn toml_message(e: &toml::de::Error, source: &str) -> String {
     message
 }
 
-/// ` (line N)` for the first line that assigns `key` (or opens table `[key]`), if any.
+/// ` (line N)` for the line where `key` (a dotted path such as `env.generate`) is defined, from
+/// toml's own spans; empty when the key is absent or the source does not parse.
 pub fn line_suffix(source: &str, key: &str) -> String {
-    let leaf = key.rsplit('.').next().unwrap_or(key);
-    for (i, line) in source.lines().enumerate() {
-        let t = line.trim_start();
-        let is_assign = t
-            .strip_prefix(leaf)
-            .or_else(|| {
-                t.strip_prefix('"')
-                    .and_then(|r| r.strip_prefix(leaf))
-                    .and_then(|r| r.strip_prefix('"'))
-            })
-            .is_some_and(|rest| rest.trim_start().starts_with('='));
-        let is_table = t.starts_with('[') && t.trim_matches(['[', ']', ' ']) == key;
-        if is_assign || is_table {
-            return format!(" (line {})", i + 1);
+    key_line(source, key)
+        .map(|n| format!(" (line {n})"))
+        .unwrap_or_default()
+}
+
+fn key_line(source: &str, key: &str) -> Option<usize> {
+    let root = toml::de::DeTable::parse(source).ok()?;
+    let mut table = root.get_ref();
+    let mut parts = key.split('.').peekable();
+    loop {
+        let part = parts.next()?;
+        let (name, value) = table.iter().find(|(name, _)| name.get_ref() == part)?;
+        if parts.peek().is_none() {
+            let start = name.span().start.min(source.len());
+            return Some(source[..start].matches('\n').count() + 1);
         }
+        table = value.get_ref().as_table()?;
     }
-    String::new()
 }
 
 /// Read and parse `stacklets/<dir>/stacklet.toml`.
@@ -576,6 +581,17 @@ pub fn stacklet_dir_of(manifest_path: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn key_lines_come_from_toml_spans() {
+        let source = "id = \"demo\"\n[services.web]\nport = 80\n[env]\ngenerate = [\"1A\"]\n";
+        assert_eq!(key_line(source, "id"), Some(1));
+        assert_eq!(key_line(source, "services.web.port"), Some(3));
+        assert_eq!(key_line(source, "env.generate"), Some(5));
+        // A nested `port` is not the top-level one (a line-by-line guess would have said line 3).
+        assert_eq!(key_line(source, "port"), None);
+        assert_eq!(line_suffix(source, "port"), "");
+    }
 
     const GOOD: &str = r#"
 id = "photos"
