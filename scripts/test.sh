@@ -10,7 +10,10 @@ cd "$(dirname "$0")/.."
 need=()
 [ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx httpd || need+=(busybox-static)
 command -v caddy >/dev/null 2>&1 || need+=(caddy)
-[ -e /usr/lib/x86_64-linux-gnu/libpython3.11.so.1.0 ] || [ -e /usr/lib/aarch64-linux-gnu/libpython3.11.so.1.0 ] || need+=(libpython3.11-dev python3)
+# The embedded Python: `PYO3_PYTHON` when set, else `python3` on PATH (docs/python.md), with its
+# shared libpython.
+python="${PYO3_PYTHON:-python3}"
+"$python" -c 'import os, sys, sysconfig as c; v = c.get_config_var; sys.exit(not (v("PYTHONFRAMEWORK") or os.path.exists(os.path.join(v("LIBDIR"), v("LDLIBRARY")))))' 2>/dev/null || need+=(python3 python3-dev)
 command -v bash >/dev/null || need+=(bash)
 # The start page tests render in a real headless Chromium and decode its QR codes with zbarimg; the
 # wizard tests drive `stack install` in a tmux pseudo-terminal.
@@ -43,5 +46,4 @@ fi
 scripts/install-compose.sh >/dev/null
 if [ -x scripts/test-images.sh ]; then scripts/test-images.sh >/dev/null; fi
 
-export PYO3_PYTHON="${PYO3_PYTHON:-/usr/bin/python3}"
 cargo test --locked "$@"

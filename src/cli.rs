@@ -9,12 +9,16 @@ use crate::output::ColorChoice;
 #[command(
     name = "stack",
     version,
+    disable_version_flag = true,
     about = "Run self-hosted family services (stacklets) on one home machine",
     disable_help_subcommand = true,
     allow_external_subcommands = true,
     after_help = "Run `stack <stacklet> --help` for a stacklet's own commands."
 )]
 pub struct Cli {
+    /// Print the version (with `--verbose`: the embedded Python too)
+    #[arg(short = 'V', long)]
+    pub version: bool,
     #[command(flatten)]
     pub global: GlobalArgs,
     #[command(subcommand)]
@@ -71,6 +75,8 @@ pub enum Command {
     Lint(LintArgs),
     /// Scaffold a stacklet from an image's metadata (ports, volumes, healthcheck, env, user)
     New(NewArgs),
+    /// The version of `stack` and of its embedded Python
+    Version,
     /// Show help
     Help,
     /// A stacklet's own command: `stack <stacklet> <command> [args…]`

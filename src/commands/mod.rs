@@ -11,6 +11,7 @@ mod lint;
 mod list;
 mod new;
 mod stacklet;
+mod version;
 
 use std::process::ExitCode;
 
@@ -30,11 +31,15 @@ pub fn verbosity(global: &GlobalArgs) -> Verbosity {
 }
 
 pub async fn run(cli: Cli, printer: Printer) -> anyhow::Result<ExitCode> {
+    if cli.version && cli.command.is_none() {
+        return version::version(&printer, cli.global.verbose);
+    }
     let Some(command) = cli.command else {
         print_help();
         return Ok(ExitCode::SUCCESS);
     };
     match command {
+        Command::Version => version::version(&printer, true),
         Command::Help => {
             print_help();
             Ok(ExitCode::SUCCESS)
@@ -120,6 +125,11 @@ fn domain_hints(err: &anyhow::Error) -> Vec<String> {
                 .or_else(|| {
                     e.downcast_ref::<crate::compose::ComposeError>()
                         .and_then(crate::compose::ComposeError::hint)
+                })
+                .or_else(|| {
+                    e.downcast_ref::<crate::hooks::HookError>()
+                        .and_then(crate::hooks::HookError::hint)
+                        .map(str::to_string)
                 })
         })
         .collect()

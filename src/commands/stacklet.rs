@@ -65,7 +65,10 @@ pub async fn run(
             }
             Ok(exit_code(code))
         }
-        Err(e) => Err(UserError::wrap(e).into()),
+        Err(e) => {
+            let hint = e.hint().map(str::to_string);
+            Err(UserError::wrap(e).maybe_hint(hint).into())
+        }
     }
 }
 

@@ -28,6 +28,8 @@ use std::time::{Duration, Instant};
 
 use crate::output::Printer;
 
+#[cfg(feature = "python")]
+pub use python::{Embedded, running_python};
 pub use resolve::{HookKind, list_cli, resolve};
 pub(crate) use shell::{describe_status, stream_command};
 
@@ -155,7 +157,11 @@ pub enum HookError {
     },
 
     #[error("Cannot run `{}`: {reason}", file.display())]
-    PythonUnavailable { file: PathBuf, reason: String },
+    PythonUnavailable {
+        file: PathBuf,
+        reason: String,
+        hint: Option<String>,
+    },
 
     /// A Python exception; `traceback` holds the last frames (empty for a syntax error).
     #[error("`{}` failed{}: {exception}{}", file.display(), at_line(*line), indented(traceback))]
@@ -203,6 +209,16 @@ pub enum HookError {
     /// The thread running the hook panicked; a bug in `stack`, not in the hook.
     #[error("Running `{}` crashed: {reason}", file.display())]
     Crashed { file: PathBuf, reason: String },
+}
+
+impl HookError {
+    /// The `hint:` line the failure carries, if any.
+    pub fn hint(&self) -> Option<&str> {
+        match self {
+            HookError::PythonUnavailable { hint, .. } => hint.as_deref(),
+            _ => None,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -356,6 +372,7 @@ fn no_python(file: PathBuf) -> HookError {
         file,
         reason: "this build of `stack` has no Python support (built without the `python` feature)"
             .to_string(),
+        hint: Some("build with the default features: `cargo install --path .`".to_string()),
     }
 }
 

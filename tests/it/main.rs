@@ -15,6 +15,7 @@ mod instances;
 mod lifecycle;
 mod lint;
 mod new;
+mod python;
 mod start_page;
 mod support;
 mod users;

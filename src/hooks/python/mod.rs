@@ -8,7 +8,9 @@
 //! process when it cannot find it.
 
 mod ctx;
-mod stdlib;
+mod interpreter;
+
+pub use interpreter::{Embedded, running as running_python};
 
 use std::ffi::CString;
 use std::path::Path;
@@ -185,9 +187,10 @@ fn execute(
 
 /// Check the interpreter can start and read the file, before touching Python.
 fn prepare(file: &Path) -> Result<CString, HookError> {
-    stdlib::ensure().map_err(|reason| HookError::PythonUnavailable {
+    interpreter::ensure().map_err(|e| HookError::PythonUnavailable {
         file: file.to_path_buf(),
-        reason,
+        reason: e.to_string(),
+        hint: Some(e.hint()),
     })?;
     let source = std::fs::read_to_string(file).map_err(|source| HookError::Io {
         path: file.to_path_buf(),

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Proves the embedded Python is not tied to `/usr` (issue 9 §2): builds `stack` against a CPython
+# installed under another prefix — by default pyenv's 3.11.7, laid out like Homebrew's
+# `/opt/homebrew/opt/python@3.x` — in a target dir of its own, and runs only the tests of the
+# embedded Python (the hook unit tests and the `python` integration tests) with it.
+# Usage: scripts/test-python-prefix.sh [/path/to/python3]   (CPython >= 3.10, shared libpython)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+py="${1:-/root/.pyenv/versions/3.11.7/bin/python3}"
+if [ ! -x "$py" ]; then
+  echo "error: no Python at \`$py\`" >&2
+  echo "hint: \`pyenv install 3.11.7\` (with PYTHON_CONFIGURE_OPTS=--enable-shared), or pass another CPython >= 3.10: $0 /path/to/python3" >&2
+  exit 1
+fi
+export PYO3_PYTHON="$py"
+export CARGO_TARGET_DIR="target/second-python"
+
+# Seed the second target dir from the normal one, so only pyo3 and `stack` itself are rebuilt for
+# the other interpreter instead of every dependency.
+if [ ! -d "$CARGO_TARGET_DIR/debug" ] && [ -d target/debug/deps ]; then
+  mkdir -p "$CARGO_TARGET_DIR"
+  cp -a target/debug "$CARGO_TARGET_DIR/"
+fi
+
+echo "embedded Python: $("$py" -c 'import sys; print(sys.version.split()[0], sys.base_prefix)')" >&2
+cargo test --locked --bin stack hooks::
+cargo test --locked --test integration python
