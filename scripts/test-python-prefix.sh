@@ -24,5 +24,5 @@ if [ ! -d "$CARGO_TARGET_DIR/debug" ] && [ -d target/debug/deps ]; then
 fi
 
 echo "embedded Python: $("$py" -c 'import sys; print(sys.version.split()[0], sys.base_prefix)')" >&2
-cargo test --locked --bin stack hooks::
+cargo test --locked --lib hooks::
 cargo test --locked --test integration python
