@@ -31,7 +31,7 @@ pub fn verbosity(global: &GlobalArgs) -> Verbosity {
 }
 
 pub async fn run(cli: Cli, printer: Printer) -> anyhow::Result<ExitCode> {
-    if cli.version && cli.command.is_none() {
+    if cli.version {
         return version::version(&printer, cli.global.verbose);
     }
     let Some(command) = cli.command else {
