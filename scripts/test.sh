@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command (README "Tests", and what CI runs): makes sure the prerequisites of the
 # integration tests are present — a running Docker Engine, Debian's static busybox and caddy (test
-# images are built from them, no registry needed), Docker Compose v2 as a test oracle — then runs
+# images are built from them, no registry needed), Docker Compose v2 as a test oracle, a Synapse
+# virtualenv (scripts/test-synapse.sh; needs PyPI the first time) — then runs
 # the whole suite. As root on Debian/Ubuntu it installs what is missing; otherwise it says what to
 # install. Extra arguments go to `cargo test`.
 set -euo pipefail
@@ -20,6 +21,7 @@ command -v bash >/dev/null || need+=(bash)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v zbarimg >/dev/null 2>&1 || need+=(zbar-tools)
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
+/usr/bin/python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 if ! docker info >/dev/null 2>&1 && ! command -v dockerd >/dev/null 2>&1; then need+=(docker.io); fi
 
 if [ ${#need[@]} -gt 0 ]; then
@@ -45,5 +47,7 @@ fi
 
 scripts/install-compose.sh >/dev/null
 if [ -x scripts/test-images.sh ]; then scripts/test-images.sh >/dev/null; fi
+# A real Synapse (and matrix-nio) in a cached venv, for the messages tests (tests/it/synapse.rs).
+PYTHON=/usr/bin/python3 scripts/test-synapse.sh >/dev/null
 
 cargo test --locked "$@"

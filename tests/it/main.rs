@@ -17,6 +17,8 @@ mod lint;
 mod new;
 mod python;
 mod start_page;
+mod messages;
 mod support;
+mod synapse;
 mod users;
 mod validation;

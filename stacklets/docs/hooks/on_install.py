@@ -2,7 +2,9 @@
 
 import os
 
-DIRS = ("DOCS_DATA_DIR", "DOCS_MEDIA_DIR", "DOCS_EXPORT_DIR", "DOCS_CONSUME_DIR", "DOCS_DB_DIR")
+from stack_postgres import prepare_data_dir
+
+DIRS = ("DOCS_DATA_DIR", "DOCS_MEDIA_DIR", "DOCS_EXPORT_DIR", "DOCS_CONSUME_DIR")
 
 
 def run(ctx):
@@ -11,4 +13,5 @@ def run(ctx):
         path = ctx.env[key]
         os.makedirs(path, exist_ok=True)
         print(path)
-    os.chmod(ctx.env["DOCS_DB_DIR"], 0o700)
+    prepare_data_dir(ctx.env["DOCS_DB_DIR"])
+    print(ctx.env["DOCS_DB_DIR"])

@@ -7,7 +7,6 @@ import hashlib
 import hmac
 import json
 import os
-import platform
 import re
 import secrets
 import string
@@ -15,8 +14,6 @@ import string
 DEFAULT_SERVER_NAME = "home"
 # Matrix server names: a host name (or IP literal) with an optional port.
 SERVER_NAME = re.compile(r"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
-# The synapse image drops to this user unless UID/GID are set.
-SYNAPSE_UID = SYNAPSE_GID = 991
 
 
 def server_name(ctx):
@@ -43,12 +40,13 @@ def write_files(ctx):
     if not os.path.exists(key):
         ctx.step("Creating the Synapse signing key")
         _write(key, signing_key())
+    # Private to the person running `stack`; the container hands them to Synapse's uid 991.
+    os.chmod(data, 0o711)
 
     changed = _write(os.path.join(data, "homeserver.yaml"), homeserver_yaml(ctx, name))
     element = ctx.env["ELEMENT_CONFIG_FILE"]
     os.makedirs(os.path.dirname(element), exist_ok=True)
     changed |= _write(element, element_config(ctx, name), mode=0o644)
-    _hand_to_synapse(ctx, data, media)
     return changed
 
 
@@ -125,10 +123,20 @@ def element_config(ctx, name):
 
 
 def _write(path, text, mode=0o600):
-    """Write atomically when the content differs; True when it did."""
+    """Write atomically when the content differs; True when it did.
+
+    The container hands homeserver.yaml and the signing key to Synapse's uid 991 at every start,
+    so a `stack` running as an ordinary user cannot read them back afterwards. What was written
+    is therefore compared by its digest, kept beside the file (only the person running `stack`
+    can read it, and a digest of random secrets reveals nothing). The rename needs only the
+    folder, which stays the person's own.
+    """
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    folder, name = os.path.split(path)
+    digest_path = os.path.join(folder, f".{name}.sha256")
     try:
-        with open(path, encoding="utf-8") as f:
-            if f.read() == text:
+        with open(digest_path, encoding="utf-8") as f:
+            if f.read().strip() == digest and os.path.exists(path):
                 return False
     except FileNotFoundError:
         pass
@@ -137,49 +145,54 @@ def _write(path, text, mode=0o600):
         f.write(text)
     os.chmod(tmp, mode)
     os.replace(tmp, path)
+    with open(digest_path, "w", encoding="utf-8") as f:
+        f.write(digest + "\n")
+    os.chmod(digest_path, 0o600)
     print(f"Wrote {path}")
     return True
 
 
-def _hand_to_synapse(ctx, data, media):
-    """Synapse runs as uid 991 and never fixes ownership in `run` mode. As root on Linux the
-    files are handed to 991 and stay private. Otherwise the config is made world-readable and
-    the media store world-writable: on Linux that is the only way for uid 991 in, and on macOS
-    whether Docker Desktop/OrbStack enforce host modes for container users is not guaranteed."""
-    files = [os.path.join(data, f) for f in ("homeserver.yaml", "signing.key")]
-    if platform.system() == "Linux" and os.geteuid() == 0:
-        for path in [data, media] + files:
-            os.chown(path, SYNAPSE_UID, SYNAPSE_GID)
-        return
-    relaxed = False
-    for path, mode in [(data, 0o755), (media, 0o777)] + [(f, 0o644) for f in files]:
-        if os.stat(path).st_mode & 0o777 != mode:
-            os.chmod(path, mode)
-            relaxed = True
-    if relaxed and platform.system() == "Linux":
-        ctx.warn(
-            f"{data} is readable by all local users so that Synapse (uid 991) can read it; to keep it "
-            f"private run: sudo chown -R 991:991 {data} && sudo chmod 600 {data}/homeserver.yaml {data}/signing.key"
-        )
+def localpart(user_id):
+    """The Matrix localpart for a users.toml id or the admin's name. Synapse lowercases names
+    when it registers them, so every lookup, login and registration uses the lowercase form."""
+    return user_id.strip().lower()
+
+
+def errcode(error):
+    """The Matrix `errcode` of a failed ctx.http_* call (M_USER_IN_USE, …), None without one."""
+    try:
+        return json.loads(getattr(error, "body", None) or "{}").get("errcode")
+    except (ValueError, AttributeError):
+        return None
 
 
 def register(ctx, api, username, password, displayname, admin):
-    """Register through /_synapse/admin/v1/register with the shared-secret HMAC-SHA1 nonce flow."""
+    """Register through /_synapse/admin/v1/register with the shared-secret HMAC-SHA1 nonce flow.
+
+    Returns Synapse's answer (with `access_token`), or None when the name is already taken
+    (M_USER_IN_USE): the account exists, which is what the caller wanted.
+    """
     endpoint = f"{api}/_synapse/admin/v1/register"
+    username = localpart(username)
     nonce = ctx.http_get(endpoint)["nonce"]
     mac = hmac.new(ctx.env["REGISTRATION_SHARED_SECRET"].encode("utf-8"), digestmod=hashlib.sha1)
     for part in (nonce, username, password):
         mac.update(part.encode("utf-8"))
         mac.update(b"\x00")
     mac.update(b"admin" if admin else b"notadmin")
-    return ctx.http_post(
-        endpoint,
-        {
-            "nonce": nonce,
-            "username": username,
-            "displayname": displayname,
-            "password": password,
-            "admin": admin,
-            "mac": mac.hexdigest(),
-        },
-    )
+    try:
+        return ctx.http_post(
+            endpoint,
+            {
+                "nonce": nonce,
+                "username": username,
+                "displayname": displayname,
+                "password": password,
+                "admin": admin,
+                "mac": mac.hexdigest(),
+            },
+        )
+    except Exception as e:
+        if errcode(e) == "M_USER_IN_USE":
+            return None
+        raise

@@ -2,12 +2,14 @@
 
 import os
 
+from stack_postgres import prepare_data_dir
+
 from _synapse import write_files
 
 
 def run(ctx):
     ctx.step("Writing the Synapse and Element configuration")
-    for key in ("MESSAGES_DATA_DIR", "SYNAPSE_DATA_DIR", "MESSAGES_DB_DIR"):
+    for key in ("MESSAGES_DATA_DIR", "SYNAPSE_DATA_DIR"):
         os.makedirs(ctx.env[key], exist_ok=True)
-    os.chmod(ctx.env["MESSAGES_DB_DIR"], 0o700)
+    prepare_data_dir(ctx.env["MESSAGES_DB_DIR"])
     write_files(ctx)

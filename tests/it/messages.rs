@@ -1,0 +1,219 @@
+//! The shipped `messages` hooks against a real Synapse (`synapse::shared()`): `stack up` and
+//! `stack setup` of a repo holding `stacklets/messages/stacklet.toml` and its hooks unchanged,
+//! except for three lines that point the hooks at the test server and give each test an admin
+//! name of its own (the server is shared). There is no compose file: the containers are the one
+//! thing this test cannot run here (no registry), so Synapse runs from PyPI at the pinned version.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use crate::support::{Repo, stderr};
+use crate::synapse::{self, Synapse};
+
+/// A repo with the shipped messages stacklet pointed at `synapse`, admin `admin`, and `users`.
+fn messages_repo(synapse: &Synapse, admin: &str, users: &str) -> Repo {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut manifest =
+        std::fs::read_to_string(root.join("stacklets/messages/stacklet.toml")).unwrap();
+    for (from, to) in [
+        (
+            "SYNAPSE_API_URL     = \"http://localhost:42031\"",
+            format!("SYNAPSE_API_URL     = \"{}\"", synapse.url),
+        ),
+        (
+            "url     = \"http://localhost:42031/health\"",
+            format!("url     = \"{}/health\"", synapse.url),
+        ),
+        (
+            "ADMIN_USER          = \"{admin_username}\"",
+            format!("ADMIN_USER          = \"{admin}\""),
+        ),
+    ] {
+        assert!(manifest.contains(from), "the messages manifest no longer has `{from}`");
+        manifest = manifest.replace(from, &to);
+    }
+    // The server's registration secret, as if `stack` had generated it for this Synapse.
+    let mut repo = Repo::new()
+        .file(
+            ".stack/secrets.toml",
+            &format!("messages__REGISTRATION_SHARED_SECRET = \"{}\"\n", synapse.shared_secret),
+        )
+        .file("stacklets/messages/stacklet.toml", &manifest)
+        .file("users.toml", users)
+        .file(
+            "stack.toml",
+            &format!("[core]\ndata_dir = \"data\"\n\n[messages]\nserver_name = \"{}\"\n", synapse.server_name),
+        );
+    for (from, to) in [("stacklets/messages/hooks", "stacklets/messages/hooks"), ("lib", "lib")] {
+        for entry in std::fs::read_dir(root.join(from)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "py") {
+                let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                repo = repo.file(&format!("{to}/{name}"), &std::fs::read_to_string(&path).unwrap());
+            }
+        }
+    }
+    std::fs::set_permissions(repo.join(".stack/secrets.toml"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    repo
+}
+
+fn secrets(repo: &Repo) -> toml::Table {
+    toml::from_str(&repo.read(".stack/secrets.toml")).expect("secrets.toml parses")
+}
+
+fn secret(repo: &Repo, key: &str) -> String {
+    secrets(repo)
+        .get(key)
+        .and_then(|v| v.as_str())
+        .unwrap_or_else(|| panic!("no secret {key}"))
+        .to_string()
+}
+
+fn mode(repo: &Repo, rel: &str) -> u32 {
+    std::fs::metadata(repo.join(rel)).unwrap().permissions().mode() & 0o777
+}
+
+fn ok(repo: &Repo, args: &[&str]) -> String {
+    let out = repo.stack().args(args).output().unwrap();
+    let err = stderr(&out);
+    assert!(out.status.success(), "stack {args:?} failed:\n{err}");
+    err
+}
+
+#[test]
+fn messages_hooks_make_the_accounts_on_a_real_synapse_and_reruns_change_nothing() {
+    let synapse = synapse::shared();
+    // A mixed-case admin name: Synapse lowercases it on registration, the hooks must too.
+    let repo = messages_repo(
+        synapse,
+        "StkAdminA",
+        r#"
+[[users]]
+id = "stk-arthur"
+name = "Arthur"
+role = "admin"
+
+[[users]]
+id = "stk-sarah"
+name = "Sarah"
+role = "member"
+stacklets = ["messages"]
+
+[[users]]
+id = "stk-tom"
+name = "Tom"
+role = "member"
+"#,
+    );
+    let first = ok(&repo, &["up", "messages"]);
+    assert!(first.contains("Creating the Matrix admin stkadmina"), "{first}");
+    assert!(first.contains("Creating the Matrix account @stk-sarah:stk.test"), "{first}");
+
+    // The stored admin token is the admin's; the family logs in with the printed passwords.
+    let token = secret(&repo, "messages__ADMIN_ACCESS_TOKEN");
+    let (status, me) = synapse
+        .request("GET", "/_matrix/client/v3/account/whoami", None, Some(&token))
+        .unwrap();
+    assert_eq!((status, me["user_id"].as_str()), (200, Some("@stkadmina:stk.test")));
+    for (user, admin) in [("stk-arthur", true), ("stk-sarah", false)] {
+        let password = secret(&repo, &format!("messages__USER_{}_PASSWORD", user.replace('-', "_").to_uppercase()));
+        synapse
+            .login(user, &password)
+            .unwrap_or_else(|e| panic!("{user} cannot log in with its first password: {e:?}"));
+        let (status, info) = synapse.admin_user(&token, &synapse.mxid(user));
+        assert_eq!((status, info["admin"].as_bool()), (200, Some(admin)), "{info}");
+    }
+    assert_eq!(synapse.admin_user(&token, &synapse.mxid("stk-tom")).0, 404, "tom is not in messages");
+
+    // homeserver.yaml and the signing key hold secrets: nobody but the owner reads them (the
+    // container hands them to uid 991); Postgres 18's uid 70 must get through the database folder.
+    assert_eq!(mode(&repo, "data/messages/synapse/homeserver.yaml"), 0o600);
+    assert_eq!(mode(&repo, "data/messages/synapse/signing.key"), 0o600);
+    assert_eq!(mode(&repo, "data/messages/postgres"), 0o711);
+
+    // `stack setup` again: everyone exists, nothing is registered twice.
+    let again = ok(&repo, &["setup", "messages"]);
+    assert!(!again.contains("Creating"), "{again}");
+    assert!(again.contains("@stk-arthur:stk.test already exists"), "{again}");
+
+    // Without the stored token the admin logs in (by its mixed-case name) instead of registering.
+    let mut table = secrets(&repo);
+    table.remove("messages__ADMIN_ACCESS_TOKEN");
+    std::fs::write(repo.join(".stack/secrets.toml"), toml::to_string(&table).unwrap()).unwrap();
+    let relogin = ok(&repo, &["setup", "messages"]);
+    assert!(!relogin.contains("Creating"), "{relogin}");
+    assert_ne!(secret(&repo, "messages__ADMIN_ACCESS_TOKEN"), token, "a fresh login token is stored");
+
+    // The accounts work for chat: with matrix-nio, the admin (stored token) creates a room and
+    // invites Sarah, who signs in with her first password, joins and writes.
+    let sarah = secret(&repo, "messages__USER_STK_SARAH_PASSWORD");
+    let script = r#"
+import asyncio, sys
+from nio import AsyncClient, RoomCreateResponse, JoinResponse, RoomSendResponse, LoginResponse
+
+async def main(url, admin_token, admin_id, sarah_id, sarah_password):
+    admin = AsyncClient(url, admin_id)
+    admin.access_token, admin.user_id = admin_token, admin_id
+    room = await admin.room_create(name="Family", invite=[sarah_id])
+    assert isinstance(room, RoomCreateResponse), room
+    sarah = AsyncClient(url, sarah_id)
+    login = await sarah.login(sarah_password)
+    assert isinstance(login, LoginResponse), login
+    joined = await sarah.join(room.room_id)
+    assert isinstance(joined, JoinResponse), joined
+    sent = await sarah.room_send(room.room_id, "m.room.message", {"msgtype": "m.text", "body": "hello"})
+    assert isinstance(sent, RoomSendResponse), sent
+    await admin.close(); await sarah.close()
+    print(room.room_id)
+
+asyncio.run(main(*sys.argv[1:]))
+"#;
+    let token = secret(&repo, "messages__ADMIN_ACCESS_TOKEN");
+    let out = synapse.run_python(&[
+        "-c",
+        script,
+        &synapse.url,
+        &token,
+        &synapse.mxid("stkadmina"),
+        &synapse.mxid("stk-sarah"),
+        &sarah,
+    ]);
+    assert!(
+        out.status.success(),
+        "matrix-nio: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with('!'));
+}
+
+#[test]
+fn an_admin_made_by_hand_with_another_password_is_a_warning_not_a_failure() {
+    let synapse = synapse::shared();
+    synapse.register_by_hand("stkadminb", "chosen-by-hand", true);
+    let repo = messages_repo(
+        synapse,
+        "StkAdminB",
+        "[[users]]\nid = \"stk-bea\"\nname = \"Bea\"\nrole = \"admin\"\n",
+    );
+    // Login fails (other password), registration answers M_USER_IN_USE: the account exists.
+    let out = ok(&repo, &["up", "messages"]);
+    assert!(out.contains("stkadminb exists but does not accept the stack admin password"), "{out}");
+    let admin = synapse.login("stkadminb", "chosen-by-hand").expect("the hand-made admin is untouched");
+    assert_eq!(synapse.admin_user(&admin, &synapse.mxid("stk-bea")).0, 404);
+}
+
+#[test]
+fn a_family_account_made_by_hand_is_left_alone() {
+    let synapse = synapse::shared();
+    synapse.register_by_hand("stk-carl", "carls-own", false);
+    let repo = messages_repo(
+        synapse,
+        "StkAdminC",
+        "[[users]]\nid = \"stk-carl\"\nname = \"Carl\"\nrole = \"admin\"\n",
+    );
+    let out = ok(&repo, &["up", "messages"]);
+    assert!(out.contains("@stk-carl:stk.test already exists"), "{out}");
+    assert!(!secrets(&repo).contains_key("messages__USER_STK_CARL_PASSWORD"), "no password was made up");
+    synapse.login("stk-carl", "carls-own").expect("Carl's own password still works");
+}
