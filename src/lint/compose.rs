@@ -204,6 +204,7 @@ impl ComposeLint<'_, '_> {
             self.restart(&name, key.line, service);
             self.volumes(&name, service);
             self.healthcheck(&name, key.line, service);
+            self.image_tag(&name, service);
         }
     }
 
@@ -443,6 +444,31 @@ impl ComposeLint<'_, '_> {
         }
     }
 
+    /// An image without a tag, or with one that names no release (`latest`, `main`, `alpine`, …),
+    /// changes under the family's feet and may vanish: a warning. A digest pins it; an image
+    /// spelled with a variable is not judged (its value is the manifest's business).
+    fn image_tag(&mut self, name: &str, service: &Node) {
+        let Some((key, image)) = get(service, "image") else {
+            return;
+        };
+        let Some(image) = image.scalar() else {
+            return;
+        };
+        match floating_tag(&image) {
+            Some(None) => self.warn(
+                key.line,
+                Rule::ImageTag,
+                format!("Image `{image}` of service `{name}` has no tag, so Docker pulls `latest`; pin a release tag"),
+            ),
+            Some(Some(tag)) => self.warn(
+                key.line,
+                Rule::ImageTag,
+                format!("Image `{image}` of service `{name}` uses the floating tag `{tag}`; pin a release tag"),
+            ),
+            None => {}
+        }
+    }
+
     /// Runs the runtime's loader over the file, as `stack up` would, with every profile enabled
     /// and a placeholder environment built from the manifest. Its errors and warnings (unset
     /// variables, unsupported keys, bad specs) become findings.
@@ -541,6 +567,22 @@ pub(crate) fn parse_port(text: &str) -> Option<(u16, u16)> {
             .flatten()
     };
     Some((number(host)?, number(container)?))
+}
+
+/// `Some(None)` for an image without a tag, `Some(Some(tag))` for a tag that contains no digit
+/// and so names no version (`latest`, `main`, `stable`, `alpine`), `None` when it is pinned (a
+/// versioned tag or a digest) or cannot be judged (it contains a variable).
+fn floating_tag(image: &str) -> Option<Option<&str>> {
+    if image.contains('$') || image.contains('@') {
+        return None;
+    }
+    // The tag follows the last `:` after the last `/` (a registry's `host:port/` is not a tag).
+    let last = image.rsplit('/').next().unwrap_or(image);
+    match last.split_once(':') {
+        None => Some(None),
+        Some((_, tag)) if !tag.chars().any(|c| c.is_ascii_digit()) => Some(Some(tag)),
+        Some(_) => None,
+    }
 }
 
 /// `postgres` of `docker.io/library/postgres:18-alpine@sha256:…`, lowercased.
@@ -688,6 +730,19 @@ mod tests {
         assert_eq!(short_volume("/data").0, MountSource::Anonymous);
         assert_eq!(leading_variable("${DIR}/sub"), Some("DIR"));
         assert_eq!(leading_variable("$DIR"), Some("DIR"));
+    }
+
+    #[test]
+    fn floating_tags() {
+        assert_eq!(floating_tag("busybox"), Some(None));
+        assert_eq!(floating_tag("localhost:5000/app"), Some(None));
+        assert_eq!(floating_tag("ghcr.io/x/app:latest"), Some(Some("latest")));
+        assert_eq!(floating_tag("app:main"), Some(Some("main")));
+        assert_eq!(floating_tag("redis:alpine"), Some(Some("alpine")));
+        assert_eq!(floating_tag("redis:8-alpine"), None);
+        assert_eq!(floating_tag("localhost:5000/app:v1.2.3"), None);
+        assert_eq!(floating_tag("app@sha256:abc"), None);
+        assert_eq!(floating_tag("app:${TAG:-latest}"), None);
     }
 
     #[test]

@@ -55,6 +55,7 @@ pub enum Rule {
     Restart,
     Volumes,
     Healthcheck,
+    ImageTag,
     Compose,
     Templates,
     Hooks,
@@ -62,7 +63,7 @@ pub enum Rule {
 }
 
 impl Rule {
-    pub const ALL: [Rule; 12] = [
+    pub const ALL: [Rule; 13] = [
         Rule::ProjectName,
         Rule::ContainerName,
         Rule::Network,
@@ -71,6 +72,7 @@ impl Rule {
         Rule::Restart,
         Rule::Volumes,
         Rule::Healthcheck,
+        Rule::ImageTag,
         Rule::Compose,
         Rule::Templates,
         Rule::Hooks,
@@ -87,6 +89,7 @@ impl Rule {
             Rule::Restart => "restart",
             Rule::Volumes => "volumes",
             Rule::Healthcheck => "healthcheck",
+            Rule::ImageTag => "image-tag",
             Rule::Compose => "compose",
             Rule::Templates => "templates",
             Rule::Hooks => "hooks",

@@ -342,6 +342,22 @@ fn databases_and_caches_need_a_healthcheck() {
 }
 
 #[test]
+fn images_need_a_tag_that_names_a_release() {
+    for (image, expect) in [
+        ("example/app", "has no tag"),
+        ("example/app:latest", "floating tag `latest`"),
+        ("example/app:main", "floating tag `main`"),
+    ] {
+        let findings = compose_edit("image: example/app:1", &format!("image: {image}"));
+        let f = only(&findings, Rule::ImageTag);
+        assert_eq!((f.line, f.severity), (6, Severity::Warning), "{f}");
+        assert!(f.message.contains(expect), "{f}");
+    }
+    let pinned = compose_edit("image: example/app:1", "image: example/app@sha256:0123abcd");
+    assert!(pinned.iter().all(|f| f.rule != Rule::ImageTag), "{pinned:?}");
+}
+
+#[test]
 fn the_runtime_loader_runs_too() {
     let f = only(
         &compose_edit(
