@@ -54,6 +54,12 @@ pub fn variables(
         "updates_schedule",
         first(&[&cfg.updates.schedule]).unwrap_or_else(|| DEFAULT_UPDATE_SCHEDULE.into()),
     );
+    // Who owns the family's files on the host, for images that map their user to it (Paperless'
+    // USERMAP_UID/GID), so folders such as `consume` stay writable for that person.
+    let (uid, gid) = owner(&ws.config.data_dir);
+    set("data_dir_uid", uid.to_string());
+    set("data_dir_gid", gid.to_string());
+    set("file_poll_seconds", FILE_POLL_SECONDS.into());
     // Where the runtime assembles the Caddyfile (`caddy.rs`); core mounts it into Caddy.
     set("caddy_dir", ws.instance.caddy_dir().display().to_string());
     // Where the family start page is written (`start_page.rs`); core's Caddy serves it.
@@ -148,6 +154,21 @@ pub fn variables(
     }
     set("ip", lan_ip.to_string());
     vars
+}
+
+/// `{file_poll_seconds}`: 0 where the engine shares the host's kernel (Linux), so file
+/// notifications in bind mounts reach containers; elsewhere the engine runs in a VM (Docker
+/// Desktop, OrbStack) whose file sharing may not pass them on, so apps watching a folder poll.
+const FILE_POLL_SECONDS: &str = if cfg!(target_os = "linux") { "0" } else { "10" };
+
+/// Owner (uid, gid) of `path`, or of its nearest existing parent while it does not exist yet
+/// (the first `up` creates the data dir below the person's home).
+fn owner(path: &std::path::Path) -> (u32, u32) {
+    use std::os::unix::fs::MetadataExt;
+    path.ancestors()
+        .find_map(|p| std::fs::metadata(p).ok())
+        .map(|m| (m.uid(), m.gid()))
+        .unwrap_or((0, 0))
 }
 
 fn first(options: &[&Option<String>]) -> Option<String> {
@@ -256,6 +277,14 @@ mod tests {
             "http://host.docker.internal:1/"
         );
         assert_eq!(docker_url("http://example:1/"), "http://example:1/");
+    }
+
+    #[test]
+    fn owner_of_a_missing_folder_is_that_of_its_nearest_parent() {
+        use std::os::unix::fs::MetadataExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let meta = std::fs::metadata(tmp.path()).unwrap();
+        assert_eq!(owner(&tmp.path().join("not/yet")), (meta.uid(), meta.gid()));
     }
 
     #[test]

@@ -18,6 +18,7 @@ mod new;
 mod python;
 mod start_page;
 mod messages;
+mod paperless;
 mod postgres;
 mod support;
 mod synapse;

@@ -217,3 +217,68 @@ fn a_family_account_made_by_hand_is_left_alone() {
     assert!(!secrets(&repo).contains_key("messages__USER_STK_CARL_PASSWORD"), "no password was made up");
     synapse.login("stk-carl", "carls-own").expect("Carl's own password still works");
 }
+
+/// Kills the child process when dropped, so a failing assertion leaves no server behind.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `GET <path>` with `Host: <host>` on 127.0.0.1:`port`: the whole answer, headers included.
+fn get(port: u16, host: &str, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    Some(answer)
+}
+
+#[test]
+fn the_messages_caddy_snippet_serves_matrix_discovery() {
+    const PORT: u16 = 44970;
+    let snippet = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("stacklets/messages/caddy.snippet"),
+    )
+    .unwrap();
+    // As the runtime assembles it with `[core].https = false` (docs/domain-mode.md): every site
+    // address gets `http://`; the port is moved off 80 for the test.
+    let sites = snippet
+        .replace("messages.{$FAMSTACK_DOMAIN},", "http://messages.{$FAMSTACK_DOMAIN},")
+        .replace(", messages-element.", ", http://messages-element.")
+        .replace("\nmessages-synapse.", "\nhttp://messages-synapse.");
+    let repo = Repo::new().file(
+        "Caddyfile",
+        &format!("{{\n\tadmin off\n\thttp_port {PORT}\n}}\n\n{sites}"),
+    );
+    let _caddy = Running(
+        std::process::Command::new("caddy")
+            .args(["run", "--adapter", "caddyfile", "--config"])
+            .arg(repo.join("Caddyfile"))
+            .env("FAMSTACK_DOMAIN", "stk.test")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("caddy must be installed (scripts/test.sh installs it)"),
+    );
+    let started = std::time::Instant::now();
+    while get(PORT, "messages.stk.test", "/").is_none() {
+        assert!(started.elapsed().as_secs() < 20, "caddy did not start on {PORT}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    for host in ["messages.stk.test", "messages-element.stk.test", "messages-synapse.stk.test"] {
+        let client = get(PORT, host, "/.well-known/matrix/client").unwrap();
+        let (head, body) = client.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.0 200") && head.contains("Content-Type: application/json"), "{client}");
+        let json: serde_json::Value = serde_json::from_str(body).expect("JSON");
+        assert_eq!(json["m.homeserver"]["base_url"], "http://messages-synapse.stk.test", "{host}");
+        let server = get(PORT, host, "/.well-known/matrix/server").unwrap();
+        let json: serde_json::Value =
+            serde_json::from_str(server.split_once("\r\n\r\n").unwrap().1).expect("JSON");
+        assert_eq!(json["m.server"], "messages-synapse.stk.test:443");
+    }
+}
