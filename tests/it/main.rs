@@ -1,6 +1,7 @@
 //! The one integration test binary: every test drives the real `stack` binary against a temporary
 //! repo built with `support::Repo`.
 
+mod ai;
 mod bots;
 mod caddy;
 mod cli_commands;

@@ -1,18 +1,19 @@
-"""First run: install oMLX and whisper.cpp with Homebrew, fetch the whisper model and write a
-LaunchAgent that serves it on WHISPER_PORT. Idempotent: every step checks before it acts.
-What this hook installed is marked in <data>/ai/.state/, so on_destroy removes only that."""
+"""First run: check the prerequisites (before any brew call), install oMLX with Homebrew, fetch
+the whisper model and write a LaunchAgent that serves it with the `whisper-server` found on this
+Mac. Idempotent: every step checks before it acts. What this hook installed is marked in
+<data>/ai/.state/, so on_destroy removes only that."""
 
 import os
 import shlex
 from xml.sax.saxutils import escape
 
-from _host import PLIST, PLIST_LABEL, brew_has, mark, require_macos_brew, state_dir
+from _host import PLIST, PLIST_LABEL, brew_has, mark, require_prerequisites, state_dir, whisper_server
 
 MODEL_URL = "https://huggingface.co/ggerganov/whisper.cpp/resolve/main/ggml-{model}.bin"
 
 
 def run(ctx):
-    require_macos_brew()
+    require_prerequisites(ctx)
     os.makedirs(state_dir(ctx), exist_ok=True)
 
     if brew_has(ctx, "omlx"):
@@ -23,12 +24,8 @@ def run(ctx):
         ctx.shell("brew install omlx")
         mark(ctx, "installed-omlx")
 
-    if brew_has(ctx, "whisper-cpp"):
-        print("whisper.cpp is installed")
-    else:
-        ctx.step("Installing whisper.cpp")
-        ctx.shell("brew install whisper-cpp")
-        mark(ctx, "installed-whisper-cpp")
+    server = whisper_server(ctx)
+    print(f"whisper.cpp server: {server}")
 
     models = os.path.join(ctx.env["AI_DATA_DIR"], "whisper")
     os.makedirs(models, exist_ok=True)
@@ -42,7 +39,6 @@ def run(ctx):
         ctx.shell(f"curl -fL --retry 3 -o {shlex.quote(partial)} {shlex.quote(MODEL_URL.format(model=model))}")
         os.replace(partial, model_file)
 
-    server = ctx.shell("echo \"$(brew --prefix)/bin/whisper-server\"").strip().splitlines()[-1]
     plist = launch_agent(ctx, server, model_file, models)
     current = open(PLIST, encoding="utf-8").read() if os.path.exists(PLIST) else None
     if current == plist:

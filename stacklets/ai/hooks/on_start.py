@@ -3,11 +3,11 @@ stack started them (<data>/ai/.state/running-<service>) so on_stop stops only th
 
 import os
 
-from _host import mark, require_macos_brew, responding, services
+from _host import mark, require_prerequisites, responding, services
 
 
 def run(ctx):
-    require_macos_brew()
+    require_prerequisites(ctx)
     for key, url, start, _stop in services(ctx):
         if responding(ctx, url):
             print(f"{key} is answering at {url}")
