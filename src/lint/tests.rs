@@ -354,7 +354,10 @@ fn images_need_a_tag_that_names_a_release() {
         assert!(f.message.contains(expect), "{f}");
     }
     let pinned = compose_edit("image: example/app:1", "image: example/app@sha256:0123abcd");
-    assert!(pinned.iter().all(|f| f.rule != Rule::ImageTag), "{pinned:?}");
+    assert!(
+        pinned.iter().all(|f| f.rule != Rule::ImageTag),
+        "{pinned:?}"
+    );
 }
 
 #[test]

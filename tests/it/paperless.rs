@@ -21,7 +21,11 @@ fn paperless_runs_as_the_owner_of_the_data_dir_and_polls_only_off_linux() {
     std::fs::create_dir_all(repo.join("data")).unwrap();
     chown(repo.join("data"), Some(1234), Some(2345)).expect("chown (the test suite runs as root)");
 
-    let out = repo.stack().args(["env", "docs", "--json"]).output().unwrap();
+    let out = repo
+        .stack()
+        .args(["env", "docs", "--json"])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let env: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(env["USERMAP_UID"], "1234");
@@ -31,7 +35,14 @@ fn paperless_runs_as_the_owner_of_the_data_dir_and_polls_only_off_linux() {
 
     // The compose file hands them to the container.
     let compose = repo.read("stacklets/docs/docker-compose.yml");
-    for key in ["USERMAP_UID", "USERMAP_GID", "PAPERLESS_CONSUMER_POLLING_INTERVAL"] {
-        assert!(compose.contains(&format!("{key}: ${{{key}}}")), "{key} is not passed on");
+    for key in [
+        "USERMAP_UID",
+        "USERMAP_GID",
+        "PAPERLESS_CONSUMER_POLLING_INTERVAL",
+    ] {
+        assert!(
+            compose.contains(&format!("{key}: ${{{key}}}")),
+            "{key} is not passed on"
+        );
     }
 }

@@ -71,11 +71,18 @@ services:
     let out = repo.stack().args(["up", "stk-pg"]).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let db = repo.join("data/stk-pg/postgres");
-    assert_eq!(std::fs::metadata(&db).unwrap().permissions().mode() & 0o777, 0o711);
+    assert_eq!(
+        std::fs::metadata(&db).unwrap().permissions().mode() & 0o777,
+        0o711
+    );
     // Postgres' own folder stays private to it.
     let pgdata = std::fs::metadata(db.join("18/docker")).unwrap();
     assert_eq!(pgdata.permissions().mode() & 0o777, 0o700);
 
-    let down = repo.stack().args(["destroy", "stk-pg", "--yes"]).output().unwrap();
+    let down = repo
+        .stack()
+        .args(["destroy", "stk-pg", "--yes"])
+        .output()
+        .unwrap();
     assert!(down.status.success(), "{}", stderr(&down));
 }

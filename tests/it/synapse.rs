@@ -43,11 +43,20 @@ pub fn shared() -> &'static Synapse {
 
 /// The Synapse version the `messages` stacklet runs (its image tag without the `v`).
 pub fn pinned_version() -> String {
-    let compose = Path::new(env!("CARGO_MANIFEST_DIR")).join("stacklets/messages/docker-compose.yml");
+    let compose =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("stacklets/messages/docker-compose.yml");
     let text = std::fs::read_to_string(&compose).expect("read the messages compose file");
     text.lines()
-        .find_map(|l| l.trim().strip_prefix("image: docker.io/matrixdotorg/synapse:v"))
-        .unwrap_or_else(|| panic!("no matrixdotorg/synapse:v<version> image in {}", compose.display()))
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("image: docker.io/matrixdotorg/synapse:v")
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "no matrixdotorg/synapse:v<version> image in {}",
+                compose.display()
+            )
+        })
         .trim()
         .to_string()
 }
@@ -96,7 +105,10 @@ impl Synapse {
             &dir.join("signing.key").display().to_string(),
         ]);
         if !key.status.success() {
-            return Err(format!("generate_signing_key failed: {}", String::from_utf8_lossy(&key.stderr)));
+            return Err(format!(
+                "generate_signing_key failed: {}",
+                String::from_utf8_lossy(&key.stderr)
+            ));
         }
         let config = dir.join("homeserver.yaml");
         std::fs::write(&config, synapse.homeserver_yaml(&dir, port)).map_err(|e| e.to_string())?;
@@ -130,7 +142,10 @@ kill "$pid" 2>/dev/null; wait "$pid"; rm -rf "$DIR""#,
             let tail: Vec<&str> = text.lines().rev().take(15).collect();
             let tail = tail.into_iter().rev().collect::<Vec<_>>().join("\n");
             if started.elapsed() > STARTUP || text.contains("Traceback") {
-                return Err(format!("Synapse did not answer {}/health; its log ends:\n{tail}", synapse.url));
+                return Err(format!(
+                    "Synapse did not answer {}/health; its log ends:\n{tail}",
+                    synapse.url
+                ));
             }
             std::thread::sleep(Duration::from_millis(300));
         }
