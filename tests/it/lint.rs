@@ -41,7 +41,7 @@ fn shipped_stacklets_pass_lint() {
 }
 
 const BROKEN: &str =
-    "name: web\nservices:\n  web:\n    image: busybox\n    ports:\n      - \"8080:80\"\n";
+    "name: web\nservices:\n  web:\n    image: busybox:1.36.1\n    ports:\n      - \"8080:80\"\n";
 
 #[test]
 fn findings_go_to_stdout_and_errors_exit_1() {
@@ -84,7 +84,7 @@ fn findings_go_to_stdout_and_errors_exit_1() {
 
 #[test]
 fn warnings_alone_do_not_fail() {
-    let compose = "name: stack-web\nservices:\n  stack-web:\n    container_name: stack-web\n    image: busybox\n    volumes:\n      - cache:/cache\n    labels:\n      - \"com.centurylinklabs.watchtower.enable=${WATCHTOWER_ENABLE:-true}\"\n    networks: [stack]\n    restart: unless-stopped\nnetworks:\n  stack:\n    external: true\nvolumes:\n  cache: {}\n";
+    let compose = "name: stack-web\nservices:\n  stack-web:\n    container_name: stack-web\n    image: busybox:1.36.1\n    volumes:\n      - cache:/cache\n    labels:\n      - \"com.centurylinklabs.watchtower.enable=${WATCHTOWER_ENABLE:-true}\"\n    networks: [stack]\n    restart: unless-stopped\nnetworks:\n  stack:\n    external: true\nvolumes:\n  cache: {}\n";
     let repo = Repo::new()
         .stacklet("web", "")
         .file("stacklets/web/docker-compose.yml", compose);
