@@ -10,8 +10,10 @@ use std::path::Path;
 use crate::support::{Repo, stderr};
 use crate::synapse::{self, Synapse};
 
-/// A repo with the shipped messages stacklet pointed at `synapse`, admin `admin`, and `users`.
-fn messages_repo(synapse: &Synapse, admin: &str, users: &str) -> Repo {
+/// A repo with the shipped messages stacklet pointed at `synapse`, admin `admin` (a name of the
+/// test's own: the server is shared), and `users` (users.toml). `stack up messages` in it runs
+/// the real hooks against the real server; other Matrix tests can start from it.
+pub fn messages_repo(synapse: &Synapse, admin: &str, users: &str) -> Repo {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut manifest =
         std::fs::read_to_string(root.join("stacklets/messages/stacklet.toml")).unwrap();
