@@ -12,10 +12,12 @@
 //! behaviour, no auto-escaping and the trailing newline kept. Our syntax is much smaller than
 //! Jinja's, so we parse it ourselves and hand minijinja a translated template in which literal text
 //! can never become Jinja syntax and variables are referred to by generated names (so a name such
-//! as `docs-bot_url`, valid for us, is never read by Jinja as a subtraction).
+//! as `docs-bot_url`, valid for us, is never read by Jinja as a subtraction). Why minijinja does
+//! not parse `{name}` itself: docs/decisions.md, "Templates stay parsed by `stack`".
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::sync::OnceLock;
 
 use minijinja::syntax::SyntaxConfig;
 use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value};
@@ -182,7 +184,7 @@ impl Template {
                 }
             }
         }
-        engine()?
+        engine()
             .render_str(&source, Value::from(context))
             .map_err(|e| TemplateError::Engine(e.to_string()))
     }
@@ -203,21 +205,25 @@ pub fn is_valid_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
-fn engine() -> Result<Environment<'static>, TemplateError> {
-    let syntax = SyntaxConfig::builder()
-        .variable_delimiters("{", "}")
-        .block_delimiters("{%", "%}")
-        .comment_delimiters("{#", "#}")
-        // The default drops one trailing newline, which would change multi-line values.
-        .keep_trailing_newline(true)
-        .build()
-        .map_err(|e| TemplateError::Engine(e.to_string()))?;
-    let mut env = Environment::new();
-    env.set_syntax(syntax);
-    env.set_undefined_behavior(UndefinedBehavior::Strict);
-    // `.env` files, URLs and hints are not HTML.
-    env.set_auto_escape_callback(|_| AutoEscape::None);
-    Ok(env)
+/// The one minijinja environment, built on first use: our delimiters, strict undefined, no escaping.
+fn engine() -> &'static Environment<'static> {
+    static ENGINE: OnceLock<Environment<'static>> = OnceLock::new();
+    ENGINE.get_or_init(|| {
+        let syntax = SyntaxConfig::builder()
+            .variable_delimiters("{", "}")
+            .block_delimiters("{%", "%}")
+            .comment_delimiters("{#", "#}")
+            // The default drops one trailing newline, which would change multi-line values.
+            .keep_trailing_newline(true)
+            .build()
+            .expect("fixed, distinct delimiters are a valid syntax");
+        let mut env = Environment::new();
+        env.set_syntax(syntax);
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        // `.env` files, URLs and hints are not HTML.
+        env.set_auto_escape_callback(|_| AutoEscape::None);
+        env
+    })
 }
 
 fn lone(brace: char, src: &str, at: usize) -> TemplateError {
