@@ -139,16 +139,6 @@ impl Secrets {
         &self.values
     }
 
-    /// `NAME -> value` for every `<id>__NAME`.
-    #[cfg(test)]
-    pub fn namespace(&self, id: &str) -> BTreeMap<String, String> {
-        let prefix = format!("{id}__");
-        self.values
-            .iter()
-            .filter_map(|(k, v)| Some((k.strip_prefix(&prefix)?.to_owned(), v.clone())))
-            .collect()
-    }
-
     /// Generate every wanted key that does not exist yet; existing values are never touched.
     /// Returns a snapshot taken under the lock, so it holds every wanted key.
     pub fn ensure(path: &Path, wanted: &[(String, Kind)]) -> Result<Secrets, SecretsError> {
@@ -513,15 +503,6 @@ mod tests {
             Secrets::remove_namespace(&path, "global"),
             Err(SecretsError::GlobalNamespace)
         ));
-    }
-
-    #[test]
-    fn namespace_strips_the_prefix() {
-        let (_dir, path) = file();
-        let s = Secrets::ensure(&path, &keys(&["docs__A", "docs-bot__B", "global__C"])).unwrap();
-        let ns = s.namespace("docs");
-        assert_eq!(ns.keys().collect::<Vec<_>>(), ["A"]);
-        assert_eq!(ns["A"], s.get("docs__A").unwrap());
     }
 
     #[test]

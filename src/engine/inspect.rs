@@ -156,15 +156,6 @@ fn container_info(info: ContainerInspectResponse) -> ContainerInfo {
     }
 }
 
-#[cfg(test)]
-pub async fn project_state(
-    docker: &Docker,
-    ns: &Namespace,
-    project: &str,
-) -> Result<ProjectState, EngineError> {
-    Ok(state_of(&ps(docker, ns, project).await?))
-}
-
 fn state_of(containers: &[ContainerInfo]) -> ProjectState {
     if containers.is_empty() {
         return ProjectState::Absent;

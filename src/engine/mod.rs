@@ -33,8 +33,6 @@ pub use converge::{UpOptions, converge};
 pub use error::EngineError;
 pub use exec::exec;
 pub use images::{ImageOptions, ensure_images};
-#[cfg(test)]
-pub use inspect::project_state;
 pub use inspect::{ProjectState, all_project_states, ps};
 pub use lifecycle::{DownOptions, down, stop};
 pub use logs::{LogOptions, failing_logs, logs, write_logs};

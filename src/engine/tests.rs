@@ -98,10 +98,7 @@ async fn converge_is_idempotent_and_restarts_stopped() {
         outcomes(&first),
         [("db", Outcome::Created), ("web", Outcome::Created)]
     );
-    assert_eq!(
-        project_state(&docker, &ns(), name).await.unwrap(),
-        ProjectState::Running
-    );
+    assert_eq!(state_of_project(&docker, name).await, ProjectState::Running);
 
     let second = converge(&docker, &p).await;
     assert_eq!(
@@ -118,10 +115,7 @@ async fn converge_is_idempotent_and_restarts_stopped() {
         ["stk-eng-idem-web-1", "stk-eng-idem-db-1"],
         "dependents first"
     );
-    assert_eq!(
-        project_state(&docker, &ns(), name).await.unwrap(),
-        ProjectState::Stopped
-    );
+    assert_eq!(state_of_project(&docker, name).await, ProjectState::Stopped);
 
     let third = converge(&docker, &p).await;
     assert_eq!(
@@ -676,10 +670,7 @@ async fn compose_v2_sees_and_removes_our_containers() {
     );
 
     run(&["down"]);
-    assert_eq!(
-        project_state(&docker, &ns(), name).await.unwrap(),
-        ProjectState::Absent
-    );
+    assert_eq!(state_of_project(&docker, name).await, ProjectState::Absent);
     assert!(
         docker
             .inspect_network(
@@ -711,4 +702,13 @@ async fn unreachable_engine_fails_fast_with_places() {
         "Cannot reach the Docker engine (looked at unix:///nonexistent/docker.sock, tcp://127.0.0.1:1)"
     );
     assert!(err.hint().unwrap().contains("OrbStack"));
+}
+
+/// A project's state as `list` and `status` read it: from the one call for every project.
+async fn state_of_project(docker: &Docker, name: &str) -> ProjectState {
+    all_project_states(docker, &ns())
+        .await
+        .unwrap()
+        .remove(name)
+        .unwrap_or(ProjectState::Absent)
 }

@@ -221,17 +221,6 @@ impl HookError {
     }
 }
 
-#[cfg(test)]
-impl HookError {
-    /// The process exit code this failure maps to: a CLI command's own `sys.exit(n)`, else 1.
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            HookError::Exit { code, .. } => *code,
-            _ => 1,
-        }
-    }
-}
-
 fn at_line(line: Option<usize>) -> String {
     line.map(|l| format!(" at line {l}")).unwrap_or_default()
 }
