@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 
-use crate::support::{Repo, Web, docker_lines, stderr, stdout};
+use crate::support::{Repo, Web, docker_lines, stderr, stdout, try_docker_lines};
 
 /// `GET /` on 127.0.0.1:`port`: the body, or `None` when nothing answers with 200.
 fn get(port: u16) -> Option<String> {
@@ -80,7 +80,8 @@ impl Drop for Cleanup {
                 (&["network", "ls", "-q"][..], &["network", "rm"][..]),
                 (&["volume", "ls", "-q"][..], &["volume", "rm", "-f"][..]),
             ] {
-                let ids = docker_lines(&[list, &["--filter", &filter]].concat());
+                let ids =
+                    try_docker_lines(&[list, &["--filter", &filter]].concat()).unwrap_or_default();
                 if !ids.is_empty() {
                     let _ = std::process::Command::new("docker")
                         .args(remove)

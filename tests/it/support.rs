@@ -178,7 +178,8 @@ impl Drop for Cleanup {
                 (&["network", "ls", "-q"][..], &["network", "rm"][..]),
                 (&["volume", "ls", "-q"][..], &["volume", "rm", "-f"][..]),
             ] {
-                let ids = docker_lines(&[list, &["--filter", &filter]].concat());
+                let ids =
+                    try_docker_lines(&[list, &["--filter", &filter]].concat()).unwrap_or_default();
                 if !ids.is_empty() {
                     let _ = std::process::Command::new("docker")
                         .args(remove)
@@ -190,20 +191,31 @@ impl Drop for Cleanup {
     }
 }
 
-/// `docker <args>` stdout as trimmed, non-empty lines (empty when docker fails).
+/// `docker <args>` stdout as trimmed, non-empty lines; panics when `docker` fails, so a "no
+/// containers" assertion cannot pass without Docker.
 pub fn docker_lines(args: &[&str]) -> Vec<String> {
-    std::process::Command::new("docker")
+    try_docker_lines(args).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`docker_lines`] for clean-ups in `Drop`, which must not panic while a failed test unwinds.
+pub fn try_docker_lines(args: &[&str]) -> Result<Vec<String>, String> {
+    let out = std::process::Command::new("docker")
         .args(args)
         .output()
-        .map(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty())
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default()
+        .map_err(|e| format!("cannot run `docker {}`: {e}", args.join(" ")))?;
+    if !out.status.success() {
+        return Err(format!(
+            "`docker {}` failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect())
 }
 
 /// One field of `docker inspect` for a container (`{{.State.StartedAt}}`), panicking if absent.
