@@ -586,19 +586,28 @@ async fn logs_are_split_and_prefixed() {
     ]);
     let p = project(name, vec![a, bee]);
     converge(&docker, &p).await;
-    tokio::time::sleep(Duration::from_millis(800)).await;
 
-    let stream = logs(&docker, &ns(), name, &LogOptions::default())
-        .await
-        .unwrap();
-    let mut out = Vec::new();
-    write_logs(stream, &mut out).await.unwrap();
-    let mut lines: Vec<String> = String::from_utf8(out)
-        .unwrap()
-        .lines()
-        .map(str::to_string)
-        .collect();
-    lines.sort();
+    // Wait until both containers have written all their lines (`three` comes after a pause).
+    let read_all = async || {
+        let stream = logs(&docker, &ns(), name, &LogOptions::default())
+            .await
+            .unwrap();
+        let mut out = Vec::new();
+        write_logs(stream, &mut out).await.unwrap();
+        let mut lines: Vec<String> = String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect();
+        lines.sort();
+        lines
+    };
+    let mut lines = Vec::new();
+    crate::poll::poll_until(Duration::from_secs(30), async |_| {
+        lines = read_all().await;
+        (lines.len() >= 4).then_some(())
+    })
+    .await;
     assert_eq!(
         lines,
         ["a   | one", "a   | three", "a   | two", "bee | buzz"]

@@ -94,7 +94,7 @@ fn host_repo(id: &str, port: u16) -> Repo {
 name      = "Web"
 check_url = "{{ai_openai_url}}/models"
 start     = "python3 -m http.server {port} --bind 127.0.0.1 >/dev/null 2>&1 & echo $! > web.pid"
-stop      = "kill $(cat web.pid) && rm web.pid"
+stop      = "touch stop-ran; kill $(cat web.pid) && rm web.pid"
 "#
             ),
         )
@@ -202,7 +202,11 @@ fn a_service_running_before_up_is_not_stopped_by_down() {
     let err = stderr(&out);
     assert!(out.status.success(), "{err}");
     assert!(!err.contains("Stopping Web"), "{err}");
-    std::thread::sleep(Duration::from_millis(200));
+    // `down` runs a `stop` command before it returns; this one leaves a file behind when it runs.
+    assert!(
+        !repo.join("stacklets/hostown/stop-ran").exists(),
+        "down ran `stop` for a service it did not start"
+    );
     assert!(answering(port), "down stopped a service it did not start");
 }
 
@@ -220,6 +224,10 @@ fn destroy_stops_what_up_started() {
         .success()
         .stderr(contains("Stopping Web"));
     assert!(wait_for(port, false), "destroy left the service running");
+    assert!(
+        repo.join("stacklets/hostgone/stop-ran").exists(),
+        "`stop` ran"
+    );
     assert!(!repo.join(".stack/state/hostgone").exists());
     assert_eq!(status_json(&repo, "hostgone")["state"], "available");
 }
