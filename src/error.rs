@@ -19,6 +19,8 @@ pub enum ExitKind {
     Failure,
     /// Exit 2: the command line itself was wrong.
     Usage,
+    /// Exit 128 + signal: `stack` was asked to stop (130 for Ctrl-C), as a shell reports it.
+    Stopped(u8),
 }
 
 type Shared = Arc<dyn Error + Send + Sync + 'static>;
@@ -47,6 +49,14 @@ impl UserError {
             hints: Vec::new(),
             kind: ExitKind::Failure,
             cause: None,
+        }
+    }
+
+    /// The command was stopped by a signal (`stop`); exits as a process ended by it would.
+    pub fn stopped(message: impl Into<String>, stop: crate::interrupt::Stop) -> Self {
+        Self {
+            kind: ExitKind::Stopped(stop.exit_status()),
+            ..Self::new(message)
         }
     }
 

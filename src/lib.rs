@@ -22,6 +22,7 @@ mod health;
 mod history;
 mod hooks;
 mod instance;
+mod interrupt;
 mod lifecycle;
 mod lint;
 mod lock;
@@ -63,6 +64,9 @@ pub fn run() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(commands::run(cli, printer.clone()));
+    let result = runtime.block_on(async {
+        interrupt::listen();
+        commands::run(cli, printer.clone()).await
+    });
     commands::exit(result, &printer)
 }

@@ -111,6 +111,7 @@ pub fn exit(result: anyhow::Result<ExitCode>, printer: &Printer) -> ExitCode {
             match report.kind {
                 ExitKind::Usage => ExitCode::from(2),
                 ExitKind::Failure => ExitCode::FAILURE,
+                ExitKind::Stopped(status) => ExitCode::from(status),
             }
         }
     }

@@ -179,6 +179,14 @@ pub enum HookError {
         source: std::io::Error,
     },
 
+    /// `stack` was asked to stop (Ctrl-C, `kill`) while the hook ran; the hook's process group was
+    /// signalled and has ended.
+    #[error("`{}` was stopped by {stop}", file.display())]
+    Interrupted {
+        file: PathBuf,
+        stop: crate::interrupt::Stop,
+    },
+
     /// A shell hook exited non-zero (or was killed); `last_lines` is the tail of its output.
     #[error("`{}` failed with {status}{}", file.display(), last_output(last_lines))]
     Shell {
@@ -279,6 +287,14 @@ pub async fn run_hook(
     match file.kind {
         HookKind::Shell => shell::run_shell_hook(&file.path, &ctx, &printer).await?,
         HookKind::Python => run_python(file.path.clone(), ctx, host, printer).await?,
+    }
+    // A Python hook whose `ctx.shell` command was stopped may have carried on; it still counts as
+    // interrupted.
+    if let Some(stop) = crate::interrupt::signal_received() {
+        return Err(HookError::Interrupted {
+            file: file.path,
+            stop,
+        });
     }
     Ok(HookRun::Ran {
         path: file.path,

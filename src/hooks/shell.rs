@@ -2,7 +2,9 @@
 //!
 //! A hook's stdout and stderr share one pipe, so lines arrive in the order the hook wrote them, and
 //! each line becomes a detail line under the current step as soon as it arrives. The child is killed if the future is dropped
-//! (Ctrl-C, a failed sibling), so an abandoned hook never keeps running behind `stack`'s back.
+//! (a failed sibling), so an abandoned hook never keeps running behind `stack`'s back. A hook runs
+//! in a process group of its own, which `crate::interrupt` signals when `stack` is asked to stop:
+//! the hook and everything it started end before `stack` does.
 
 use std::collections::VecDeque;
 use std::io::BufRead;
@@ -32,7 +34,7 @@ pub(super) async fn run_shell_hook(
         .current_dir(&ctx.stacklet_dir)
         .envs(ctx.hook_env());
     let mut tail = VecDeque::with_capacity(TAIL_LINES);
-    let status = stream_command(&mut command, &mut |line| {
+    let status = stream(&mut command, true, &mut |line| {
         printer.detail(line);
         if tail.len() == TAIL_LINES {
             tail.pop_front();
@@ -44,6 +46,12 @@ pub(super) async fn run_shell_hook(
         file: file.to_path_buf(),
         source,
     })?;
+    if let Some(stop) = crate::interrupt::signal_received() {
+        return Err(HookError::Interrupted {
+            file: file.to_path_buf(),
+            stop,
+        });
+    }
     if status.success() {
         return Ok(());
     }
@@ -61,6 +69,28 @@ pub(crate) async fn stream_command(
     command: &mut Command,
     on_line: &mut dyn FnMut(&str),
 ) -> std::io::Result<ExitStatus> {
+    stream(command, false, on_line).await
+}
+
+/// [`stream_command`] for a hook's own commands (`ctx.shell`): the child leads a process group of its
+/// own, which `stack` stops with itself.
+pub(crate) async fn stream_hook_command(
+    command: &mut Command,
+    on_line: &mut dyn FnMut(&str),
+) -> std::io::Result<ExitStatus> {
+    stream(command, true, on_line).await
+}
+
+/// [`stream_command`]; with `own_group`, the child leads a new process group that is registered
+/// with `crate::interrupt` while it runs.
+async fn stream(
+    command: &mut Command,
+    own_group: bool,
+    on_line: &mut dyn FnMut(&str),
+) -> std::io::Result<ExitStatus> {
+    if own_group {
+        command.process_group(0);
+    }
     let (reader, writer) = std::io::pipe()?;
     command
         .stdin(Stdio::null())
@@ -72,6 +102,10 @@ pub(crate) async fn stream_command(
     // would never see end-of-file.
     command.stdout(Stdio::null()).stderr(Stdio::null());
     let mut child = spawned?;
+    let _group = child
+        .id()
+        .filter(|_| own_group)
+        .and_then(crate::interrupt::register);
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     // A plain thread, not `spawn_blocking`: if a background process started by the hook inherits
     // the pipe, this read never ends, and a runtime shutting down would wait for it forever.

@@ -189,9 +189,26 @@ impl Session {
     ) -> anyhow::Result<bool> {
         let ctx = self.hook_context(stacklet, rendered);
         let host = Arc::new(self.host(stacklet.id()));
-        match hooks::run_hook(name, ctx, host, self.printer.clone()).await? {
-            HookRun::NotPresent => Ok(false),
-            HookRun::Ran { .. } => Ok(true),
+        match hooks::run_hook(name, ctx, host, self.printer.clone()).await {
+            Ok(HookRun::NotPresent) => Ok(false),
+            Ok(HookRun::Ran { .. }) => Ok(true),
+            Err(hooks::HookError::Interrupted { stop, .. }) => {
+                // Nothing after the hook ran, so a first `up` wrote no setup marker.
+                let outcome = if self.ws.instance.is_set_up(stacklet.id()) {
+                    String::new()
+                } else {
+                    "; nothing was marked set up".to_string()
+                };
+                Err(UserError::stopped(
+                    format!(
+                        "Interrupted ({stop}) during {name} of `{}`{outcome}",
+                        stacklet.id()
+                    ),
+                    stop,
+                )
+                .into())
+            }
+            Err(e) => Err(e.into()),
         }
     }
 

@@ -13,6 +13,7 @@ mod foundation;
 mod history;
 mod host;
 mod instances;
+mod interrupt;
 mod lifecycle;
 mod lint;
 mod messages;

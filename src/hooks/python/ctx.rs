@@ -17,7 +17,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyCFunction, PyDict, PyList, PyModule, PyString, PyTuple};
 
 use super::{json_to_py, py_to_json};
-use crate::hooks::shell::{describe_status, stream_command};
+use crate::hooks::shell::{describe_status, stream_hook_command};
 use crate::hooks::{HookContext, HookHost};
 use crate::output::Printer;
 
@@ -268,10 +268,11 @@ fn shell(f: &Facilities, py: Python<'_>, args: Args<'_>) -> PyResult<Py<PyAny>> 
     command.arg("-c").arg(&cmd).current_dir(&f.cwd).envs(&f.env);
     let mut output = Vec::new();
     let status = py.detach(|| {
-        f.handle.block_on(stream_command(&mut command, &mut |line| {
-            f.printer.detail(line);
-            output.push(line.to_string());
-        }))
+        f.handle
+            .block_on(stream_hook_command(&mut command, &mut |line| {
+                f.printer.detail(line);
+                output.push(line.to_string());
+            }))
     });
     let status = status
         .map_err(|e| PyRuntimeError::new_err(format!("cannot start bash for `{cmd}`: {e}")))?;
