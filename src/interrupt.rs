@@ -123,6 +123,11 @@ pub fn register(pid: u32) -> Option<ChildGroup> {
 
 impl Drop for ChildGroup {
     fn drop(&mut self) {
+        // The group's leader has ended; after a stop request, whatever it left behind (a
+        // background job that ignores SIGINT) ends with it.
+        if signal_received().is_some() {
+            signal_groups(&[self.0], Signal::KILL);
+        }
         if let Ok(mut groups) = GROUPS.lock() {
             groups.remove(&self.0);
         }
