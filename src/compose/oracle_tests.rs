@@ -385,6 +385,8 @@ fn check_case(name: &str) {
 fn check_shipped(domain: &str) {
     use crate::config::{Config, Users};
     use crate::instance::Instance;
+    use crate::lifecycle::project::load_project_with;
+    use crate::output::{Printer, Verbosity};
     use crate::render::{env, envfile};
     use crate::stacklet::Catalog;
     use crate::workspace::Workspace;
@@ -434,23 +436,27 @@ fn check_shipped(domain: &str) {
         )
         .unwrap();
 
-        // As `lifecycle::project::load_project`: the rendered env over a (here: minimal) process env.
+        // The real `load_project`, on the copy (which holds the `.env` compose reads), with the
+        // same minimal process environment compose gets. It adds the `domain` profile itself in
+        // domain mode; compose is told through `COMPOSE_PROFILES`.
         let mut process: Vec<(String, String)> = vec![
             ("PATH".into(), std::env::var("PATH").unwrap_or_default()),
             ("HOME".into(), std::env::var("HOME").unwrap_or_default()),
         ];
+        let mut copy = stacklet.clone();
+        copy.dir = dir.clone();
+        let (printer, capture) = Printer::capturing(Verbosity::Normal);
+        let ours = load_project_with(&ws, &copy, &rendered, process.clone(), &printer)
+            .unwrap_or_else(|e| panic!("{id}: {e}"))
+            .expect("a stacklet with a compose file has a project");
+        assert!(capture.stderr().is_empty(), "{id}: {:?}", capture.stderr());
         if !domain.is_empty() {
             process.push(("COMPOSE_PROFILES".into(), "domain".into()));
         }
-        let mut vars: BTreeMap<String, String> = process.iter().cloned().collect();
-        vars.extend(rendered.entries.iter().cloned());
-        let project = format!("stack-{id}");
-        let ours = load(&dir.join("docker-compose.yml"), &project, &vars)
-            .unwrap_or_else(|e| panic!("{id}: {e}"));
-        assert!(ours.warnings.is_empty(), "{id}: {:?}", ours.warnings);
+        let project = ours.name.clone();
         let json = run_oracle(&dir, &project, &process)
             .unwrap_or_else(|e| panic!("{id}: compose failed: {e}"));
-        let problems = differences(id, &ours.project, &json);
+        let problems = differences(id, &ours, &json);
         assert!(
             problems.is_empty(),
             "stacklet `{id}` differs from docker compose:\n  {}",

@@ -19,10 +19,22 @@ pub fn load_project(
     rendered: &RenderedEnv,
     printer: &Printer,
 ) -> Result<Option<Project>, UserError> {
+    load_project_with(ws, stacklet, rendered, std::env::vars(), printer)
+}
+
+/// [`load_project`] with the process environment given (the compose oracle test passes the
+/// environment it also gives `docker compose`).
+pub fn load_project_with(
+    ws: &Workspace,
+    stacklet: &Stacklet,
+    rendered: &RenderedEnv,
+    process_env: impl IntoIterator<Item = (String, String)>,
+    printer: &Printer,
+) -> Result<Option<Project>, UserError> {
     let Some(file) = stacklet.compose_file() else {
         return Ok(None);
     };
-    let mut vars: BTreeMap<String, String> = std::env::vars().collect();
+    let mut vars: BTreeMap<String, String> = process_env.into_iter().collect();
     vars.extend(rendered.entries.iter().cloned());
     if ws.config.domain_mode() {
         let profiles = vars.entry("COMPOSE_PROFILES".into()).or_default();
