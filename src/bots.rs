@@ -1,4 +1,4 @@
-//! Bots (reference "Bot Convention"): finding `bot/bot.toml` in stacklets, checking the convention,
+//! Bots (docs/bots.md): finding `bot/bot.toml` in stacklets, checking the convention,
 //! and writing `.stack/bots.json`, the manifest the core bot runner reads.
 //!
 //! The convention, checked here so the runner never meets a half-valid bot: the id ends in `-bot`;

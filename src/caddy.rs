@@ -1,8 +1,8 @@
-//! Domain mode's reverse proxy (reference "Caddy Snippets", contract §4): one `Caddyfile`
+//! Domain mode's reverse proxy (docs/domain-mode.md): one `Caddyfile`
 //! assembled from the `caddy.snippet` of every set-up stacklet, validated by the running Caddy
 //! and only then made live.
 //!
-//! Files live in `<instance>/.stack/caddy/` (contract §1): `Caddyfile` (what Caddy serves; core
+//! Files live in `<instance>/.stack/caddy/`: `Caddyfile` (what Caddy serves; core
 //! mounts this directory at `/etc/caddy` through `CADDY_CONFIG_DIR = "{caddy_dir}"`),
 //! `conf.d/<id>.snippet` (each stacklet's part as assembled, for people to read) and, for a moment,
 //! `Caddyfile.candidate`.

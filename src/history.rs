@@ -1,4 +1,4 @@
-//! The instance's history (contract §9): `.stack/events.jsonl`, one JSON event a line.
+//! The instance's history (docs/history.md): `.stack/events.jsonl`, one JSON event a line.
 //!
 //! Invariants: an event is appended whole — one `write` of the complete line to a file opened for
 //! appending, under an exclusive lock on the file, then fsynced — so concurrent writers (the

@@ -1,4 +1,5 @@
-//! Where things live (contract §1): the repo root, the instance directory and every path derived
+//! Where things live: the repo root (the checkout with `stacklets/`), the instance directory
+//! (the repo root itself, or `STACK_DIR`; README "Configuration"), the instance directory and every path derived
 //! from them.
 //!
 //! Invariant: no other module joins paths onto the repo root or the instance dir by hand. Every path

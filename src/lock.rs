@@ -1,4 +1,5 @@
-//! The instance lock: one state-changing `stack` command per instance at a time (contract §4).
+//! The instance lock: one state-changing `stack` command per instance at a time; read-only
+//! commands never take it (docs/architecture.md).
 //!
 //! Invariants:
 //! - The lock is an OS file lock (`File::lock`, `flock` on Unix) on the lock file, held exactly as

@@ -4,7 +4,7 @@
 //!
 //! Invariants:
 //! - The default instance (no `STACK_DIR`, or `STACK_DIR` = the repo root) uses the names the
-//!   compose files and the reference use: project `stack-<id>`, the files' `container_name`s,
+//!   compose files use: project `stack-<id>`, the files' `container_name`s,
 //!   network `stack`. Plain `docker compose -p stack-<id>` keeps working there.
 //! - Every other instance prefixes each name with `<instance>_`. An instance name is lowercase
 //!   letters, digits and `-`; stacklet ids never contain `_`, so no prefixed name can equal a

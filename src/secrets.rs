@@ -1,4 +1,4 @@
-//! Generated secrets in `<instance>/.stack/secrets.toml` (contract §3).
+//! Generated secrets in `<instance>/.stack/secrets.toml` (docs/templates-and-secrets.md).
 //!
 //! The file is flat: `<id>__<NAME> = "…"` for a stacklet's secrets and `global__<NAME>` for shared
 //! ones (the admin password). Invariants:

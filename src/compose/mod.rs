@@ -1,5 +1,5 @@
-//! The compose file model: reading `docker-compose.yml` / `compose.yaml` per the Compose
-//! Specification subset of contract §6, with interpolation, validation and normalisation into
+//! The compose file model: reading `docker-compose.yml` / `compose.yaml` per the subset of
+//! the Compose Specification that docs/compose.md lists, with interpolation, validation and normalisation into
 //! `model::Project`.
 //!
 //! Pipeline: `yaml` (parse + interpolate, line-annotated tree) → `service`/`project` (decode every

@@ -17,7 +17,7 @@ use super::model::{
 use super::syntax;
 use super::yaml::{Node, Value};
 
-/// The service keys `stack` supports (contract §6).
+/// The service keys `stack` supports (docs/compose.md).
 pub const SERVICE_KEYS: &[&str] = &[
     "image",
     "build",

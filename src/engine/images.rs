@@ -1,8 +1,8 @@
 //! Making sure every image a project needs is present: build services with `build` (through the
 //! Engine build API from an in-memory tar of the context), pull the others when missing.
 //!
-//! Everything here happens before a single container is touched (contract: image problems are
-//! reported before anything is stopped). Pull and build errors arrive *inside* the response stream;
+//! Everything here happens before a single container is touched (image problems are
+//! reported before anything is stopped, so a failed pull never leaves a stacklet half down). Pull and build errors arrive *inside* the response stream;
 //! every stream item is inspected and the first error ends the operation with the image name and a
 //! hint (not found / no access / no network / platform).
 

@@ -86,7 +86,7 @@ pub struct HookContext {
     /// The rendered environment (`[env.defaults]` + secrets + runtime variables).
     pub env: BTreeMap<String, String>,
     /// The instance's data dir (`[core].data_dir`), not the stacklet's `<data>/<id>` subdirectory:
-    /// the reference's hooks write `{FAMSTACK_DATA_DIR}/<id>/…` themselves.
+    /// hooks write `{FAMSTACK_DATA_DIR}/<id>/…` themselves.
     pub data_dir: PathBuf,
     /// `[core].domain`; empty in port mode.
     pub domain: String,

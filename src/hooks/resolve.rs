@@ -1,7 +1,7 @@
 //! Finding hook and CLI files by convention.
 //!
-//! A hook is `hooks/<name>.py` or `hooks/<name>.sh`; the reference says only one may exist, so both
-//! present is an error rather than a silent preference. A CLI command is any `cli/<name>.py` except
+//! A hook is `hooks/<name>.py` or `hooks/<name>.sh`. Only one should exist; when both do, the `.py`
+//! runs and `stack lint` points at the `.sh`. A CLI command is any `cli/<name>.py` except
 //! private helpers (`_*.py`) and `post_setup.py`. Listing commands reads each file's `HELP` string
 //! without running it (a listing must not have side effects, nor need Python at all).
 
@@ -26,8 +26,8 @@ pub fn resolve(stacklet_dir: &Path, name: HookName) -> Result<Option<HookFile>, 
     let dir = stacklet_dir.join("hooks");
     let py = dir.join(format!("{name}.py"));
     let sh = dir.join(format!("{name}.sh"));
-    // Contract §5: `.py` wins over `.sh` (the reference's "only one may exist" is `stack lint`'s
-    // job to point out, not a reason to refuse `up`).
+    // `.py` wins over `.sh` (docs/hooks.md): a stray second file is `stack lint`'s to point out,
+    // not a reason to refuse `up`.
     match (py.is_file(), sh.is_file()) {
         (true, _) => Ok(Some(HookFile {
             path: py,

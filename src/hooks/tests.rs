@@ -135,7 +135,7 @@ fn resolver_prefers_nothing_and_refuses_both() {
         HookKind::Shell
     );
     assert_eq!(resolve(dir, HookName::OnDestroy).unwrap(), None);
-    // Both present: `.py` wins (contract §5).
+    // Both present: `.py` wins (docs/hooks.md).
     let stop = resolve(dir, HookName::OnStop).unwrap().unwrap();
     assert_eq!(stop.kind, HookKind::Python);
     assert_eq!(stop.path, dir.join("hooks/on_stop.py"));

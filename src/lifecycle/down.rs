@@ -42,7 +42,7 @@ pub async fn down(session: &mut Session, id: &str) -> anyhow::Result<bool> {
     Ok(true)
 }
 
-/// Refusals of contract §4: `always_on`, a dependency of a set-up stacklet, and a data dir that
+/// What `destroy` refuses: `always_on`, a dependency of a set-up stacklet, and a data dir that
 /// resolves outside the data root. Checked before anything is asked or removed.
 pub async fn check_destroyable(session: &mut Session, stacklet: &Stacklet) -> anyhow::Result<()> {
     paths::deletable_data_dir(&session.ws.config.data_dir, stacklet.id())?;
@@ -157,7 +157,7 @@ pub struct UninstallPlan {
     pub delete_data: bool,
 }
 
-/// Back to a fresh clone (contract §2): tear down every stacklet but the kept ones, then the
+/// Back to a fresh clone: tear down every stacklet but the kept ones, then the
 /// network, `.stack/` (minus what belongs to kept ids), `stack.toml` and `users.toml`.
 pub async fn uninstall(session: &mut Session, plan: &UninstallPlan) -> anyhow::Result<()> {
     let printer = session.printer.clone();

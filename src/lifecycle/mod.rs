@@ -136,7 +136,7 @@ impl Session {
         self.states = None;
     }
 
-    /// Append `event` to the instance's history (contract §9) with this session's actor. History
+    /// Append `event` to the instance's history (docs/history.md) with this session's actor. History
     /// never fails a command: an event that cannot be written is a warning. Events about ids that
     /// are not stacklets (`stack up nope`) are not recorded.
     pub fn record(&self, event: history::Event) {

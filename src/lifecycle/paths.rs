@@ -1,4 +1,4 @@
-//! The one place that decides which data directory `destroy` may delete (contract §4): only
+//! The one place that decides which data directory `destroy` may delete: only
 //! `<data>/<id>/`, and only when it really lies inside the data root after resolving symlinks and
 //! `..`. Everything else is refused, never deleted.
 

@@ -1,4 +1,4 @@
-//! Step 13 of `up` and the last step of `destroy` in domain mode (contract §4): collect the
+//! The routing step near the end of `up` and `destroy` in domain mode (docs/domain-mode.md): collect the
 //! `caddy.snippet` of every set-up stacklet (marker or containers, `state::of`), hand them to
 //! `caddy::apply` and report what happened through the printer. Port mode: nothing at all — Caddy
 //! does not run there and no Caddyfile is assembled.

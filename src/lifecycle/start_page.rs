@@ -2,7 +2,7 @@
 //! `restart` and `uninstall` the command layer calls [`refresh`], which asks Docker which
 //! stacklets run and rewrites `.stack/start/index.html`.
 //!
-//! For `stack serve` (contract §8, `GET /`): [`render_current`] renders the page from the live
+//! For `stack serve` (`GET /`, docs/start-page.md): [`render_current`] renders the page from the live
 //! state without writing it, and [`crate::start_page::path`] names the file the last state change
 //! wrote. Either is safe to serve without authentication: the page holds no secret.
 

@@ -1,4 +1,4 @@
-//! Derived state (contract §4): available / running / stopped from Docker and the setup marker,
+//! Derived state: available / running / stopped from Docker and the setup marker,
 //! refined by health into starting / failing / degraded. Never read from a registry file.
 
 use crate::engine::ProjectState;
@@ -95,7 +95,7 @@ async fn containers_and_marker(
     })
 }
 
-/// Refine the container/marker state with the service checks (contract §4): a host stacklet that is
+/// Refine the container/marker state with the service checks: a host stacklet that is
 /// set up is running when every check passes and stopped otherwise; one that also has containers
 /// is running only when both hold, degraded when its containers run but a service does not answer.
 /// Services this runtime started count as set up even before the marker exists (an interrupted

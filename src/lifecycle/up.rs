@@ -1,4 +1,5 @@
-//! `stack up <id>`: the reference's 14 steps with contract §4's rules.
+//! `stack up <id>`: render, first-run hooks, `.env`, images, `on_start`, converge, health,
+//! marker, routes, welcome screen, in that order (docs/architecture.md, "How data flows").
 //!
 //! Invariants: the setup marker is written only after the first healthy start and a successful
 //! `on_install_success`, so an interrupted first run starts over at `on_configure`; images are
@@ -48,7 +49,7 @@ pub async fn up(session: &mut Session, id: &str) -> anyhow::Result<()> {
     let env_path = session.ws.instance.env_file(id);
     envfile::write(&env_path, &rendered.entries)
         .map_err(|e| UserError::new(format!("Cannot write `{}`", env_path.display())).because(e))?;
-    // Reference step 5: the bot runner's manifest (docs/bots.md).
+    // The bot runner's manifest, beside the `.env` it reads (docs/bots.md).
     crate::bots::refresh(&session.ws, &session.printer, &stacklet, false)?;
 
     let project = load_project(&session.ws, &stacklet, &rendered, &printer)?;
@@ -106,7 +107,7 @@ pub async fn up(session: &mut Session, id: &str) -> anyhow::Result<()> {
 
     session.invalidate();
 
-    // Step 13 (domain mode): reassemble the Caddyfile from every set-up stacklet and reload Caddy.
+    // Domain mode: reassemble the Caddyfile from every set-up stacklet and reload Caddy.
     crate::lifecycle::routes::refresh(session).await?;
 
     let elapsed = started.elapsed();

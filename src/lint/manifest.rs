@@ -180,7 +180,7 @@ fn ports(input: &Input, file: &str, src: &str, out: &mut Vec<Finding>) {
 
 fn hooks(input: &Input, out: &mut Vec<Finding>) {
     for name in HookName::ALL {
-        // The runtime runs the `.py` of a pair (contract §5); the `.sh` would silently never run.
+        // The runtime runs the `.py` of a pair (docs/hooks.md); the `.sh` would silently never run.
         let hooks = input.dir.join("hooks");
         if hooks.join(format!("{name}.py")).is_file() && hooks.join(format!("{name}.sh")).is_file()
         {

@@ -253,5 +253,5 @@ pub(crate) fn declared_ports(manifest: &Manifest) -> BTreeSet<u16> {
     manifest.all_ports().map(|(_, p)| p).collect()
 }
 
-/// The port range the reference reserves for stacklets.
+/// The host port range reserved for stacklets (docs/lint.md), clear of common services' ports.
 pub(crate) const PORT_RANGE: std::ops::RangeInclusive<u16> = 42000..=42999;

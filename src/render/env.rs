@@ -1,4 +1,4 @@
-//! The rendered environment of a stacklet (reference "Environment", contract §3): `[env.defaults]`
+//! The rendered environment of a stacklet (docs/templates-and-secrets.md): `[env.defaults]`
 //! rendered against the template variables, the generated secrets, `PORT_BIND_IP` and
 //! `WATCHTOWER_ENABLE`.
 //!

@@ -1,4 +1,4 @@
-//! `stack`'s template language (contract §3): `{name}` is replaced by a variable's value, `{{` and
+//! `stack`'s template language (docs/templates-and-secrets.md): `{name}` is replaced by a variable's value, `{{` and
 //! `}}` are literal braces, and anything else involving a brace is an error.
 //!
 //! Invariants:
@@ -196,7 +196,7 @@ pub fn render(src: &str, vars: &BTreeMap<String, String>) -> Result<String, Temp
 }
 
 /// `[A-Za-z_][A-Za-z0-9_-]*`. The `-` (not first) is allowed because stacklet ids may contain it
-/// and the contract names variables after ids (`{<id>_url}`, `{<id>__<NAME>}`).
+/// and variables are named after ids (`{<id>_url}`, `{<id>__<NAME>}`).
 pub fn is_valid_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars

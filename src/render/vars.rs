@@ -1,4 +1,4 @@
-//! Template variables (contract §3): the values `{name}` can refer to in `[env.defaults]`, hints,
+//! Template variables (docs/templates-and-secrets.md lists them): the values `{name}` can refer to in `[env.defaults]`, hints,
 //! health checks and `check_url`s, computed from `stack.toml`, `users.toml`, the catalog and the
 //! secrets snapshot.
 //!
@@ -113,7 +113,7 @@ pub fn variables(
     );
     let ns = &ws.namespace;
     for s in &ws.catalog.stacklets {
-        // The id as written (`{my-app_url}`, contract §3), and with `_` for `-` as an alias.
+        // The id as written (`{my-app_url}`), and with `_` for `-` as an alias.
         let spellings = |suffix: &str| {
             let written = format!("{}_{suffix}", s.id());
             let alias = written.replace('-', "_");

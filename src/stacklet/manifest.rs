@@ -1,4 +1,4 @@
-//! `stacklet.toml`: the typed manifest and its validation (contract §3).
+//! `stacklet.toml`: the typed manifest and its validation (docs/new.md shows a manifest).
 //!
 //! Parsing is strict about types (serde gives the line) and lenient about unknown keys (collected as
 //! warnings so a newer stacklet still loads). Everything that can be checked from one file alone is

@@ -63,7 +63,7 @@ impl Facilities {
 type Callback = fn(&Facilities, Python<'_>, Args<'_>) -> PyResult<Py<PyAny>>;
 
 /// Build `ctx`. `ctx.env` includes the runtime's own variables (`FAMSTACK_DATA_DIR`, …) because
-/// the reference's hooks read them from there.
+/// the bundled stacklets' hooks read them from there.
 pub(super) fn build<'py>(
     py: Python<'py>,
     prelude: &Bound<'py, PyModule>,

@@ -151,7 +151,7 @@ fn execute(
             let err: Arc<dyn Fn(&str) + Send + Sync> =
                 run.err.map_or_else(|| out.clone(), Arc::from);
             // The file's own folder first (`_helpers.py` beside a hook or command), then the
-            // repo's shared `lib/` (reference: the repo root holds `stacklets/` and `lib/`), so
+            // repo's shared `lib/` (beside `stacklets/` at the repo root), so
             // helpers every stacklet needs live once.
             let mut path_entries = vec![file.parent().unwrap_or(Path::new(".")).to_path_buf()];
             if let Some(root) = ctx.stacklet_dir.parent().and_then(Path::parent) {
