@@ -44,6 +44,42 @@ impl Workspace {
             namespace,
         })
     }
+
+    /// A `STACK_DIR` instance must not share the default instance's data dir: its `up` would
+    /// mount the household's data and its `destroy` would delete it. Checked by every command that
+    /// changes state; the default is `~/famstack-data` for both unless `[core].data_dir` says
+    /// otherwise.
+    pub fn check_own_data_dir(&self) -> Result<(), UserError> {
+        if !self.instance.separate {
+            return Ok(());
+        }
+        let default_instance = Instance {
+            dir: self.instance.root.clone(),
+            separate: false,
+            ..self.instance.clone()
+        };
+        let ids: BTreeSet<String> = self.catalog.ids().map(str::to_string).collect();
+        // A default instance whose `stack.toml` does not load is compared by the default path.
+        let theirs = Config::load(&default_instance, &ids)
+            .map(|(config, _)| config.data_dir)
+            .unwrap_or_else(|_| default_instance.resolve_data_dir(crate::config::DEFAULT_DATA_DIR));
+        let same = |a: &std::path::Path, b: &std::path::Path| {
+            a == b || matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
+        };
+        if same(&self.config.data_dir, &theirs) {
+            let file = self.instance.config_file();
+            return Err(UserError::new(format!(
+                "The instance in `{}` would use the default instance's data dir `{}`",
+                self.instance.dir.display(),
+                theirs.display()
+            ))
+            .hint(format!(
+                "give it its own: `data_dir = \"data\"` under `[core]` in `{}`",
+                file.display()
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// The instance's namespace: the default instance keeps today's names; another one is named by

@@ -64,6 +64,7 @@ impl Session {
     /// command waits for the first (saying so); without, it fails naming the holder.
     pub fn open_locked(printer: &Printer, wait: bool) -> Result<Self, UserError> {
         let mut session = Self::open(printer)?;
+        session.ws.check_own_data_dir()?;
         let path = session.ws.instance.lock_file();
         let p = printer.clone();
         let lock = InstanceLock::acquire(&path, wait, |pid| {

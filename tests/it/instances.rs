@@ -189,6 +189,13 @@ fn two_instances_run_one_stacklet_side_by_side_and_leave_each_other_alone() {
         ]),
         "ok\n"
     );
+    // Plain `docker compose -p stack-<id>` still sees the household's project, and only it.
+    let compose = std::process::Command::new("/usr/local/bin/docker-compose-v2")
+        .args(["-p", "stack-iso-two", "ps", "--format", "{{.Name}}"])
+        .output()
+        .expect("Docker Compose v2 (scripts/install-compose.sh)");
+    assert!(compose.status.success(), "{}", stderr(&compose));
+    assert_eq!(stdout(&compose).trim(), "stack-iso-two-web");
     // Files: every one in the instance dir, none in the repo's.
     let o = other.path();
     let env = std::fs::read_to_string(o.join(format!(".stack/env/{id}.env"))).unwrap();
@@ -390,4 +397,31 @@ fn hyphenated_ids_are_template_variables_as_written() {
         stdout(&lint),
         stderr(&lint)
     );
+}
+
+#[test]
+fn an_instance_sharing_the_default_data_dir_is_refused_before_anything_runs() {
+    let repo = Repo::new().stacklet("iso-data", "[env.defaults]\nWHERE = \"{data_dir}\"\n");
+    let shared = repo.join("data");
+    let other = Other::new("shared", "");
+    std::fs::write(
+        other.path().join("stack.toml"),
+        format!("[core]\ndata_dir = \"{}\"\n", shared.display()),
+    )
+    .unwrap();
+    let out = repo
+        .stack()
+        .env("STACK_DIR", other.path())
+        .args(["up", "iso-data"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = stderr(&out);
+    assert!(
+        text.contains("would use the default instance's data dir") && text.contains("hint:"),
+        "{text}"
+    );
+    assert!(!other.path().join(".stack").exists(), "nothing was written");
+    // Read-only commands still work there.
+    run(repo.stack().env("STACK_DIR", other.path()).args(["list"]));
 }
