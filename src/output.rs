@@ -95,7 +95,14 @@ impl Printer {
         } else {
             "             │".to_string()
         };
-        self.err_line(&format!("{prefix} {line}"));
+        // Hook output carries the child's own colour codes; without colour (NO_COLOR, `--color
+        // never`, not a terminal) they are removed like ours.
+        if self.inner.color {
+            self.err_line(&format!("{prefix} {line}"));
+        } else {
+            let plain = anstream::adapter::strip_str(&line);
+            self.err_line(&format!("{prefix} {plain}"));
+        }
     }
 
     /// Extra information only shown with `-v`.

@@ -11,6 +11,7 @@ mod env;
 mod errors;
 mod foundation;
 mod history;
+mod hook_safety;
 mod host;
 mod instances;
 mod interrupt;

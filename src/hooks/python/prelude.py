@@ -103,6 +103,19 @@ class LineWriter(io.TextIOBase):
             self._emit(line)
 
 
+def _exit_in_hook(pid, real_exit):
+    """`os._exit` inside a run: the real one would end the whole `stack` process without a word, so
+    in the process that runs the hook it ends the hook as `sys.exit(code)` would. A forked child
+    (multiprocessing) gets the real one."""
+
+    def _exit(code):
+        if os.getpid() != pid:
+            real_exit(code)
+        raise SystemExit(code)
+
+    return _exit
+
+
 class Session:
     """One hook or command run's view of the interpreter's global state."""
 
@@ -116,7 +129,8 @@ class Session:
         self._saved = None
 
     def enter(self):
-        self._saved = (sys.stdout, sys.stderr, sys.argv, list(sys.path), set(sys.modules))
+        self._saved = (sys.stdout, sys.stderr, sys.argv, list(sys.path), set(sys.modules), os._exit)
+        os._exit = _exit_in_hook(os.getpid(), os._exit)
         sys.stdout, sys.stderr = self._out, self._err
         sys.argv = list(self._argv)
         sys.path[0:0] = self._path_entries
@@ -130,7 +144,8 @@ class Session:
     def leave(self):
         self._out.drain()
         self._err.drain()
-        stdout, stderr, argv, path, modules = self._saved
+        stdout, stderr, argv, path, modules, real_exit = self._saved
+        os._exit = real_exit
         sys.stdout, sys.stderr, sys.argv = stdout, stderr, argv
         sys.path[:] = path
         # Forget modules this run imported from the stacklet (its hook, `_helpers.py`, …): another
