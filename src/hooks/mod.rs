@@ -333,6 +333,20 @@ pub async fn run_cli(
     }
 }
 
+/// The embedded Python's version, or why hooks cannot run (no stdlib, a build without Python).
+pub async fn python_version() -> Result<String, String> {
+    #[cfg(feature = "python")]
+    {
+        tokio::task::spawn_blocking(python::version)
+            .await
+            .unwrap_or_else(|e| Err(format!("the interpreter check panicked: {e}")))
+    }
+    #[cfg(not(feature = "python"))]
+    {
+        Err("this `stack` was built without the `python` feature".to_string())
+    }
+}
+
 async fn run_python(
     file: PathBuf,
     ctx: HookContext,

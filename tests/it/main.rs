@@ -13,6 +13,7 @@ mod foundation;
 mod history;
 mod hook_safety;
 mod host;
+mod install;
 mod instances;
 mod interrupt;
 mod lifecycle;
