@@ -337,9 +337,11 @@ pub async fn run_cli(
 pub async fn python_version() -> Result<String, String> {
     #[cfg(feature = "python")]
     {
-        tokio::task::spawn_blocking(python::version)
-            .await
-            .unwrap_or_else(|e| Err(format!("the interpreter check panicked: {e}")))
+        match tokio::task::spawn_blocking(running_python).await {
+            Ok(Ok(embedded)) => Ok(embedded.version),
+            Ok(Err(e)) => Err(format!("{e}; {}", e.hint())),
+            Err(e) => Err(format!("the interpreter check panicked: {e}")),
+        }
     }
     #[cfg(not(feature = "python"))]
     {

@@ -33,21 +33,6 @@ const PRELUDE: &std::ffi::CStr = {
     }
 };
 
-/// The embedded interpreter's version (`3.11.2`), after the standard library pre-flight check:
-/// proof that hooks can run (`stack install` reports it).
-pub(crate) fn version() -> Result<String, String> {
-    stdlib::ensure()?;
-    let _guard = PY_LOCK.lock().unwrap_or_else(PoisonError::into_inner);
-    // Attaching initialises the interpreter: the real proof, not just the linked library's word.
-    Ok(Python::attach(|_py| {
-        Python::version_str()
-            .split_whitespace()
-            .next()
-            .unwrap_or_default()
-            .to_string()
-    }))
-}
-
 /// Load `file` and call its `run(ctx)`.
 pub(crate) fn run_hook_file(
     file: &Path,
