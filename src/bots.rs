@@ -85,6 +85,8 @@ pub fn password_name(id: &str) -> String {
 
 /// Read and validate the bot of `stacklet`. `Ok(None)`: it has no `bot/bot.toml`. Warnings (unknown
 /// keys) are returned beside the bot.
+// Long by design: `bot.toml`'s keys checked in the order they are documented (docs/bots.md),
+// each failure naming its key and line through the one `invalid` builder.
 pub fn load(
     instance: &Instance,
     stacklet: &Stacklet,

@@ -98,6 +98,8 @@ fn is_site_head(tokens: &[Token]) -> bool {
     }
 }
 
+// Long by design: a single-pass lexer, one loop with a branch per token kind; splitting the loop
+// would scatter the position state every branch advances.
 fn tokenize(source: &str) -> Result<Vec<Token<'_>>, String> {
     let bytes = source.as_bytes();
     let mut tokens = Vec::new();

@@ -12,6 +12,8 @@ use crate::scaffold::{self, Request, ScaffoldError};
 use crate::stacklet::StackletId;
 use crate::stacklet::id::ID_RULE;
 
+// Long by design: the command's steps in order (arguments, refusals, scaffold, report), each a
+// short block with the message the person sees.
 pub async fn new(printer: &Printer, args: &NewArgs) -> anyhow::Result<ExitCode> {
     let (host_port, container_port) = parse_port(args.port.as_deref())?;
     let mut session = Session::open(printer)?;

@@ -18,6 +18,8 @@ use super::yaml::Node;
 const TOP_LEVEL_KEYS: &[&str] = &["name", "services", "networks", "volumes", "version"];
 const RESOURCE_KEYS: &[&str] = &["name", "external", "driver", "labels"];
 
+// Long by design: one arm per top-level key, in file order, each reporting its own line; the
+// arms share the decoding context and the warnings, which helpers would only pass around.
 pub(crate) fn decode(
     ctx: &Ctx,
     root: &Node,

@@ -53,6 +53,8 @@ pub(crate) struct Decoded {
     pub service: Service,
 }
 
+// Long by design: one arm per supported service key (docs/compose.md's list), so an unsupported
+// key is the fall-through arm and every key's error carries its own line.
 pub(crate) fn decode(ctx: &Ctx, name: &str, node: &Node) -> Result<Decoded> {
     let of = format!("of service `{name}`");
     let place = format!("in service `{name}`");
@@ -272,6 +274,8 @@ fn port(ctx: &Ctx, node: &Node, what: &str, place: &str) -> Result<Vec<PortMappi
         .map_err(|e| ctx.invalid(node, what, e))
 }
 
+// Long by design: the short (`src:dst:ro`) and the long volume syntax side by side, so both are
+// visibly held to the same rules and produce the same `Mount`.
 fn mount(ctx: &Ctx, node: &Node, what: &str, place: &str) -> Result<Mount> {
     if let Some(spec) = node.scalar() {
         let short = syntax::short_volume(&spec).map_err(|e| ctx.invalid(node, what, e))?;

@@ -77,6 +77,8 @@ pub struct ServiceOutcome {
 /// Converge the project's containers. `images` is what [`super::ensure_images`] returned for this
 /// project: the caller ensures images first (the lifecycle does it before `on_start`), so image
 /// problems surface before any container is touched and nothing is inspected twice.
+// Long by design: the converge steps in order (specs and order, networks and volumes, orphans,
+// then each dependency level concurrently), the order docs/engine.md describes.
 pub async fn converge(
     docker: &Docker,
     ns: &Namespace,

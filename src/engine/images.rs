@@ -129,6 +129,8 @@ fn split_reference(reference: &str) -> (String, Option<String>) {
     }
 }
 
+// Long by design: one pass over the engine's pull stream, where progress and errors arrive
+// interleaved; the per-layer progress state lives only for this loop.
 pub async fn pull_image(
     docker: &Docker,
     image: &str,

@@ -159,6 +159,8 @@ pub struct UninstallPlan {
 
 /// Back to a fresh clone: tear down every stacklet but the kept ones, then the
 /// network, `.stack/` (minus what belongs to kept ids), `stack.toml` and `users.toml`.
+// Long by design: the teardown in the order `uninstall` promises (stacklets dependents first,
+// network, state, config files, then data only when asked), each step after the one it needs.
 pub async fn uninstall(session: &mut Session, plan: &UninstallPlan) -> anyhow::Result<()> {
     let printer = session.printer.clone();
     let docker = session.docker().await?;

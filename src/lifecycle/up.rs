@@ -19,6 +19,8 @@ use crate::render::env::{self, RenderedEnv};
 use crate::render::envfile;
 use crate::stacklet::Stacklet;
 
+// Long by design: the pipeline reads top to bottom in the order docs/architecture.md describes
+// ("How data flows through `stack up <id>`"); every step is one call with its reason beside it.
 pub async fn up(session: &mut Session, id: &str) -> anyhow::Result<()> {
     let started = Instant::now();
     let printer = session.printer.clone();

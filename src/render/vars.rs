@@ -28,6 +28,8 @@ pub fn is_secret(name: &str) -> bool {
 }
 
 /// Every variable available to templates of stacklet `id`. `secrets` is the full secrets snapshot.
+// Long by design: every template variable in one flat list, in the order
+// docs/templates-and-secrets.md lists them, so the set a template can use is read in one place.
 pub fn variables(
     ws: &Workspace,
     id: &str,
