@@ -30,12 +30,13 @@ struct Terminal {
 }
 
 impl Terminal {
-    fn start(dir: &Path) -> Self {
-        let session = format!("new-wiz-{}", std::process::id());
+    /// `stack <args>` in `dir`; `tag` keeps concurrent sessions of one test process apart.
+    fn start(dir: &Path, tag: &str, args: &str) -> Self {
+        let session = format!("new-wiz-{tag}-{}", std::process::id());
         let bin = env!("CARGO_BIN_EXE_stack");
         // The exit code goes to a file; the pane stays open for the last screen.
         let script = format!(
-            "cd '{}' && env -u STACK_DIR -u STACK_ROOT -u NO_COLOR HOME='{}' STACK_LAN_IP=127.0.0.1 TZ=Europe/Vienna '{bin}' install; echo $? > install.exit; sleep 600",
+            "cd '{}' && env -u STACK_DIR -u STACK_ROOT -u NO_COLOR HOME='{}' STACK_LAN_IP=127.0.0.1 TZ=Europe/Vienna '{bin}' {args}; echo $? > install.exit; sleep 600",
             dir.display(),
             dir.join("home").display(),
         );
@@ -110,7 +111,7 @@ impl Drop for Terminal {
 fn the_wizard_in_a_terminal_writes_the_config_and_starts_a_first_stacklet() {
     let repo = fresh_repo("new-wiz", WIZ_PORT);
     let _cleanup = repo.cleanup(&["new-wiz"]);
-    let term = Terminal::start(repo.path());
+    let term = Terminal::start(repo.path(), "wizard", "install");
 
     let checks = term.wait_for("Family name");
     assert!(checks.contains("Found Python 3."), "{checks}");
@@ -314,4 +315,16 @@ fn usage_errors_without_a_terminal_or_without_an_admin() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(!repo.join("stack.toml").exists() && !repo.join("users.toml").exists());
+}
+
+#[test]
+fn a_bare_stack_on_a_terminal_without_config_suggests_the_wizard() {
+    let repo = fresh_repo("new-bare", 42854);
+    let term = Terminal::start(repo.path(), "bare", "");
+    term.wait_for("No `stack.toml` in");
+    term.wait_for("run `stack install` to set up this machine");
+    // Not on a terminal (scripts, pipes): only the help, no suggestion.
+    let out = repo.stack().output().unwrap();
+    assert!(out.status.success());
+    assert!(!stderr(&out).contains("stack install"), "{}", stderr(&out));
 }
