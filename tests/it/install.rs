@@ -24,6 +24,12 @@ fn fresh_repo(id: &str, port: u16) -> Repo {
     repo
 }
 
+fn assert_has(text: &str, lines: &[&str]) {
+    for line in lines {
+        assert!(text.contains(line), "missing {line:?}:\n{text}");
+    }
+}
+
 /// A tmux session running `stack install` in `dir`; killed when dropped.
 struct Terminal {
     session: String,
@@ -171,17 +177,17 @@ fn the_wizard_in_a_terminal_writes_the_config_and_starts_a_first_stacklet() {
         std::fs::write(path, term.screen()).expect("write the transcript");
     }
 
-    let config = repo.read("stack.toml");
-    for line in [
-        "family   = \"The Smiths\"",
-        "domain   = \"\"",
-        "data_dir = \"data\"",
-        "timezone = \"Europe/Berlin\"",
-        "language = \"de\"",
-        "server_name = \"thesmiths\"",
-    ] {
-        assert!(config.contains(line), "missing {line:?}:\n{config}");
-    }
+    assert_has(
+        &repo.read("stack.toml"),
+        &[
+            "family   = \"The Smiths\"",
+            "domain   = \"\"",
+            "data_dir = \"data\"",
+            "timezone = \"Europe/Berlin\"",
+            "language = \"de\"",
+            "server_name = \"thesmiths\"",
+        ],
+    );
     let users = repo.read("users.toml");
     assert!(
         users.contains("id        = \"sarah\"\nname      = \"Sarah Connor\""),
@@ -236,18 +242,18 @@ fn the_flag_form_answers_everything_without_a_terminal() {
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).is_empty(), "progress goes to stderr");
-    let config = repo.read("stack.toml");
-    for line in [
-        "family   = \"Müller\"",
-        "domain   = \"home.internal\"",
-        "timezone = \"Europe/Zurich\"",
-        // Derived from the time zone.
-        "language = \"de\"",
-        // Only [a-z0-9._-] of the family name.
-        "server_name = \"mller\"",
-    ] {
-        assert!(config.contains(line), "missing {line:?}:\n{config}");
-    }
+    assert_has(
+        &repo.read("stack.toml"),
+        &[
+            "family   = \"Müller\"",
+            "domain   = \"home.internal\"",
+            "timezone = \"Europe/Zurich\"",
+            // Derived from the time zone.
+            "language = \"de\"",
+            // Only [a-z0-9._-] of the family name.
+            "server_name = \"mller\"",
+        ],
+    );
     let users = repo.read("users.toml");
     for id in ["anna", "tom", "zoe"] {
         assert!(users.contains(&format!("id        = \"{id}\"")), "{users}");
