@@ -35,6 +35,39 @@ pub const START_PAGE_ROOT: &str = "/srv/start";
 struct Caddy<'a> {
     docker: &'a Docker,
     ns: &'a Namespace,
+    /// Run `caddy` in a one-off container of this image instead of exec'ing into the running one.
+    one_off: Option<&'a OneOffCaddy>,
+    /// `.stack/caddy` on the host, mounted into a one-off Caddy.
+    dir: &'a Path,
+}
+
+/// Where the one-off Caddy sees `.stack/caddy`.
+const ONE_OFF_DIR: &str = "/stack-caddy";
+
+/// The Caddy to validate with when none runs: the core image, its environment (`KEY=value`, for
+/// the `{$VAR}` placeholders snippets use) and the bind mount of `.stack/caddy`.
+#[derive(Clone, Debug)]
+pub struct OneOffCaddy {
+    pub image: String,
+    pub env: Vec<String>,
+}
+
+impl OneOffCaddy {
+    /// The image and environment of the existing (stopped) Caddy container, if there is one.
+    pub async fn from_container(docker: &Docker, ns: &Namespace) -> Option<Self> {
+        let info = docker
+            .inspect_container(
+                &ns.container(CONTAINER),
+                None::<bollard::query_parameters::InspectContainerOptions>,
+            )
+            .await
+            .ok()?;
+        let config = info.config?;
+        Some(Self {
+            image: config.image?,
+            env: config.env.unwrap_or_default(),
+        })
+    }
 }
 /// A stacklet's route file, beside its `stacklet.toml`.
 pub const SNIPPET_FILE: &str = "caddy.snippet";
@@ -118,8 +151,9 @@ pub enum CaddyError {
 pub enum Applied {
     /// Caddy validated and loaded the new Caddyfile.
     Reloaded { sites: Vec<String> },
-    /// Caddy is not running: the Caddyfile waits for its next start.
-    Written { sites: Vec<String> },
+    /// Caddy is not running: the Caddyfile waits for its next start. `checked`: a one-off Caddy
+    /// of the core image validated it first.
+    Written { sites: Vec<String>, checked: bool },
 }
 
 /// The assembled text and, per snippet, the lines it occupies (to name the stacklet behind a line
@@ -219,6 +253,7 @@ pub async fn apply(
     dir: &Path,
     snippets: &[Snippet],
     https: bool,
+    one_off: Option<&OneOffCaddy>,
 ) -> Result<Applied, CaddyError> {
     // `up all` brings up independent stacklets concurrently and each reassembles the routes: one
     // candidate file and one reload at a time, or one run renames the other's candidate away.
@@ -230,13 +265,55 @@ pub async fn apply(
         Some(docker) => engine::container_mounts(docker, &ns.container(CONTAINER))
             .await?
             .filter(|c| c.running)
-            .map(|c| (Caddy { docker, ns }, c)),
+            .map(|c| {
+                let caddy = Caddy {
+                    docker,
+                    ns,
+                    one_off: None,
+                    dir,
+                };
+                (caddy, c)
+            }),
         None => None,
     };
     let Some((caddy, mounts)) = caddy else {
+        // No Caddy runs to ask: check the file with a one-off Caddy of the core image before it
+        // becomes the live Caddyfile, or the next `stack up core` would fail on it.
+        let mut checked = false;
+        if let (Some(docker), Some(one_off)) = (docker, one_off) {
+            let caddy = Caddy {
+                docker,
+                ns,
+                one_off: Some(one_off),
+                dir,
+            };
+            let candidate = dir.join(CANDIDATE);
+            let candidate_inside = format!("{ONE_OFF_DIR}/{CANDIDATE}");
+            let verdict = validate(&caddy, &candidate, &candidate_inside, &assembly.text).await;
+            match verdict {
+                Ok(Ok(())) => checked = true,
+                Ok(Err(output)) => {
+                    let blamed = blame(
+                        &caddy,
+                        &candidate,
+                        &candidate_inside,
+                        snippets,
+                        https,
+                        &assembly,
+                        &output,
+                    )
+                    .await;
+                    let _ = std::fs::remove_file(&candidate);
+                    return Err(blamed);
+                }
+                // The image is not on this machine, or cannot run `caddy`: written unchecked.
+                Err(_) => {}
+            }
+            let _ = std::fs::remove_file(&candidate);
+        }
         write(&dir.join(CADDYFILE), &assembly.text)?;
         sync_conf_d(dir, &assembly)?;
-        return Ok(Applied::Written { sites });
+        return Ok(Applied::Written { sites, checked });
     };
     let inside = mount_point(dir, &mounts.binds).ok_or_else(|| CaddyError::NotMounted {
         dir: dir.to_path_buf(),
@@ -384,10 +461,27 @@ async fn blame(
 async fn run(caddy: &Caddy<'_>, argv: &[&str]) -> Result<Result<(), Vec<String>>, CaddyError> {
     let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
     let mut output = Vec::new();
-    let code = engine::exec(caddy.docker, caddy.ns, CONTAINER, &argv, &mut |line| {
-        output.push(line.to_string())
-    })
-    .await?;
+    let mut on_line = |line: &str| output.push(line.to_string());
+    let code = match caddy.one_off {
+        None => engine::exec(caddy.docker, caddy.ns, CONTAINER, &argv, &mut on_line).await?,
+        Some(one_off) => {
+            let binds = [format!("{}:{ONE_OFF_DIR}:ro", caddy.dir.display())];
+            let run = engine::OneOff {
+                image: &one_off.image,
+                argv: &argv,
+                env: &one_off.env,
+                binds: &binds,
+            };
+            match engine::run_once(caddy.docker, caddy.ns, &run, &mut on_line).await? {
+                Some(code) => code,
+                None => {
+                    return Err(CaddyError::Unavailable {
+                        detail: format!("the image `{}` is not on this machine", one_off.image),
+                    });
+                }
+            }
+        }
+    };
     match code {
         0 => Ok(Ok(())),
         126 | 127 => Err(CaddyError::Unavailable {

@@ -23,6 +23,7 @@ mod logs;
 mod metadata;
 mod mounts;
 mod network;
+mod oneoff;
 mod ports;
 mod wait;
 
@@ -41,6 +42,7 @@ pub use metadata::ExposedPort;
 pub use metadata::{Healthcheck, ImageFacts, image_facts};
 pub use mounts::{BindMount, container_mounts};
 pub use network::{ensure_stack_network, remove_stack_network};
+pub use oneoff::{OneOff, run_once};
 pub use ports::check_ports;
 
 #[cfg(test)]

@@ -16,10 +16,13 @@ pub async fn refresh(session: &mut Session) -> anyhow::Result<()> {
     let mut snippets = Vec::new();
     // The catalog is sorted by id, which is the order the Caddyfile promises.
     for stacklet in session.ws.catalog.stacklets.clone() {
-        let Some(snippet) =
-            Snippet::read(stacklet.id(), &stacklet.dir).map_err(|e| user_error(e, session))?
-        else {
-            continue;
+        let snippet = match Snippet::read(stacklet.id(), &stacklet.dir) {
+            Ok(Some(snippet)) => snippet,
+            Ok(None) => continue,
+            Err(e) => {
+                let running = caddy_running(session).await;
+                return Err(user_error(e, session, running).into());
+            }
         };
         if state::of(session, &stacklet).await?.is_set_up() {
             snippets.push(snippet);
@@ -30,21 +33,70 @@ pub async fn refresh(session: &mut Session) -> anyhow::Result<()> {
     let https = session.ws.config.core.https;
     let printer = session.printer.clone();
     let ns = session.ws.namespace.clone();
-    match caddy::apply(docker.as_ref(), &ns, &dir, &snippets, https).await {
+    let one_off = match &docker {
+        Some(docker) => one_off_caddy(session, docker).await,
+        None => None,
+    };
+    match caddy::apply(
+        docker.as_ref(),
+        &ns,
+        &dir,
+        &snippets,
+        https,
+        one_off.as_ref(),
+    )
+    .await
+    {
         Ok(Applied::Reloaded { sites }) => {
             printer.status("Reloaded", format!("Caddy ({})", describe(&sites)));
             Ok(())
         }
-        Ok(Applied::Written { sites }) => {
-            printer.status("Wrote", format!("Caddyfile ({})", describe(&sites)));
+        Ok(Applied::Written { sites, checked }) => {
+            let how = if checked {
+                "checked by the core image's Caddy; "
+            } else {
+                ""
+            };
+            printer.status("Wrote", format!("Caddyfile ({how}{})", describe(&sites)));
             printer.warn(format!(
                 "Caddy (`{}`) is not running, so domain URLs do not answer yet; `stack up core` starts it",
                 caddy::CONTAINER
             ));
             Ok(())
         }
-        Err(e) => Err(user_error(e, session).into()),
+        Err(e) => {
+            let running = caddy_running(session).await;
+            Err(user_error(e, session, running).into())
+        }
     }
+}
+
+/// The Caddy that checks the Caddyfile when none runs: the existing (stopped) Caddy container's
+/// image, else the image core's compose file gives its Caddy service. `None` when neither is
+/// known (core was never set up).
+async fn one_off_caddy(session: &Session, docker: &bollard::Docker) -> Option<caddy::OneOffCaddy> {
+    let ns = &session.ws.namespace;
+    if let Some(found) = caddy::OneOffCaddy::from_container(docker, ns).await {
+        return Some(found);
+    }
+    let core = session.ws.catalog.get("core")?;
+    let rendered = crate::render::env::render(&session.ws, core, &session.lan_ip).ok()?;
+    let project =
+        crate::lifecycle::project::load_project(&session.ws, core, &rendered, &session.printer)
+            .ok()??;
+    let names = [caddy::CONTAINER.to_string(), ns.container(caddy::CONTAINER)];
+    let service = project
+        .services
+        .values()
+        .find(|s| s.container_name.as_ref().is_some_and(|n| names.contains(n)))?;
+    Some(caddy::OneOffCaddy {
+        image: service.image.clone()?,
+        env: service
+            .environment
+            .iter()
+            .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
+            .collect(),
+    })
 }
 
 fn describe(sites: &[String]) -> String {
@@ -54,12 +106,29 @@ fn describe(sites: &[String]) -> String {
     }
 }
 
-fn user_error(e: CaddyError, session: &Session) -> UserError {
+/// Whether the Caddy container runs now (its hints differ: only a running Caddy keeps serving).
+async fn caddy_running(session: &mut Session) -> bool {
+    let Some(docker) = session.try_docker().await else {
+        return false;
+    };
+    let name = session.ws.namespace.container(caddy::CONTAINER);
+    crate::engine::container_mounts(&docker, &name)
+        .await
+        .ok()
+        .flatten()
+        .is_some_and(|c| c.running)
+}
+
+fn user_error(e: CaddyError, session: &Session, running: bool) -> UserError {
     let caddyfile = session.ws.instance.caddy_dir().join("Caddyfile");
-    let keeps_serving = format!(
-        "Caddy keeps serving its previous routes (`{}`)",
-        caddyfile.display()
-    );
+    let keeps_serving = if running {
+        format!(
+            "Caddy keeps serving its previous routes (`{}`)",
+            caddyfile.display()
+        )
+    } else {
+        format!("the Caddyfile (`{}`) was not changed", caddyfile.display())
+    };
     let hints: Vec<String> = match &e {
         CaddyError::Snippet { id, path, .. } => vec![
             format!("{keeps_serving}; fix `{path}`, then `stack up {id}`"),

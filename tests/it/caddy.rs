@@ -496,3 +496,49 @@ fn a_caddy_container_without_caddy_blames_no_snippet() {
     );
     assert!(!err.contains("snippet of"), "{err}");
 }
+
+/// Domain mode before `stack up core`: no Caddy runs, yet a snippet with an unknown directive is
+/// caught by a one-off Caddy of core's image and never reaches the live Caddyfile (which would make
+/// the next `stack up core` fail). The hint does not claim that a Caddy keeps serving.
+#[test]
+fn without_a_running_caddy_a_broken_snippet_is_still_validated() {
+    ensure_images();
+    let _core = CORE.lock().unwrap_or_else(|e| e.into_inner());
+    let repo = domain_repo();
+    let repo = with_web(
+        repo,
+        "rb2cdy",
+        44710,
+        "hello from rb2cdy",
+        "rb2cdy.{$FAMSTACK_DOMAIN} {\n    no_such_directive on\n}\n",
+    );
+    let _cleanup = Cleanup {
+        repo: &repo,
+        ids: vec!["rb2cdy", "core"],
+    };
+    let out = up(&repo, "rb2cdy");
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("error: ") && err.contains("stacklets/rb2cdy/caddy.snippet"),
+        "{err}"
+    );
+    assert!(err.contains("no_such_directive"), "{err}");
+    assert!(!err.contains("keeps serving"), "{err}");
+    assert!(err.contains("was not changed"), "{err}");
+    assert!(
+        !repo.join(".stack/caddy/Caddyfile").exists(),
+        "the broken route reached the live Caddyfile"
+    );
+
+    // Fixed, it is checked the same way and written.
+    std::fs::write(repo.join("stacklets/rb2cdy/caddy.snippet"), route("rb2cdy")).unwrap();
+    let out = up(&repo, "rb2cdy");
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("Wrote Caddyfile (checked by the core image's Caddy; routes of rb2cdy)"),
+        "{err}"
+    );
+    assert!(repo.read(".stack/caddy/Caddyfile").contains("rb2cdy."));
+}
