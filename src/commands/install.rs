@@ -34,8 +34,10 @@ pub async fn install(printer: &Printer, args: &InstallArgs) -> anyhow::Result<Ex
         Box::new(SimpleTheme)
     };
     let ask = Ask {
+        printer,
         theme: theme.as_ref(),
         interactive,
+        wrote: std::cell::Cell::new(false),
     };
 
     printer.note(format!(
@@ -106,6 +108,7 @@ pub async fn install(printer: &Printer, args: &InstallArgs) -> anyhow::Result<Ex
     } else {
         printer.status("Kept", "stack.toml and users.toml");
     }
+    ask.wrote.set(true);
 
     let to_start = choose_stacklets(printer, &ask, args, &ws, engine_ok)?;
     for id in &to_start {
@@ -125,11 +128,26 @@ pub async fn install(printer: &Printer, args: &InstallArgs) -> anyhow::Result<Ex
 
 /// Prompts, or in `--yes` mode the flag value or default, through one door.
 struct Ask<'a> {
+    printer: &'a Printer,
     theme: &'a dyn Theme,
     interactive: bool,
+    /// Whether the config files were written (for what an interruption left behind).
+    wrote: std::cell::Cell<bool>,
 }
 
 impl Ask<'_> {
+    /// A prompt that ended without an answer: Ctrl-C (or the terminal going away).
+    fn stopped(&self, e: dialoguer::Error) -> UserError {
+        // The prompt line is still open: end it so the message starts on its own line.
+        self.printer.note("");
+        let what = if self.wrote.get() {
+            "The wizard stopped after writing `stack.toml` and `users.toml`; nothing was started"
+        } else {
+            "The wizard stopped; nothing was written"
+        };
+        UserError::new(what).because(e)
+    }
+
     /// A line of text with a default and a validation rule. Non-interactive: `given` or the
     /// default, validated the same way.
     fn text(
@@ -152,7 +170,7 @@ impl Ask<'_> {
             .validate_with(|value: &String| check(value.trim()))
             .interact()
             .map(|v| v.trim().to_string())
-            .map_err(prompt_error)
+            .map_err(|e| self.stopped(e))
     }
 
     /// Optional text: empty is allowed (and ends a list).
@@ -162,7 +180,7 @@ impl Ask<'_> {
             .allow_empty(true)
             .interact()
             .map(|v| v.trim().to_string())
-            .map_err(prompt_error)
+            .map_err(|e| self.stopped(e))
     }
 
     fn confirm(&self, prompt: &str, default: bool) -> Result<bool, UserError> {
@@ -173,7 +191,7 @@ impl Ask<'_> {
             .with_prompt(prompt)
             .default(default)
             .interact()
-            .map_err(prompt_error)
+            .map_err(|e| self.stopped(e))
     }
 
     fn select(&self, prompt: &str, items: &[String], default: usize) -> Result<usize, UserError> {
@@ -185,12 +203,8 @@ impl Ask<'_> {
             .items(items)
             .default(default)
             .interact()
-            .map_err(prompt_error)
+            .map_err(|e| self.stopped(e))
     }
-}
-
-fn prompt_error(e: dialoguer::Error) -> UserError {
-    UserError::new("The wizard stopped before writing anything").because(e)
 }
 
 async fn check_machine(printer: &Printer) -> bool {
