@@ -398,7 +398,8 @@ async fn ensure_networks(
             }
             continue;
         }
-        let labels = labels::network_labels(ns, &project.name, key, &network.labels);
+        let labels =
+            labels::resource_labels(ns, &project.name, (labels::NETWORK, key), &network.labels);
         printer.status("Creating", format!("network {}", network.name));
         let request = NetworkCreateRequest {
             name: network.name.clone(),
@@ -454,10 +455,10 @@ async fn ensure_volumes(
         let request = VolumeCreateRequest {
             name: Some(volume.name.clone()),
             driver: volume.driver.clone(),
-            labels: Some(labels::volume_labels(
+            labels: Some(labels::resource_labels(
                 ns,
                 &project.name,
-                key,
+                (labels::VOLUME, key),
                 &volume.labels,
             )),
             ..Default::default()

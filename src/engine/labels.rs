@@ -103,28 +103,16 @@ pub fn parse_depends_on(label: &str) -> Vec<String> {
         .collect()
 }
 
-pub fn network_labels(
+/// A network's or volume's labels: the user's own, then compose's (`kind` is [`NETWORK`] or
+/// [`VOLUME`], the label naming the resource's key) and the instance's, which win.
+pub fn resource_labels(
     ns: &Namespace,
     project: &str,
-    key: &str,
+    (kind, key): (&str, &str),
     own: &BTreeMap<String, String>,
 ) -> HashMap<String, String> {
     let mut labels: HashMap<String, String> = own.clone().into_iter().collect();
-    labels.insert(NETWORK.into(), key.into());
-    labels.insert(PROJECT.into(), project.into());
-    labels.insert(VERSION.into(), COMPOSE_VERSION.into());
-    labels.extend(ns.labels());
-    labels
-}
-
-pub fn volume_labels(
-    ns: &Namespace,
-    project: &str,
-    key: &str,
-    own: &BTreeMap<String, String>,
-) -> HashMap<String, String> {
-    let mut labels: HashMap<String, String> = own.clone().into_iter().collect();
-    labels.insert(VOLUME.into(), key.into());
+    labels.insert(kind.into(), key.into());
     labels.insert(PROJECT.into(), project.into());
     labels.insert(VERSION.into(), COMPOSE_VERSION.into());
     labels.extend(ns.labels());

@@ -9,7 +9,7 @@ use crate::error::UserError;
 use crate::hooks::HookName;
 use crate::lifecycle::project::load_project;
 use crate::lifecycle::{Session, paths, state};
-use crate::render::env;
+use crate::render::env::{self, RenderedEnv};
 use crate::secrets::Secrets;
 use crate::stacklet::{Stacklet, graph};
 
@@ -86,6 +86,25 @@ pub async fn check_destroyable(session: &mut Session, stacklet: &Stacklet) -> an
     Ok(())
 }
 
+/// The hook side of tearing a stacklet down, shared by `destroy` and `uninstall`: `on_stop`, the
+/// native services this runtime started, then `on_destroy`. Native services stop before
+/// `on_destroy` (which may uninstall the very program `stop` needs) and before `.stack/` goes (it
+/// holds the memory of what this runtime started).
+async fn stop_and_forget(
+    session: &Session,
+    stacklet: &Stacklet,
+    rendered: &RenderedEnv,
+) -> anyhow::Result<()> {
+    session
+        .run_hook(stacklet, HookName::OnStop, rendered)
+        .await?;
+    crate::lifecycle::native::stop(session, stacklet, rendered).await?;
+    session
+        .run_hook(stacklet, HookName::OnDestroy, rendered)
+        .await?;
+    Ok(())
+}
+
 /// Tear one stacklet down to available. Confirmation is the caller's job.
 pub async fn destroy(session: &mut Session, id: &str) -> anyhow::Result<()> {
     let stacklet = session.ws.catalog.require(id)?.clone();
@@ -96,14 +115,7 @@ pub async fn destroy(session: &mut Session, id: &str) -> anyhow::Result<()> {
     printer.status("Destroying", stacklet.manifest.name.to_string());
     // Compose needs the env to parse volume definitions, and hooks get it too.
     let rendered = env::render(&session.ws, &stacklet, &session.lan_ip)?;
-    session
-        .run_hook(&stacklet, HookName::OnStop, &rendered)
-        .await?;
-    // Before `on_destroy`, which may uninstall the very program `stop` needs.
-    crate::lifecycle::native::stop(session, &stacklet, &rendered).await?;
-    session
-        .run_hook(&stacklet, HookName::OnDestroy, &rendered)
-        .await?;
+    stop_and_forget(session, &stacklet, &rendered).await?;
     if stacklet.compose_file().is_some() {
         // Parse it anyway: a broken compose file is reported before anything is removed.
         load_project(&session.ws, &stacklet, &rendered, &printer)?;
@@ -173,14 +185,7 @@ pub async fn uninstall(session: &mut Session, plan: &UninstallPlan) -> anyhow::R
         }
         printer.status("Removing", stacklet.manifest.name.to_string());
         let rendered = env::render(&session.ws, &stacklet, &session.lan_ip)?;
-        session
-            .run_hook(&stacklet, HookName::OnStop, &rendered)
-            .await?;
-        // Before `.stack/` goes: it holds the memory of what this runtime started.
-        crate::lifecycle::native::stop(session, &stacklet, &rendered).await?;
-        session
-            .run_hook(&stacklet, HookName::OnDestroy, &rendered)
-            .await?;
+        stop_and_forget(session, &stacklet, &rendered).await?;
         let ns = &session.ws.namespace;
         engine::down(
             &docker,
