@@ -47,19 +47,29 @@ pub async fn init(printer: &Printer) -> anyhow::Result<ExitCode> {
 
 pub async fn ps(printer: &Printer, args: &PsArgs) -> anyhow::Result<ExitCode> {
     let mut session = Session::open(printer)?;
-    let ids: Vec<String> = match &args.id {
-        Some(id) => vec![session.ws.catalog.require(id)?.id().to_string()],
-        None => session.ws.catalog.ids().map(str::to_string).collect(),
+    let only = match &args.id {
+        Some(id) => Some(session.ws.catalog.require(id)?.id().to_string()),
+        None => None,
     };
     let docker = session.docker().await?;
-    let mut groups = Vec::new();
-    for id in ids {
-        let ns = &session.ws.namespace;
-        let containers = engine::ps(&docker, ns, &ns.project(&id)).await?;
-        if !containers.is_empty() || args.id.is_some() {
-            groups.push((id, containers));
+    let ns = &session.ws.namespace;
+    let groups = match only {
+        // One stacklet: inspect its containers for the full detail.
+        Some(id) => {
+            let containers = engine::ps(&docker, ns, &ns.project(&id)).await?;
+            vec![(id, containers)]
         }
-    }
+        // Every stacklet: one list query for the whole instance, not one per stacklet.
+        None => {
+            let mut by_project = engine::ps_all(&docker, ns).await?;
+            session
+                .ws
+                .catalog
+                .ids()
+                .filter_map(|id| Some((id.to_string(), by_project.remove(&ns.project(id))?)))
+                .collect()
+        }
+    };
     if args.json {
         let value: serde_json::Map<String, serde_json::Value> =
             groups.into_iter().map(|(id, c)| (id, json!(c))).collect();

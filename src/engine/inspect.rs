@@ -7,7 +7,9 @@
 use std::collections::BTreeMap;
 
 use bollard::Docker;
-use bollard::models::{ContainerInspectResponse, ContainerStateStatusEnum, HealthStatusEnum};
+use bollard::models::{
+    ContainerInspectResponse, ContainerStateStatusEnum, ContainerSummary, HealthStatusEnum,
+};
 use futures_util::future::join_all;
 
 use super::converge::inspect;
@@ -204,13 +206,43 @@ fn state_of(containers: &[ContainerInfo]) -> ProjectState {
 }
 
 /// The state of every compose project of this instance from one list call — no per-container
-/// inspect — for `stack list` over many stacklets. Health and exit codes come from the summary's
-/// status text (`Up 5 minutes (healthy)`, `Exited (3) 2 hours ago`). Other instances' containers
-/// are not counted.
+/// inspect — for `stack list` over many stacklets. Other instances' containers are not counted.
 pub async fn all_project_states(
     docker: &Docker,
     ns: &Namespace,
 ) -> Result<BTreeMap<String, ProjectState>, EngineError> {
+    Ok(all_containers(docker, ns)
+        .await?
+        .into_iter()
+        .map(|(project, containers)| (project, state_of(&containers)))
+        .collect())
+}
+
+/// Every container of this instance by compose project, sorted by service name, from ONE list
+/// call (`stack ps` without an id: one query however many stacklets there are). Health, exit code
+/// and ports come from the list's summary; `started_at` is only known to inspect, so it is `None`
+/// here (`stack ps <id>` inspects and reports it).
+pub async fn ps_all(
+    docker: &Docker,
+    ns: &Namespace,
+) -> Result<BTreeMap<String, Vec<ContainerInfo>>, EngineError> {
+    let mut all = all_containers(docker, ns).await?;
+    for containers in all.values_mut() {
+        for c in containers.iter_mut() {
+            c.started_at = None;
+        }
+    }
+    Ok(all)
+}
+
+/// This instance's containers by project, from one list call filtered on the project label.
+/// Health and exit codes come from the summary's status text (`Up 5 minutes (healthy)`,
+/// `Exited (3) 2 hours ago`); `started_at` is `Some("")` for a container that has run (the summary
+/// has no start time, but [`state_of`] needs to tell a completed one-shot from a never-started one).
+async fn all_containers(
+    docker: &Docker,
+    ns: &Namespace,
+) -> Result<BTreeMap<String, Vec<ContainerInfo>>, EngineError> {
     let options = bollard::query_parameters::ListContainersOptions {
         all: true,
         filters: Some(std::collections::HashMap::from([(
@@ -231,43 +263,61 @@ pub async fn all_project_states(
         if ns.foreign_owner(&summary_labels(s)).is_some() {
             continue;
         }
-        let status = s.status.clone().unwrap_or_default();
-        let health = if status.contains("(healthy)") {
-            Some("healthy")
-        } else if status.contains("(unhealthy)") {
-            Some("unhealthy")
-        } else if status.contains("(health: starting)") {
-            Some("starting")
-        } else {
-            None
-        };
-        let exit_code = status
-            .strip_prefix("Exited (")
-            .and_then(|r| r.split(')').next())
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0);
-        let started = status.starts_with("Up") || status.starts_with("Exited");
         by_project
             .entry(project.to_string())
             .or_default()
-            .push(ContainerInfo {
-                service: summary_label(s, labels::SERVICE)
-                    .unwrap_or_default()
-                    .to_string(),
-                name: summary_name(s),
-                id: s.id.clone().unwrap_or_default(),
-                image: s.image.clone().unwrap_or_default(),
-                state: s.state.map(|st| st.to_string()).unwrap_or_default(),
-                health: health.map(str::to_string),
-                exit_code,
-                started_at: started.then(String::new),
-                ports: Vec::new(),
-            });
+            .push(summary_info(s));
     }
-    Ok(by_project
-        .into_iter()
-        .map(|(project, containers)| (project, state_of(&containers)))
-        .collect())
+    for containers in by_project.values_mut() {
+        containers.sort_by(|a, b| a.service.cmp(&b.service).then(a.name.cmp(&b.name)));
+    }
+    Ok(by_project)
+}
+
+fn summary_info(s: &ContainerSummary) -> ContainerInfo {
+    let status = s.status.clone().unwrap_or_default();
+    let health = if status.contains("(healthy)") {
+        Some("healthy")
+    } else if status.contains("(unhealthy)") {
+        Some("unhealthy")
+    } else if status.contains("(health: starting)") {
+        Some("starting")
+    } else {
+        None
+    };
+    let exit_code = status
+        .strip_prefix("Exited (")
+        .and_then(|r| r.split(')').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    let started = status.starts_with("Up") || status.starts_with("Exited");
+    let mut ports: Vec<PublishedPort> = s
+        .ports
+        .iter()
+        .flatten()
+        .filter_map(|p| {
+            Some(PublishedPort {
+                host_ip: p.ip.clone().unwrap_or_default(),
+                host_port: p.public_port?,
+                container_port: p.private_port,
+                protocol: p.typ.map(|t| t.to_string()).unwrap_or_default(),
+            })
+        })
+        .collect();
+    ports.sort_by(|a, b| (a.container_port, &a.host_ip).cmp(&(b.container_port, &b.host_ip)));
+    ContainerInfo {
+        service: summary_label(s, labels::SERVICE)
+            .unwrap_or_default()
+            .to_string(),
+        name: summary_name(s),
+        id: s.id.clone().unwrap_or_default(),
+        image: s.image.clone().unwrap_or_default(),
+        state: s.state.map(|st| st.to_string()).unwrap_or_default(),
+        health: health.map(str::to_string),
+        exit_code,
+        started_at: started.then(String::new),
+        ports,
+    }
 }
 
 #[cfg(test)]

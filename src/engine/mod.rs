@@ -34,7 +34,7 @@ pub use converge::{UpOptions, converge};
 pub use error::EngineError;
 pub use exec::exec;
 pub use images::{ImageOptions, ensure_images};
-pub use inspect::{ProjectState, all_project_states, ps};
+pub use inspect::{ProjectState, all_project_states, ps, ps_all};
 pub use lifecycle::{DownOptions, down, stop};
 pub use logs::{LogOptions, failing_logs, logs, write_logs};
 #[cfg(test)]

@@ -249,6 +249,23 @@ fn ps_and_logs_show_the_stacklet() {
     let out = repo.stack().args(["ps", "--json"]).output().unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["eng4"].as_array().map(Vec::len), Some(3));
+    // Without an id, `ps` reads every stacklet from one list query: the same services, health
+    // and published ports as the inspecting form.
+    let db = v["eng4"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "stack-eng4-db")
+        .expect("the db container");
+    assert_eq!(db["health"], "healthy", "{db}");
+    let all = stdout(&repo.stack().arg("ps").output().unwrap());
+    let one_line = |text: &str| {
+        text.lines()
+            .find(|l| l.contains("stack-eng4-db"))
+            .map(str::to_string)
+    };
+    assert_eq!(one_line(&all), one_line(&text), "{all}");
+    assert!(all.contains("0.0.0.0:42914->8080/tcp"), "{all}");
 
     let out = repo
         .stack()
