@@ -2,6 +2,7 @@
 //! `commands`' job.
 
 use clap::{Args, Parser, Subcommand};
+use clap_complete::engine::ArgValueCandidates;
 
 use crate::output::ColorChoice;
 
@@ -79,6 +80,10 @@ pub enum Command {
     New(NewArgs),
     /// The version of `stack` and of its embedded Python
     Version,
+    /// Print the shell completion script (completes verbs, stacklet ids and their commands)
+    Completions(CompletionsArgs),
+    /// Write the man pages (`stack.1`, `stack-<verb>.1`) into a directory
+    Man(ManArgs),
     /// Show help
     Help,
     /// A stacklet's own command: `stack <stacklet> <command> [args…]`
@@ -96,6 +101,7 @@ pub struct ReadArgs {
 #[derive(Debug, Args)]
 pub struct EnvArgs {
     /// The stacklet id
+    #[arg(add = ArgValueCandidates::new(crate::completion::stacklet_ids))]
     pub id: String,
     /// Print one JSON object on stdout
     #[arg(long)]
@@ -125,6 +131,7 @@ pub struct LockArgs {
 #[derive(Debug, Args)]
 pub struct TargetArgs {
     /// A stacklet id, or `all`
+    #[arg(add = ArgValueCandidates::new(crate::completion::stacklet_targets))]
     pub target: String,
     #[command(flatten)]
     pub lock: LockArgs,
@@ -133,6 +140,7 @@ pub struct TargetArgs {
 #[derive(Debug, Args)]
 pub struct IdArgs {
     /// The stacklet id
+    #[arg(add = ArgValueCandidates::new(crate::completion::stacklet_ids))]
     pub id: String,
     #[command(flatten)]
     pub lock: LockArgs,
@@ -141,6 +149,7 @@ pub struct IdArgs {
 #[derive(Debug, Args)]
 pub struct DestroyArgs {
     /// The stacklet id
+    #[arg(add = ArgValueCandidates::new(crate::completion::stacklet_ids))]
     pub id: String,
     /// Do not ask for confirmation
     #[arg(long, short)]
@@ -167,6 +176,7 @@ pub struct UninstallArgs {
 #[derive(Debug, Args)]
 pub struct PsArgs {
     /// Only this stacklet
+    #[arg(add = ArgValueCandidates::new(crate::completion::stacklet_ids))]
     pub id: Option<String>,
     /// Print one JSON document on stdout
     #[arg(long)]
@@ -176,6 +186,7 @@ pub struct PsArgs {
 #[derive(Debug, Args)]
 pub struct LogsArgs {
     /// The stacklet id
+    #[arg(add = ArgValueCandidates::new(crate::completion::stacklet_ids))]
     pub id: String,
     /// Only this service
     pub service: Option<String>,
@@ -190,6 +201,7 @@ pub struct LogsArgs {
 #[derive(Debug, Args)]
 pub struct LintArgs {
     /// Only this stacklet (default: every stacklet)
+    #[arg(add = ArgValueCandidates::new(crate::completion::stacklet_ids))]
     pub id: Option<String>,
     /// Print one JSON document on stdout
     #[arg(long)]
@@ -199,6 +211,7 @@ pub struct LintArgs {
 #[derive(Debug, Args)]
 pub struct HistoryArgs {
     /// Only this stacklet
+    #[arg(add = ArgValueCandidates::new(crate::completion::stacklet_ids))]
     pub id: Option<String>,
     /// Print one JSON list on stdout
     #[arg(long)]
@@ -259,4 +272,18 @@ pub struct InstallArgs {
     /// Bring these stacklets up afterwards (repeat; e.g. `--up core --up hello`)
     #[arg(long = "up", value_name = "ID")]
     pub up: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell
+    #[arg(value_parser = crate::completion::SHELLS)]
+    pub shell: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Where to write the pages
+    #[arg(default_value = "man")]
+    pub dir: std::path::PathBuf,
 }

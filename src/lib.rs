@@ -12,6 +12,7 @@ mod bots;
 mod caddy;
 mod cli;
 mod commands;
+mod completion;
 mod compose;
 mod config;
 mod disk;
@@ -47,6 +48,8 @@ use clap::Parser;
 /// The whole program: parse the command line, build a current-thread runtime, run the command and
 /// map its outcome to the process exit code once.
 pub fn run() -> ExitCode {
+    // `COMPLETE=<shell> stack …` is the shell asking for candidates: answer and exit.
+    completion::answer_if_asked();
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

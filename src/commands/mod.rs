@@ -2,6 +2,7 @@
 //! the result. `run` returns the exit code; `exit` renders an error once, with its hints.
 
 mod bots;
+mod completions;
 mod config;
 mod docker;
 mod env;
@@ -42,6 +43,8 @@ pub async fn run(cli: Cli, printer: Printer) -> anyhow::Result<ExitCode> {
     };
     match command {
         Command::Version => version::version(&printer, true),
+        Command::Completions(args) => completions::completions(&printer, &args),
+        Command::Man(args) => completions::man(&printer, &args),
         Command::Help => {
             print_help();
             Ok(ExitCode::SUCCESS)

@@ -5,6 +5,7 @@ mod ai;
 mod bots;
 mod caddy;
 mod cli_commands;
+mod completion;
 mod demo;
 mod engine;
 mod env;
