@@ -22,6 +22,10 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v zbarimg >/dev/null 2>&1 || need+=(zbar-tools)
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
 /usr/bin/python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
+# The registry tests (tests/it/registry.rs) run Debian's distribution registry on loopback, with
+# htpasswd (bcrypt) auth for the credentials test.
+command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
+command -v htpasswd >/dev/null 2>&1 || need+=(apache2-utils)
 if ! docker info >/dev/null 2>&1 && ! command -v dockerd >/dev/null 2>&1; then need+=(docker.io); fi
 
 if [ ${#need[@]} -gt 0 ]; then

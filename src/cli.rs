@@ -70,6 +70,8 @@ pub enum Command {
     Logs(LogsArgs),
     /// The bots of the stacklets and whether the bot runner starts them
     Bots(ReadArgs),
+    /// Move stacklets to the newest images of their tags, health-gated with rollback
+    Update(UpdateArgs),
     /// What happened to the stacklets, newest first (`.stack/events.jsonl`)
     History(HistoryArgs),
     /// Check stacklets against the conventions (compose, templates, hooks, Caddy)
@@ -133,6 +135,26 @@ pub struct TargetArgs {
     /// A stacklet id, or `all`
     #[arg(add = ArgValueCandidates::new(crate::completion::stacklet_targets))]
     pub target: String,
+    #[command(flatten)]
+    pub lock: LockArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// A stacklet id, or `all` (the default)
+    pub target: Option<String>,
+    /// Only ask the registries; change nothing
+    #[arg(long)]
+    pub check: bool,
+    /// Print one JSON document on stdout
+    #[arg(long)]
+    pub json: bool,
+    /// Run `stack update all` on `[updates].schedule` (launchd agent on macOS, systemd timer on Linux)
+    #[arg(long, conflicts_with_all = ["check", "remove_schedule", "target"])]
+    pub install_schedule: bool,
+    /// Remove the schedule `--install-schedule` set up
+    #[arg(long, conflicts_with_all = ["check", "target"])]
+    pub remove_schedule: bool,
     #[command(flatten)]
     pub lock: LockArgs,
 }

@@ -124,10 +124,6 @@ impl Event {
     }
 
     #[must_use]
-    #[cfg_attr(
-        not(test),
-        expect(dead_code, reason = "`stack update` records image changes")
-    )]
     pub fn images(mut self, images: Images) -> Self {
         if !(images.before.is_empty() && images.after.is_empty()) {
             self.images = Some(images);

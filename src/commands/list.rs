@@ -187,17 +187,5 @@ async fn warn_if_no_docker(session: &mut Session) {
     }
 }
 
-pub fn human_bytes(bytes: u64) -> String {
-    const UNITS: &[&str] = &["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
+/// Sizes for people; `output.rs` owns the format (pull summaries use it too).
+pub use crate::output::human_bytes;

@@ -12,7 +12,9 @@ mod lifecycle;
 mod lint;
 mod list;
 mod new;
+mod schedule;
 mod stacklet;
+mod update;
 mod version;
 
 use std::process::ExitCode;
@@ -58,6 +60,7 @@ pub async fn run(cli: Cli, printer: Printer) -> anyhow::Result<ExitCode> {
         Command::Init => docker::init(&printer).await,
         Command::Ps(args) => docker::ps(&printer, &args).await,
         Command::Logs(args) => docker::logs(&printer, &args).await,
+        Command::Update(args) => update::update_cmd(&printer, &args).await,
         Command::History(args) => history::history(&printer, &args),
         Command::Lint(args) => lint::lint(&printer, &args),
         Command::New(args) => new::new(&printer, &args).await,

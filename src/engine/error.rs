@@ -62,6 +62,16 @@ pub enum EngineError {
         source: std::io::Error,
     },
 
+    #[error("Service `{service}` runs the recorded local image `{id}` (`{image}`), which is gone")]
+    RecordedImageGone {
+        service: String,
+        image: String,
+        id: String,
+    },
+
+    #[error("Container `{container}` is not healthy: {reason}")]
+    Unhealthy { container: String, reason: String },
+
     #[error("Service `{service}` has neither `image` nor `build`")]
     NoImage { service: String },
 
@@ -141,6 +151,10 @@ impl EngineError {
                     .into(),
             ),
             Self::Pull { hint, .. } => Some(hint.clone()),
+            Self::RecordedImageGone { .. } => Some(
+                "`stack update <id>` records the image the reference names now (images without a registry digest are never pulled)"
+                    .into(),
+            ),
             Self::MissingExternalNetwork { name } => {
                 Some(format!("create it with `docker network create {name}`"))
             }

@@ -20,18 +20,27 @@ use super::EngineError;
 use super::error::is_not_found;
 use crate::compose::model::{Build, Project, Service};
 use crate::output::Printer;
+use crate::pins::{Pin, Pins};
+use crate::registry::{Reference, RegistryError};
 
 #[derive(Clone, Debug, Default)]
 pub struct ImageOptions {
     /// Build services with `build` every time, even when the image exists (`build = true`).
     pub rebuild: bool,
+    /// The recorded images (`pins.rs`): a service whose record still names its compose reference
+    /// runs the recorded digest (or image id), never what the tag points to now.
+    pub pins: Pins,
 }
 
-/// The image a service runs: the reference and the ID it resolved to.
+/// The image a service runs: the reference its container is created from, the ID it resolved
+/// to, and the record that says so.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ResolvedImage {
+    /// `repo@sha256:…` for a recorded registry image, the image id for a recorded local one,
+    /// else the compose reference.
     pub reference: String,
     pub id: String,
+    pub pin: Pin,
 }
 
 /// The image reference of a service: `image`, or for a build without `image`, `<project>-<service>`
@@ -46,6 +55,17 @@ pub fn image_ref(project: &Project, service: &Service) -> Result<String, EngineE
     }
 }
 
+/// What a service must run: its compose reference, and the exact image to create it from.
+struct Target {
+    compose: String,
+    /// What to look up locally (and pull when missing, unless `local_only`).
+    want: String,
+    digest: Option<String>,
+    local_only: bool,
+}
+
+// Long by design: the three phases (builds, what each service must run given its record, pulls)
+// share the project's references and must all finish before any container is touched.
 /// Builds and pulls what is needed; returns service name → image. Pulls run concurrently, builds
 /// one after another (they are CPU-bound and their output would interleave).
 pub async fn ensure_images(
@@ -68,15 +88,49 @@ pub async fn ensure_images(
         }
     }
 
-    let mut missing: Vec<&str> = Vec::new();
+    let mut targets: BTreeMap<String, Target> = BTreeMap::new();
     for (name, service) in &project.services {
-        let reference = refs[name].as_str();
-        if service.build.is_none()
-            && !missing.contains(&reference)
-            && image_id(docker, reference).await?.is_none()
-        {
-            missing.push(reference);
+        let compose = refs[name].clone();
+        let pin = opts.pins.get(name).filter(|p| p.image == compose);
+        let target = match (service.build.is_some(), pin) {
+            // Built images follow the build (`build = true` rebuilds on every `up` by design).
+            (true, _) | (false, None) => Target {
+                want: compose.clone(),
+                digest: None,
+                local_only: service.build.is_some(),
+                compose,
+            },
+            (false, Some(pin)) => match &pin.digest {
+                Some(digest) => Target {
+                    want: Reference::parse(&compose).pinned(digest),
+                    digest: Some(digest.clone()),
+                    local_only: false,
+                    compose,
+                },
+                None => Target {
+                    want: pin.id.clone(),
+                    digest: None,
+                    local_only: true,
+                    compose,
+                },
+            },
+        };
+        targets.insert(name.clone(), target);
+    }
+
+    let mut missing: Vec<&str> = Vec::new();
+    for (service, t) in &targets {
+        if missing.contains(&t.want.as_str()) || image_id(docker, &t.want).await?.is_some() {
+            continue;
         }
+        if t.local_only && project.services[service].build.is_none() {
+            return Err(EngineError::RecordedImageGone {
+                service: service.clone(),
+                image: t.compose.clone(),
+                id: t.want.clone(),
+            });
+        }
+        missing.push(&t.want);
     }
     if !missing.is_empty() {
         let multi = MultiProgress::with_draw_target(printer.draw_target());
@@ -91,23 +145,48 @@ pub async fn ensure_images(
     }
 
     let mut resolved = BTreeMap::new();
-    for (name, reference) in refs {
-        let id = image_id(docker, &reference)
+    for (name, t) in targets {
+        let info = inspect(docker, &t.want)
             .await?
             .ok_or_else(|| EngineError::Pull {
-                image: reference.clone(),
+                image: t.want.clone(),
                 message: "the image is still missing after the pull".into(),
                 hint: "check `docker images`".into(),
             })?;
-        resolved.insert(name, ResolvedImage { reference, id });
+        let id = info.id.unwrap_or_default();
+        let digest = match t.digest {
+            Some(d) => Some(d),
+            None if t.local_only => None,
+            // First sight of a registry image: record the digest the pull (or an earlier one)
+            // left in `RepoDigests`; an image that only exists locally has none.
+            None => Reference::parse(&t.compose).digest_in(&info.repo_digests.unwrap_or_default()),
+        };
+        let reference = match (&digest, t.local_only) {
+            (Some(d), _) => Reference::parse(&t.compose).pinned(d),
+            (None, true) if t.want != t.compose => id.clone(),
+            _ => t.compose.clone(),
+        };
+        let pin = Pin {
+            image: t.compose,
+            digest,
+            id: id.clone(),
+        };
+        resolved.insert(name, ResolvedImage { reference, id, pin });
     }
     Ok(resolved)
 }
 
 /// The local image ID of `reference`, `None` when it is not present.
 pub async fn image_id(docker: &Docker, reference: &str) -> Result<Option<String>, EngineError> {
+    Ok(inspect(docker, reference).await?.and_then(|i| i.id))
+}
+
+async fn inspect(
+    docker: &Docker,
+    reference: &str,
+) -> Result<Option<bollard::models::ImageInspect>, EngineError> {
     match docker.inspect_image(reference).await {
-        Ok(info) => Ok(info.id),
+        Ok(info) => Ok(Some(info)),
         Err(e) if is_not_found(&e) => Ok(None),
         Err(e) => Err(EngineError::api(format!("inspect image `{reference}`"), e)),
     }
@@ -129,6 +208,8 @@ fn split_reference(reference: &str) -> (String, Option<String>) {
     }
 }
 
+/// Pull `image` with the user's registry credentials. On a terminal each layer gets a bar; without
+/// one, each finished layer is a plain line. Either way one summary line ends it.
 // Long by design: one pass over the engine's pull stream, where progress and errors arrive
 // interleaved; the per-layer progress state lives only for this loop.
 pub async fn pull_image(
@@ -137,12 +218,14 @@ pub async fn pull_image(
     printer: &Printer,
     multi: &MultiProgress,
 ) -> Result<(), EngineError> {
+    let started = std::time::Instant::now();
     let (from_image, tag) = split_reference(image);
     let options = CreateImageOptions {
         from_image: Some(from_image),
         tag,
         ..Default::default()
     };
+    let credentials = crate::registry::credentials(&Reference::parse(image).registry);
     multi.suspend(|| printer.status("Pulling", image));
     let header = multi.add(ProgressBar::new_spinner());
     header.set_style(
@@ -155,8 +238,10 @@ pub async fn pull_image(
         ProgressStyle::with_template("  {prefix:12} {msg:12} {bar:30} {bytes}/{total_bytes}")
             .unwrap_or_else(|_| ProgressStyle::default_bar());
     let mut layers: BTreeMap<String, ProgressBar> = BTreeMap::new();
+    // Layer → (bytes, already present), for the plain lines and the summary.
+    let mut sizes: BTreeMap<String, (u64, bool)> = BTreeMap::new();
 
-    let mut stream = docker.create_image(Some(options), None, None);
+    let mut stream = docker.create_image(Some(options), None, credentials);
     let mut failure = None;
     while let Some(item) = stream.next().await {
         match item {
@@ -172,13 +257,17 @@ pub async fn pull_image(
                 let bar = layers.entry(id.clone()).or_insert_with(|| {
                     let bar = multi.add(ProgressBar::new(0));
                     bar.set_style(layer_style.clone());
-                    bar.set_prefix(id);
+                    bar.set_prefix(id.clone());
                     bar
                 });
                 bar.set_message(status.clone());
                 if let Some(detail) = info.progress_detail {
                     if let Some(total) = detail.total.filter(|t| *t > 0) {
-                        bar.set_length(u64::try_from(total).unwrap_or(0));
+                        let total = u64::try_from(total).unwrap_or(0);
+                        bar.set_length(total);
+                        if status == "Downloading" {
+                            sizes.entry(id.clone()).or_default().0 = total;
+                        }
                     }
                     if let Some(current) = detail.current {
                         bar.set_position(u64::try_from(current).unwrap_or(0));
@@ -186,6 +275,16 @@ pub async fn pull_image(
                 }
                 if status == "Pull complete" || status == "Already exists" {
                     bar.finish();
+                    let entry = sizes.entry(id.clone()).or_default();
+                    entry.1 = status == "Already exists";
+                    if !printer.animate() {
+                        let size = if entry.1 {
+                            "already present".to_string()
+                        } else {
+                            crate::output::human_bytes(entry.0)
+                        };
+                        printer.detail(format!("layer {id} {size}"));
+                    }
                 }
             }
             Err(e) => {
@@ -201,7 +300,24 @@ pub async fn pull_image(
 
     match failure {
         None => {
-            multi.suspend(|| printer.status("Pulled", image));
+            let fetched: Vec<u64> = sizes
+                .values()
+                .filter(|(_, had)| !had)
+                .map(|(b, _)| *b)
+                .collect();
+            let summary = if sizes.is_empty() {
+                format!("{image} (every layer was already present)")
+            } else {
+                format!(
+                    "{image} ({} layer{}, {} downloaded, {} already present) in {:.1}s",
+                    sizes.len(),
+                    if sizes.len() == 1 { "" } else { "s" },
+                    crate::output::human_bytes(fetched.iter().sum()),
+                    sizes.len() - fetched.len(),
+                    started.elapsed().as_secs_f64()
+                )
+            };
+            multi.suspend(|| printer.status("Pulled", summary));
             Ok(())
         }
         Some(e) => {
@@ -210,10 +326,18 @@ pub async fn pull_image(
                 bollard::errors::Error::DockerResponseServerError { message, .. } => message,
                 other => other.to_string(),
             };
-            let hint = pull_hint(image, &message);
+            let classified =
+                crate::registry::refine(RegistryError::classify(image, &message)).await;
+            let hint = classified
+                .hint()
+                .unwrap_or_else(|| pull_hint(image, &message));
+            let message = match classified {
+                RegistryError::Other { .. } => message.trim().to_string(),
+                known => format!("{known} ({})", message.trim()),
+            };
             Err(EngineError::Pull {
                 image: image.to_string(),
-                message: message.trim().to_string(),
+                message,
                 hint,
             })
         }

@@ -528,9 +528,17 @@ async fn builds_from_context_and_surfaces_build_errors() {
         format!("FROM {BUSYBOX}\nRUN exit 7\n"),
     )
     .unwrap();
-    let err = ensure_images(&docker, &p, &ImageOptions { rebuild: true }, &quiet())
-        .await
-        .unwrap_err();
+    let err = ensure_images(
+        &docker,
+        &p,
+        &ImageOptions {
+            rebuild: true,
+            ..Default::default()
+        },
+        &quiet(),
+    )
+    .await
+    .unwrap_err();
     assert!(
         err.to_string()
             .starts_with("Cannot build image `stk-eng-build-app` for service `app`: "),

@@ -11,6 +11,7 @@ pub mod routes;
 pub mod start_page;
 pub mod state;
 pub mod up;
+pub mod update;
 pub mod welcome;
 
 use std::collections::BTreeMap;

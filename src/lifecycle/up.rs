@@ -19,9 +19,29 @@ use crate::render::env::{self, RenderedEnv};
 use crate::render::envfile;
 use crate::stacklet::Stacklet;
 
+/// How long `update` waits for Docker healthchecks to pass after `[health]` did.
+const HEALTH_GATE: std::time::Duration = std::time::Duration::from_secs(120);
+
+pub async fn up(session: &mut Session, id: &str) -> anyhow::Result<()> {
+    up_with(session, id, &UpWith::default()).await.map(|_| ())
+}
+
+/// What `update` (and its rollback) changes about an `up`.
+#[derive(Clone, Debug, Default)]
+pub struct UpWith {
+    /// Run these recorded images instead of the instance's records, and do not record anything
+    /// (the caller saves them once the health gate passed).
+    pub pins: Option<crate::pins::Pins>,
+}
+
+/// `up` with `options`; returns the images the services now run.
 // Long by design: the pipeline reads top to bottom in the order docs/architecture.md describes
 // ("How data flows through `stack up <id>`"); every step is one call with its reason beside it.
-pub async fn up(session: &mut Session, id: &str) -> anyhow::Result<()> {
+pub async fn up_with(
+    session: &mut Session,
+    id: &str,
+    options: &UpWith,
+) -> anyhow::Result<crate::pins::Pins> {
     let started = Instant::now();
     let printer = session.printer.clone();
     let stacklet = session.ws.catalog.require(id)?.clone();
@@ -60,10 +80,26 @@ pub async fn up(session: &mut Session, id: &str) -> anyhow::Result<()> {
             let docker = session.docker().await?;
             // A host port held by another instance or program: fail before anything changes.
             engine::check_ports(&docker, &session.ws.namespace, project).await?;
+            let mut pins = match &options.pins {
+                Some(pins) => pins.clone(),
+                None => crate::pins::load(&session.ws.instance, id)?,
+            };
             let opts = engine::ImageOptions {
                 rebuild: stacklet.manifest.build,
+                pins: pins.clone(),
             };
-            Some(engine::ensure_images(&docker, project, &opts, &printer).await?)
+            let images = engine::ensure_images(&docker, project, &opts, &printer).await?;
+            // Contract §9: `up` records what it runs the first time it sees a service (or a new
+            // reference); `update` passes its own records and saves them after the health gate.
+            let resolved: crate::pins::Pins = images
+                .iter()
+                .map(|(service, image)| (service.clone(), image.pin.clone()))
+                .collect();
+            if options.pins.is_none() && crate::pins::merge_new(&mut pins, &resolved) {
+                pins.retain(|service, _| resolved.contains_key(service));
+                crate::pins::save(&session.ws.instance, id, &pins)?;
+            }
+            Some(images)
         }
         None => None,
     };
@@ -93,6 +129,14 @@ pub async fn up(session: &mut Session, id: &str) -> anyhow::Result<()> {
     }
 
     wait_healthy(session, &stacklet, &rendered, project.as_ref()).await?;
+    if options.pins.is_some()
+        && let Some(project) = &project
+    {
+        // `update`'s health gate also holds the containers' own Docker healthchecks.
+        let docker = session.docker().await?;
+        engine::wait_containers_healthy(&docker, &session.ws.namespace, project, HEALTH_GATE)
+            .await?;
+    }
 
     if first_run {
         session
@@ -114,7 +158,14 @@ pub async fn up(session: &mut Session, id: &str) -> anyhow::Result<()> {
 
     let elapsed = started.elapsed();
     welcome::show(&printer, &session.ws, &stacklet, &rendered, elapsed)?;
-    Ok(())
+    Ok(images
+        .map(|images| {
+            images
+                .into_iter()
+                .map(|(service, image)| (service, image.pin))
+                .collect()
+        })
+        .unwrap_or_default())
 }
 
 /// Every `requires` entry must be set up (running or stopped): an available one fails, a stopped

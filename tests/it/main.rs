@@ -24,6 +24,8 @@ mod new;
 mod paperless;
 mod postgres;
 mod python;
+mod registry;
+mod registry_support;
 mod start_page;
 mod support;
 mod synapse;
