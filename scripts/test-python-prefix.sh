@@ -16,11 +16,17 @@ fi
 export PYO3_PYTHON="$py"
 export CARGO_TARGET_DIR="target/second-python"
 
-# Seed the second target dir from the normal one, so only pyo3 and `stack` itself are rebuilt for
-# the other interpreter instead of every dependency.
+# Seed the second target dir from the normal one (its dependencies, not its incremental caches),
+# so only pyo3 and `stack` itself are rebuilt for the other interpreter instead of every
+# dependency. No incremental cache either: this build is thrown away.
+export CARGO_INCREMENTAL=0
 if [ ! -d "$CARGO_TARGET_DIR/debug" ] && [ -d target/debug/deps ]; then
-  mkdir -p "$CARGO_TARGET_DIR"
-  cp -a target/debug "$CARGO_TARGET_DIR/"
+  mkdir -p "$CARGO_TARGET_DIR/debug"
+  for d in deps build .fingerprint; do
+    [ -d "target/debug/$d" ] && cp -a "target/debug/$d" "$CARGO_TARGET_DIR/debug/"
+  done
+  # The normal build's `stack` objects are for the other Python; drop them.
+  rm -rf "$CARGO_TARGET_DIR"/debug/deps/{stack,integration}-* "$CARGO_TARGET_DIR"/debug/deps/libstack-*
 fi
 
 echo "embedded Python: $("$py" -c 'import sys; print(sys.version.split()[0], sys.base_prefix)')" >&2
