@@ -26,6 +26,7 @@ mod postgres;
 mod python;
 mod registry;
 mod registry_support;
+mod snapshots;
 mod start_page;
 mod support;
 mod synapse;
