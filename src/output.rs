@@ -288,7 +288,6 @@ impl Capture {
     }
 }
 
-#[cfg(test)]
 impl Printer {
     /// A colourless, non-terminal `Printer` that records its lines in the returned [`Capture`]
     /// instead of writing them.

@@ -55,6 +55,7 @@ pub async fn up_with(
     let mut rendered = env::render(&session.ws, &stacklet, &session.lan_ip)?;
 
     if first_run {
+        early_port_check(session, &stacklet, &rendered).await?;
         if session
             .run_hook(&stacklet, HookName::OnConfigure, &rendered)
             .await?
@@ -166,6 +167,23 @@ pub async fn up_with(
                 .collect()
         })
         .unwrap_or_default())
+}
+
+/// A taken host port found before the first-run hooks do their work. The authoritative check
+/// runs again before any container changes; this one is skipped when the compose file cannot be
+/// read yet (an `env_file` the first run creates, say), and its warnings are left to that load.
+async fn early_port_check(
+    session: &mut Session,
+    stacklet: &Stacklet,
+    rendered: &RenderedEnv,
+) -> anyhow::Result<()> {
+    let (quiet, _) = crate::output::Printer::capturing(crate::output::Verbosity::Quiet);
+    let Ok(Some(project)) = load_project(&session.ws, stacklet, rendered, &quiet) else {
+        return Ok(());
+    };
+    let docker = session.docker().await?;
+    engine::check_ports(&docker, &session.ws.namespace, &project).await?;
+    Ok(())
 }
 
 /// Every `requires` entry must be set up (running or stopped): an available one fails, a stopped

@@ -262,7 +262,10 @@ fn two_instances_run_one_stacklet_side_by_side_and_leave_each_other_alone() {
 #[test]
 fn a_taken_port_fails_up_before_anything_changes() {
     let id = "iso-clash";
-    let repo = Repo::new().web_stacklet(id, 44020, Web::default());
+    let repo = Repo::new().web_stacklet(id, 44020, Web::default()).file(
+        &format!("stacklets/{id}/hooks/on_install.sh"),
+        "mkdir -p \"$STACK_DATA_DIR\" && touch \"$STACK_DATA_DIR/installed\"\n",
+    );
     // No `[core].instance`: the directory's name, made safe.
     let other = Other::new("Iso Clash", "");
     let _cleanup = cleanup(
@@ -294,6 +297,9 @@ fn a_taken_port_fails_up_before_anything_changes() {
         !text.contains("Creating") && !text.contains("Stopping"),
         "{text}"
     );
+    // Found before the first-run hooks did their work.
+    assert!(repo.join("data/installed").is_file());
+    assert!(!other.path().join("data/installed").exists(), "{text}");
     assert!(inspect("container", "iso-clash_stack-iso-clash-web", "{{.Id}}").is_none());
     assert_eq!(
         inspect("container", "stack-iso-clash-web", "{{.Id}}").as_deref(),
