@@ -6,6 +6,7 @@
 use std::process::Command as Process;
 use std::time::{Duration, Instant};
 
+use crate::registry_support::{Registry, remove_images_of};
 use crate::support::{Repo, ensure_test_images, inspect, stderr, stdout};
 
 /// An image with what `stack new` reads: an exposed port, a volume and an HTTP healthcheck. Built
@@ -210,4 +211,41 @@ fn new_takes_the_next_free_port_block_and_refuses_what_it_must_not_write() {
     );
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(!repo.join("stacklets/new-four").exists());
+}
+
+#[test]
+fn an_image_only_in_a_registry_is_pulled_then_scaffolded() {
+    ensure_web_image();
+    let registry = Registry::start();
+    let image = registry.image("new/web", "1");
+    for args in [
+        vec!["tag", WEB_IMAGE, image.as_str()],
+        vec!["push", image.as_str()],
+    ] {
+        let out = registry.docker().args(&args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "docker {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    registry.forget_local(&image);
+    let repo = Repo::new();
+    let out = ok(&repo, &["new", "new-reg", "--image", &image]);
+    assert!(
+        stderr(&out).contains(&format!("Pulling {image}")),
+        "{}",
+        stderr(&out)
+    );
+    let manifest = repo.read("stacklets/new-reg/stacklet.toml");
+    assert!(manifest.contains("port        = 42000"), "{manifest}");
+    assert!(
+        manifest.contains("NEW_REG_APP_DIR = \"{data_dir}/new-reg/app\""),
+        "{manifest}"
+    );
+    assert!(
+        manifest.contains(&format!("image   = \"{}/new/web\"", registry.host())),
+        "{manifest}"
+    );
+    remove_images_of(&registry.host());
 }
