@@ -78,6 +78,8 @@ pub enum Command {
     Lint(LintArgs),
     /// First-run wizard: check the machine, ask about the family, write stack.toml and users.toml
     Install(InstallArgs),
+    /// Serve the signed local API and the family start page (foreground, until Ctrl-C)
+    Serve(ServeArgs),
     /// Scaffold a stacklet from an image's metadata (ports, volumes, healthcheck, env, user)
     New(NewArgs),
     /// The version of `stack` and of its embedded Python
@@ -157,6 +159,14 @@ pub struct UpdateArgs {
     pub remove_schedule: bool,
     #[command(flatten)]
     pub lock: LockArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (repeatable); default `127.0.0.1:42001` (plus the instance's
+    /// `port_offset`) and, on Linux, the address `host.docker.internal` points containers at
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub listen: Vec<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Args)]

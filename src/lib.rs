@@ -7,6 +7,7 @@
 // They stay compiled so the build without Python checks the same code.
 #![cfg_attr(not(feature = "python"), allow(dead_code, unused_imports))]
 
+mod api;
 mod atomic;
 mod bots;
 mod caddy;

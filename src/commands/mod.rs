@@ -13,6 +13,7 @@ mod lint;
 mod list;
 mod new;
 mod schedule;
+mod serve;
 mod stacklet;
 mod update;
 mod version;
@@ -63,6 +64,7 @@ pub async fn run(cli: Cli, printer: Printer) -> anyhow::Result<ExitCode> {
         Command::Update(args) => update::update_cmd(&printer, &args).await,
         Command::History(args) => history::history(&printer, &args),
         Command::Lint(args) => lint::lint(&printer, &args),
+        Command::Serve(args) => serve::serve(&printer, &args).await,
         Command::New(args) => new::new(&printer, &args).await,
         Command::Install(args) => install::install(&printer, &args).await,
         Command::List(args) => list::list(&printer, args.json).await,

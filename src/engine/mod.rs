@@ -43,7 +43,7 @@ pub use logs::{LogOptions, failing_logs, logs, write_logs};
 pub use metadata::ExposedPort;
 pub use metadata::{Healthcheck, ImageFacts, image_facts};
 pub use mounts::{BindMount, container_mounts};
-pub use network::{ensure_stack_network, remove_stack_network};
+pub use network::{ensure_stack_network, host_gateway, remove_stack_network};
 pub use oneoff::{OneOff, run_once};
 pub use ports::check_ports;
 

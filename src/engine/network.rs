@@ -97,3 +97,21 @@ pub async fn remove_stack_network(
         Err(e) => Err(EngineError::api(format!("remove network `{name}`"), e)),
     }
 }
+
+/// The host's address on Docker's default bridge — where `host-gateway` (and so
+/// `host.docker.internal` on a Linux engine) points containers. `None` when the engine does not
+/// say (Docker Desktop and OrbStack route `host.docker.internal` to the host's loopback instead).
+pub async fn host_gateway(docker: &Docker) -> Option<std::net::IpAddr> {
+    let network = docker
+        .inspect_network(
+            "bridge",
+            None::<bollard::query_parameters::InspectNetworkOptions>,
+        )
+        .await
+        .ok()?;
+    network
+        .ipam?
+        .config?
+        .iter()
+        .find_map(|c| c.gateway.as_deref()?.parse().ok())
+}

@@ -56,7 +56,9 @@ impl Session {
             lan_ip: lan_ip(),
             docker: None,
             states: None,
-            actor: None,
+            // `stack serve` runs each API call as a child `stack` and passes the caller's
+            // `X-Stack-Actor` this way (docs/api.md).
+            actor: std::env::var("STACK_ACTOR").ok().filter(|a| !a.is_empty()),
             _lock: None,
         })
     }

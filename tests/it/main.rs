@@ -2,6 +2,7 @@
 //! repo built with `support::Repo`.
 
 mod ai;
+mod api;
 mod bots;
 mod caddy;
 mod cli_commands;
