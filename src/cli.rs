@@ -165,8 +165,15 @@ pub struct UpdateArgs {
 pub struct ServeArgs {
     /// Address to listen on (repeatable); default `127.0.0.1:42001` (plus the instance's
     /// `port_offset`) and, on Linux, the address `host.docker.internal` points containers at
-    #[arg(long, value_name = "ADDR:PORT")]
+    #[arg(long, value_name = "ADDR:PORT", conflicts_with_all = ["install", "uninstall"])]
     pub listen: Vec<std::net::SocketAddr>,
+    /// Install (or refresh) `stack serve` as a background service: a launchd agent on macOS, a
+    /// systemd unit on Linux
+    #[arg(long, conflicts_with = "uninstall")]
+    pub install: bool,
+    /// Stop and remove the background service
+    #[arg(long)]
+    pub uninstall: bool,
 }
 
 #[derive(Debug, Args)]

@@ -7,6 +7,7 @@
 //! command line — same JSON, same lock, same history — and a hook that crashes or calls
 //! `os._exit()` can never take the server down.
 
+pub mod install;
 mod nonces;
 mod server;
 pub mod sign;

@@ -17,6 +17,9 @@ pub const KEY_SECRET: &str = "global__API_KEY";
 
 pub async fn serve(printer: &Printer, args: &ServeArgs) -> anyhow::Result<ExitCode> {
     let mut session = Session::open(printer)?;
+    if args.install || args.uninstall {
+        return service(&session, args.install, printer);
+    }
     let instance = session.ws.instance.clone();
     let secrets_file = instance.secrets_file();
     let secrets = Secrets::ensure(&secrets_file, &[(KEY_SECRET.to_string(), Kind::Service)])?;
@@ -76,4 +79,31 @@ async fn default_listen(session: &mut Session) -> anyhow::Result<Vec<SocketAddr>
         listen.push(SocketAddr::new(gateway, port));
     }
     Ok(listen)
+}
+
+/// `stack serve --install` / `--uninstall`.
+fn service(session: &Session, install: bool, printer: &Printer) -> anyhow::Result<ExitCode> {
+    use crate::api::install::{self, Installed, Removed};
+    let ws = &session.ws;
+    if !install {
+        match install::uninstall(&ws.namespace).context("Cannot remove the API service")? {
+            Removed::Removed(unit) => {
+                printer.status("Removed", format!("the API service `{}`", unit.display()))
+            }
+            Removed::NotInstalled => printer.note("The API service is not installed"),
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let exe = std::env::current_exe().context("Cannot find the running `stack` binary")?;
+    match install::install(&ws.instance, &ws.namespace, &exe).context("Cannot install the API service")? {
+        Installed::Started { unit } => printer.status("Installed", format!("the API service `{}` (running `{}`)", unit.display(), exe.display())),
+        Installed::Written { unit, problem } => printer.warn(format!(
+            "Wrote the API service `{}` but could not start it: {problem}",
+            unit.display()
+        )),
+        Installed::NoManager(why) => printer.warn(format!(
+            "Not installing the API service: {why}; run `stack serve` yourself (or under your own supervisor)"
+        )),
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -102,6 +102,10 @@ impl HookContext {
     pub fn hook_env(&self) -> BTreeMap<String, String> {
         let mut env = self.env.clone();
         let data_dir = self.data_dir.to_string_lossy().into_owned();
+        // The running binary, so a hook can call `stack` itself (core installs `stack serve`).
+        if let Ok(exe) = std::env::current_exe() {
+            env.insert("STACK_BIN".to_string(), exe.to_string_lossy().into_owned());
+        }
         for (key, value) in [
             ("FAMSTACK_DATA_DIR", data_dir.as_str()),
             ("FAMSTACK_DOMAIN", self.domain.as_str()),

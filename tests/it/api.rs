@@ -346,3 +346,53 @@ fn reqwest_free_get(port: u16) -> String {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+#[test]
+fn install_writes_a_unit_running_this_binary_and_uninstall_removes_it() {
+    let repo = Repo::new().stacklet("api-plain", "");
+    let units = tempfile::tempdir().unwrap();
+    let out = repo
+        .stack()
+        .args(["serve", "--install"])
+        .env("STACK_SERVICE_DIR", units.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", crate::support::stderr(&out));
+    let files: Vec<_> = std::fs::read_dir(units.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let unit = std::fs::read_to_string(&files[0]).unwrap();
+    let exe = std::fs::canonicalize(env!("CARGO_BIN_EXE_stack")).unwrap();
+    assert!(unit.contains(&exe.display().to_string()), "{unit}");
+    assert!(
+        unit.contains(&format!(
+            "STACK_ROOT={}",
+            std::fs::canonicalize(repo.path()).unwrap().display()
+        )),
+        "{unit}"
+    );
+    // This machine runs no service manager that could start it, and says so instead of failing.
+    let err = crate::support::stderr(&out);
+    assert!(
+        err.contains("Installed") || err.contains("could not start it"),
+        "{err}"
+    );
+
+    let out = repo
+        .stack()
+        .args(["serve", "--uninstall"])
+        .env("STACK_SERVICE_DIR", units.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", crate::support::stderr(&out));
+    assert!(!files[0].exists(), "unit left behind");
+    let out = repo
+        .stack()
+        .args(["serve", "--uninstall"])
+        .env("STACK_SERVICE_DIR", units.path())
+        .output()
+        .unwrap();
+    assert!(crate::support::stderr(&out).contains("not installed"));
+}

@@ -1,4 +1,9 @@
-"""Every start, before the containers: let Caddy start even before its first Caddyfile exists.
+"""Every start, before the containers: install (or refresh) the signed local API as a background
+service, and let Caddy start even before its first Caddyfile exists.
+
+The API (`stack serve`, docs/api.md) runs as a launchd agent on macOS or a systemd unit on Linux,
+always with the `stack` binary that runs this hook; where no service manager runs, the runtime
+says so and nothing is installed.
 
 In domain mode Caddy loads $CADDY_CONFIG_DIR/Caddyfile when its container starts and exits when
 the file is missing. The runtime assembles the real Caddyfile after every `up` (and reloads
@@ -11,6 +16,12 @@ import os
 
 
 def run(ctx):
+    ctx.step("Installing the local API service")
+    ctx.shell(f'"{ctx.env["STACK_BIN"]}" serve --install')
+    placeholder_caddyfile(ctx)
+
+
+def placeholder_caddyfile(ctx):
     if not ctx.env.get("FAMSTACK_DOMAIN"):
         return
     config_dir = ctx.env["CADDY_CONFIG_DIR"]
