@@ -264,8 +264,11 @@ pub async fn down(
 
     for network in networks {
         let Some(name) = network.name else { continue };
+        // By id: engines before API 1.44 can hold two networks of one name (two creates racing),
+        // and removing by name then fails as "ambiguous" while both carry the project's label.
+        let target = network.id.unwrap_or_else(|| name.clone());
         printer.status("Removing", format!("network {name}"));
-        match docker.remove_network(&name).await {
+        match docker.remove_network(&target).await {
             Ok(()) => summary.networks.push(name),
             Err(e) if is_not_found(&e) => {}
             Err(e) => return Err(EngineError::api(format!("remove network `{name}`"), e)),

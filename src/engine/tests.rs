@@ -729,3 +729,45 @@ async fn state_of_project(docker: &Docker, name: &str) -> ProjectState {
         .remove(name)
         .unwrap_or(ProjectState::Absent)
 }
+
+#[tokio::test]
+async fn down_removes_two_networks_of_one_name() {
+    // Engines before API 1.44 let two creates of one network name both succeed (a race between
+    // two `up`s); `down` must still remove both, which by name fails as "ambiguous".
+    let name = "stk-eng-twin-net";
+    let docker = setup(name).await;
+    let net = format!("{name}_default");
+    let labels = labels::network_labels(&ns(), name, "default", &BTreeMap::new());
+    for _ in 0..2 {
+        docker
+            .create_network(bollard::models::NetworkCreateRequest {
+                name: net.clone(),
+                driver: Some("bridge".into()),
+                labels: Some(labels.clone()),
+                ..Default::default()
+            })
+            .await
+            .expect("create network");
+    }
+    let listed = |docker: Docker| async move {
+        docker
+            .list_networks(Some(bollard::query_parameters::ListNetworksOptions {
+                filters: Some(labels::project_filter(name)),
+            }))
+            .await
+            .unwrap()
+            .len()
+    };
+    let twins = listed(docker.clone()).await;
+    assert_eq!(twins, 2, "the engine made two networks of one name");
+    down(
+        &docker,
+        &ns(),
+        name,
+        &DownOptions { volumes: true },
+        &quiet(),
+    )
+    .await
+    .expect("down removes both");
+    assert_eq!(listed(docker.clone()).await, 0, "{twins} networks before");
+}
