@@ -737,7 +737,8 @@ async fn down_removes_two_networks_of_one_name() {
     let name = "stk-eng-twin-net";
     let docker = setup(name).await;
     let net = format!("{name}_default");
-    let labels = labels::network_labels(&ns(), name, "default", &BTreeMap::new());
+    let labels =
+        labels::resource_labels(&ns(), name, (labels::NETWORK, "default"), &BTreeMap::new());
     for _ in 0..2 {
         docker
             .create_network(bollard::models::NetworkCreateRequest {
