@@ -78,6 +78,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn gives_up_after_a_last_attempt_at_the_deadline() {
         let mut left_seen = Vec::new();
+        let started = tokio::time::Instant::now();
         let done: Option<()> = poll_until(Duration::from_secs(1), async |left| {
             left_seen.push(left);
             None
@@ -87,5 +88,7 @@ mod tests {
         // 0 ms, 200 ms, 600 ms, then the capped sleep lands on the deadline itself.
         assert_eq!(left_seen.len(), 4);
         assert!(left_seen.last().unwrap().is_zero());
+        // The last sleep is cut to the deadline (400 ms, not the policy's 800 ms).
+        assert_eq!(started.elapsed(), Duration::from_secs(1));
     }
 }
