@@ -289,25 +289,16 @@ pub async fn apply(
             };
             let candidate = dir.join(CANDIDATE);
             let candidate_inside = format!("{ONE_OFF_DIR}/{CANDIDATE}");
-            let verdict = validate(&caddy, &candidate, &candidate_inside, &assembly.text).await;
-            match verdict {
-                Ok(Ok(())) => checked = true,
-                Ok(Err(output)) => {
-                    let blamed = blame(
-                        &caddy,
-                        &candidate,
-                        &candidate_inside,
-                        snippets,
-                        https,
-                        &assembly,
-                        &output,
-                    )
-                    .await;
-                    let _ = std::fs::remove_file(&candidate);
-                    return Err(blamed);
-                }
+            let checking = Check {
+                caddy: &caddy,
+                candidate: &candidate,
+                candidate_inside: &candidate_inside,
+            };
+            match checking.check(snippets, https, &assembly).await {
+                Ok(()) => checked = true,
                 // The image is not on this machine, or cannot run `caddy`: written unchecked.
-                Err(_) => {}
+                Err(CaddyError::Unavailable { .. } | CaddyError::Engine(_)) => {}
+                Err(blamed) => return Err(blamed),
             }
             let _ = std::fs::remove_file(&candidate);
         }
@@ -320,21 +311,12 @@ pub async fn apply(
     })?;
     let candidate = dir.join(CANDIDATE);
     let candidate_inside = format!("{inside}/{CANDIDATE}");
-    let verdict = validate(&caddy, &candidate, &candidate_inside, &assembly.text).await?;
-    if let Err(output) = verdict {
-        let blamed = blame(
-            &caddy,
-            &candidate,
-            &candidate_inside,
-            snippets,
-            https,
-            &assembly,
-            &output,
-        )
-        .await;
-        let _ = std::fs::remove_file(&candidate);
-        return Err(blamed);
-    }
+    let checking = Check {
+        caddy: &caddy,
+        candidate: &candidate,
+        candidate_inside: &candidate_inside,
+    };
+    checking.check(snippets, https, &assembly).await?;
     let live = dir.join(CADDYFILE);
     let previous = std::fs::read(&live).ok();
     std::fs::rename(&candidate, &live).map_err(|source| CaddyError::Io {
@@ -366,6 +348,47 @@ pub async fn apply(
     }
     sync_conf_d(dir, &assembly)?;
     Ok(Applied::Reloaded { sites })
+}
+
+/// One validation: which Caddy, and where the candidate file is for us and for it.
+struct Check<'a> {
+    caddy: &'a Caddy<'a>,
+    candidate: &'a Path,
+    candidate_inside: &'a str,
+}
+
+impl Check<'_> {
+    /// Validate `assembly`; when Caddy rejects it, the error names the snippet to blame and the
+    /// candidate is removed. When it passes, the candidate stays for the caller to use or remove.
+    async fn check(
+        &self,
+        snippets: &[Snippet],
+        https: bool,
+        assembly: &Assembly,
+    ) -> Result<(), CaddyError> {
+        let verdict = validate(
+            self.caddy,
+            self.candidate,
+            self.candidate_inside,
+            &assembly.text,
+        )
+        .await?;
+        let Err(output) = verdict else {
+            return Ok(());
+        };
+        let blamed = blame(
+            self.caddy,
+            self.candidate,
+            self.candidate_inside,
+            snippets,
+            https,
+            assembly,
+            &output,
+        )
+        .await;
+        let _ = std::fs::remove_file(self.candidate);
+        Err(blamed)
+    }
 }
 
 /// Write `text` as the candidate and run `caddy validate` on it. The inner `Err` carries Caddy's
