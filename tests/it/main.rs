@@ -21,6 +21,7 @@ mod interrupt;
 mod lifecycle;
 mod lint;
 mod messages;
+mod messages_cli;
 mod new;
 mod paperless;
 mod postgres;

@@ -57,6 +57,7 @@ pub fn messages_repo(synapse: &Synapse, admin: &str, users: &str) -> Repo {
         );
     for (from, to) in [
         ("stacklets/messages/hooks", "stacklets/messages/hooks"),
+        ("stacklets/messages/cli", "stacklets/messages/cli"),
         ("lib", "lib"),
     ] {
         for entry in std::fs::read_dir(root.join(from)).unwrap() {
