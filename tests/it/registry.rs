@@ -22,7 +22,7 @@ services:
     command:
       - sh
       - -c
-      - 'mkdir -p /www && cp /version /www/index.html && (grep -q broken /version || echo ok > /www/health) && exec httpd -f -p 8080 -h /www'
+      - 'echo "serving $$(cat /version)" && mkdir -p /www && cp /version /www/index.html && (grep -q broken /version || echo ok > /www/health) && exec httpd -f -p 8080 -h /www'
     ports:
       - "127.0.0.1:{port}:8080"
 "#
@@ -286,6 +286,7 @@ fn update_checks_moves_and_rolls_back() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("rolled back"), "{err}");
     assert!(err.contains("/health"), "names the failing check: {err}");
+    assert!(err.contains("serving upd-broken"), "shows the log tail: {err}");
     assert_eq!(
         served(45120),
         "upd-two",
