@@ -72,6 +72,8 @@ pub enum Command {
     Bots(ReadArgs),
     /// Move stacklets to the newest images of their tags, health-gated with rollback
     Update(UpdateArgs),
+    /// Preflight checks: engine, Python, data dir, images on their registries, ports, domain
+    Doctor(DoctorArgs),
     /// What happened to the stacklets, newest first (`.stack/events.jsonl`)
     History(HistoryArgs),
     /// Check stacklets against the conventions (compose, templates, hooks, Caddy)
@@ -174,6 +176,18 @@ pub struct ServeArgs {
     /// Stop and remove the background service
     #[arg(long)]
     pub uninstall: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Only this stacklet (default: every set-up stacklet)
+    pub id: Option<String>,
+    /// Print one JSON list on stdout
+    #[arg(long)]
+    pub json: bool,
+    /// Check images for this `os/arch` instead of the engine's
+    #[arg(long, value_name = "OS/ARCH")]
+    pub platform: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -127,6 +127,8 @@ pub fn credentials(registry: &str) -> Option<DockerCredentials> {
 pub struct Remote {
     /// The manifest (or index) digest, `sha256:…`.
     pub digest: String,
+    /// `os/architecture[/variant]` of every variant it offers.
+    pub platforms: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -313,6 +315,22 @@ pub async fn remote(docker: &Docker, reference: &str) -> Result<Remote, Registry
     {
         Ok(info) => Ok(Remote {
             digest: info.descriptor.digest.unwrap_or_default(),
+            platforms: info
+                .platforms
+                .iter()
+                .map(|p| {
+                    let mut s = format!(
+                        "{}/{}",
+                        p.os.as_deref().unwrap_or("?"),
+                        p.architecture.as_deref().unwrap_or("?")
+                    );
+                    if let Some(v) = p.variant.as_deref().filter(|v| !v.is_empty()) {
+                        s.push('/');
+                        s.push_str(v);
+                    }
+                    s
+                })
+                .collect(),
         }),
         Err(e) => {
             let message = match e {
@@ -322,6 +340,22 @@ pub async fn remote(docker: &Docker, reference: &str) -> Result<Remote, Registry
             Err(RegistryError::classify(reference, &message))
         }
     }
+}
+
+/// Whether `platforms` (as [`Remote::platforms`]) has a variant for `os/arch[/variant]`. An
+/// `arm` request without variant matches any arm variant, as the engine's matcher does.
+pub fn has_platform(platforms: &[String], wanted: &str) -> bool {
+    let norm = |p: &str| -> String {
+        let p = p.replace("aarch64", "arm64").replace("x86_64", "amd64");
+        p.strip_suffix("/v8")
+            .filter(|rest| rest.ends_with("arm64"))
+            .map_or(p.clone(), str::to_string)
+    };
+    let wanted = norm(wanted);
+    platforms.iter().any(|p| {
+        let p = norm(p);
+        p == wanted || p.starts_with(&format!("{wanted}/"))
+    })
 }
 
 #[cfg(test)]
@@ -386,5 +420,15 @@ mod tests {
             ),
             RegistryError::Unreachable { .. }
         ));
+    }
+
+    #[test]
+    fn platform_matching() {
+        let p = vec!["linux/amd64".to_string(), "linux/arm/v7".to_string()];
+        assert!(has_platform(&p, "linux/amd64"));
+        assert!(has_platform(&p, "linux/x86_64"));
+        assert!(has_platform(&p, "linux/arm"));
+        assert!(!has_platform(&p, "linux/arm64"));
+        assert!(has_platform(&["linux/arm64/v8".to_string()], "linux/arm64"));
     }
 }

@@ -5,6 +5,7 @@ mod bots;
 mod completions;
 mod config;
 mod docker;
+mod doctor;
 mod env;
 mod history;
 mod install;
@@ -61,6 +62,7 @@ pub async fn run(cli: Cli, printer: Printer) -> anyhow::Result<ExitCode> {
         Command::Init => docker::init(&printer).await,
         Command::Ps(args) => docker::ps(&printer, &args).await,
         Command::Logs(args) => docker::logs(&printer, &args).await,
+        Command::Doctor(args) => doctor::doctor(&printer, &args).await,
         Command::Update(args) => update::update_cmd(&printer, &args).await,
         Command::History(args) => history::history(&printer, &args),
         Command::Lint(args) => lint::lint(&printer, &args),

@@ -286,7 +286,10 @@ fn update_checks_moves_and_rolls_back() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("rolled back"), "{err}");
     assert!(err.contains("/health"), "names the failing check: {err}");
-    assert!(err.contains("serving upd-broken"), "shows the log tail: {err}");
+    assert!(
+        err.contains("serving upd-broken"),
+        "shows the log tail: {err}"
+    );
     assert_eq!(
         served(45120),
         "upd-two",
@@ -305,4 +308,83 @@ fn update_checks_moves_and_rolls_back() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(served(45120), "upd-two");
     remove_images_of(&registry.host());
+}
+
+#[test]
+fn doctor_finds_a_missing_tag_and_a_missing_platform_variant() {
+    let registry = Registry::start();
+    let image = registry.image("reg/doc", "1");
+    registry.push("reg/doc", "1", "doc-one");
+    let repo = app_stacklet(Repo::new(), "reg-doc", 45130, &image, "");
+
+    let doctor = |args: &[&str]| {
+        let out = repo
+            .stack()
+            .args([&["doctor", "reg-doc", "--json"], args].concat())
+            .output()
+            .unwrap();
+        let checks: Vec<serde_json::Value> =
+            serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)));
+        (out.status.code(), checks)
+    };
+    let find = |checks: &[serde_json::Value], name: &str| {
+        checks
+            .iter()
+            .find(|c| c["check"].as_str().unwrap().starts_with(name))
+            .cloned()
+            .unwrap_or_else(|| panic!("no `{name}` check in {checks:?}"))
+    };
+
+    // The single-arch image (the engine's own platform) passes, as do engine, Python, data dir.
+    let (code, checks) = doctor(&[]);
+    assert_eq!(code, Some(0), "{checks:?}");
+    for name in [
+        "engine",
+        "python",
+        "data dir",
+        "reg-doc: image",
+        "reg-doc: ports",
+    ] {
+        assert_eq!(find(&checks, name)["status"], "ok", "{checks:?}");
+    }
+
+    // Another platform: no variant.
+    let (code, checks) = doctor(&["--platform", "linux/s390x"]);
+    assert_eq!(code, Some(1));
+    let c = find(&checks, "reg-doc: image");
+    assert_eq!(c["status"], "fail");
+    assert_eq!(c["detail"], "no variant for linux/s390x");
+    assert!(c["hint"].as_str().unwrap().contains("offers linux/"), "{c}");
+
+    // A tag the registry does not have.
+    let compose = repo.read("stacklets/reg-doc/docker-compose.yml");
+    let repo = repo.file(
+        "stacklets/reg-doc/docker-compose.yml",
+        &compose.replace("reg/doc:1", "reg/doc:2"),
+    );
+    let (code, checks) = {
+        let out = repo
+            .stack()
+            .args(["doctor", "reg-doc", "--json"])
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            serde_json::from_slice::<Vec<serde_json::Value>>(&out.stdout).unwrap(),
+        )
+    };
+    assert_eq!(code, Some(1));
+    let c = find(&checks, "reg-doc: image");
+    assert_eq!(c["status"], "fail");
+    assert!(
+        c["detail"].as_str().unwrap().contains("has no tag `2`"),
+        "{c}"
+    );
+    assert!(
+        c["hint"].as_str().unwrap().contains("`1`"),
+        "lists the tags: {c}"
+    );
+    // Doctor changes nothing: no container, no record.
+    assert!(crate::support::project_containers("reg-doc").is_empty());
+    assert!(!repo.join(".stack/state/reg-doc/images.json").exists());
 }
