@@ -431,3 +431,40 @@ fn an_instance_sharing_the_default_data_dir_is_refused_before_anything_runs() {
     // Read-only commands still work there.
     run(repo.stack().env("STACK_DIR", other.path()).args(["list"]));
 }
+
+#[test]
+fn a_bad_instance_name_or_port_offset_names_the_file_and_key() {
+    let repo = Repo::new().stacklet("iso-bad", "");
+    let other = Other::new("bad", "instance = \"Bad_Name\"\n");
+    let out = repo
+        .stack()
+        .env("STACK_DIR", other.path())
+        .args(["list"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = stderr(&out);
+    assert!(
+        text.contains("`[core].instance` must be lowercase letters")
+            && text.contains("`Bad_Name`")
+            && text.contains("hint: `instance = \"bad-name\"`"),
+        "{text}"
+    );
+    std::fs::write(
+        other.path().join("stack.toml"),
+        "[core]\ndata_dir = \"data\"\nport_offset = -5\n",
+    )
+    .unwrap();
+    let out = repo
+        .stack()
+        .env("STACK_DIR", other.path())
+        .args(["list"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = stderr(&out);
+    assert!(
+        text.contains("`[core].port_offset` must be an integer from 0 to 65535, not -5"),
+        "{text}"
+    );
+}
