@@ -25,6 +25,8 @@ mod messages_cli;
 mod new;
 mod paperless;
 mod postgres;
+// Checks the interpreter the build linked (build.rs sets its facts only with embedded Python).
+#[cfg(feature = "python")]
 mod python;
 mod registry;
 mod registry_support;
