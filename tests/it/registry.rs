@@ -388,3 +388,38 @@ fn doctor_finds_a_missing_tag_and_a_missing_platform_variant() {
     assert!(crate::support::project_containers("reg-doc").is_empty());
     assert!(!repo.join(".stack/state/reg-doc/images.json").exists());
 }
+
+#[test]
+fn update_all_goes_on_past_a_failed_stacklet() {
+    let registry = Registry::start();
+    let bad = registry.image("reg/ua-bad", "1");
+    let good = registry.image("reg/ua-good", "1");
+    registry.push("reg/ua-bad", "1", "ua-bad-one");
+    registry.push("reg/ua-good", "1", "ua-good-one");
+    let repo = app_stacklet(Repo::new(), "reg-ua1", 45140, &bad, "");
+    let repo = app_stacklet(repo, "reg-ua2", 45141, &good, "");
+    let _cleanup = repo.cleanup(&["reg-ua1", "reg-ua2"]);
+    for id in ["reg-ua1", "reg-ua2"] {
+        let out = repo.stack().args(["up", id]).output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    registry.push("reg/ua-bad", "1", "ua-bad-broken");
+    let second = registry.push("reg/ua-good", "1", "ua-good-two");
+
+    let out = repo
+        .stack()
+        .args(["update", "all", "--json"])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report[0]["stacklet"], "reg-ua1");
+    assert_eq!(report[0]["outcome"], "rolled-back");
+    assert_eq!(report[1]["stacklet"], "reg-ua2");
+    assert_eq!(report[1]["outcome"], "updated");
+    assert_eq!(served(45140), "ua-bad-one");
+    assert_eq!(served(45141), "ua-good-two");
+    assert_eq!(recorded(&repo, "reg-ua2")["web"]["digest"], second.as_str());
+    remove_images_of(&registry.host());
+}
