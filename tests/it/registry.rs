@@ -1,7 +1,7 @@
 //! Issue 13 against a real registry (`registry_support`): pulls with progress and credentials,
 //! clear pull errors, recorded digests. Ids `reg-*`, host ports 451xx–452xx.
 
-use crate::registry_support::{PASSWORD, Registry, USER, remove_images_of};
+use crate::registry_support::{PASSWORD, Registry, USER};
 use crate::support::{Repo, inspect, stderr};
 
 /// A stacklet `id` running `image` (built by [`Registry::push`]): busybox httpd on host `port`
@@ -112,7 +112,6 @@ fn pull_records_the_digest_and_later_ups_run_it_after_the_tag_moved() {
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(!repo.join(".stack/state/reg-pin/images.json").exists());
-    remove_images_of(&registry.host());
 }
 
 #[test]
@@ -148,7 +147,6 @@ fn pull_errors_are_clear() {
             "nothing is created when the image cannot be had"
         );
     }
-    remove_images_of(&registry.host());
 }
 
 #[test]
@@ -193,7 +191,6 @@ fn credentials_come_from_the_docker_config() {
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(served(45114), "private");
-    remove_images_of(&registry.host());
 }
 
 fn base64(text: &str) -> String {
@@ -307,7 +304,6 @@ fn update_checks_moves_and_rolls_back() {
     let out = repo.stack().args(["up", "reg-upd"]).output().unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(served(45120), "upd-two");
-    remove_images_of(&registry.host());
 }
 
 #[test]
@@ -421,5 +417,4 @@ fn update_all_goes_on_past_a_failed_stacklet() {
     assert_eq!(served(45140), "ua-bad-one");
     assert_eq!(served(45141), "ua-good-two");
     assert_eq!(recorded(&repo, "reg-ua2")["web"]["digest"], second.as_str());
-    remove_images_of(&registry.host());
 }

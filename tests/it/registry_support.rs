@@ -190,7 +190,10 @@ impl Registry {
 }
 
 impl Drop for Registry {
+    /// Tests declare the registry first, so this runs after their `Cleanup` removed the
+    /// containers, and the images they pulled can go too.
     fn drop(&mut self) {
+        remove_images_of(&self.host());
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
