@@ -207,22 +207,37 @@ fn which(name: &str) -> Option<std::path::PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// Every local image (by id) of `host`'s repositories: tests remove what they pulled.
+/// Every local reference (`repo:tag`, `repo@digest`) into `host`'s repositories: tests remove what
+/// they pulled. By reference, never by image id: an image pushed from a local tag (`stack-test/…`)
+/// shares its id with that tag, which must survive.
 pub fn remove_images_of(host: &str) {
+    let prefix = format!("{host}/");
     let refs: Vec<String> = crate::support::docker_lines(&[
         "images",
         "--digests",
         "--format",
-        "{{.Repository}}@{{.ID}}",
+        "{{.Repository}} {{.Tag}} {{.Digest}}",
     ])
     .into_iter()
-    .filter(|r| r.starts_with(host))
-    .filter_map(|r| r.split_once('@').map(|(_, id)| id.to_string()))
+    .filter(|line| line.starts_with(&prefix))
+    .flat_map(|line| {
+        let mut parts = line.split_whitespace();
+        let (repo, tag, digest) = (
+            parts.next().unwrap_or_default().to_string(),
+            parts.next().unwrap_or_default().to_string(),
+            parts.next().unwrap_or_default().to_string(),
+        );
+        let mut refs = Vec::new();
+        if tag != "<none>" {
+            refs.push(format!("{repo}:{tag}"));
+        }
+        if digest.starts_with("sha256:") {
+            refs.push(format!("{repo}@{digest}"));
+        }
+        refs
+    })
     .collect();
     if !refs.is_empty() {
-        let _ = Command::new("docker")
-            .args(["rmi", "-f"])
-            .args(&refs)
-            .output();
+        let _ = Command::new("docker").arg("rmi").args(&refs).output();
     }
 }
