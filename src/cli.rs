@@ -69,7 +69,7 @@ pub enum Command {
     /// Container logs of a stacklet
     Logs(LogsArgs),
     /// The bots of the stacklets and whether the bot runner starts them
-    Bots(ReadArgs),
+    Bots(BotsArgs),
     /// Move stacklets to the newest images of their tags, health-gated with rollback
     Update(UpdateArgs),
     /// Preflight checks: engine, Python, data dir, images on their registries, ports, domain
@@ -102,6 +102,28 @@ pub struct ReadArgs {
     /// Print one JSON document on stdout
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BotsArgs {
+    /// Print one JSON document on stdout
+    #[arg(long)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub action: Option<BotsAction>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BotsAction {
+    /// Run every active bot in the foreground (the bot runner), until Ctrl-C
+    Run {
+        /// The Python that runs the bots; it needs `matrix-nio` (default: `python3` on PATH)
+        #[arg(long, default_value = "python3")]
+        python: std::path::PathBuf,
+        /// Where the bots reach the signed API (default: this instance's `stack serve` on loopback)
+        #[arg(long, value_name = "URL")]
+        api: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]

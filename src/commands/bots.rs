@@ -6,8 +6,16 @@ use std::process::ExitCode;
 use serde_json::json;
 
 use crate::bots;
+use crate::cli::{BotsAction, BotsArgs};
 use crate::output::Printer;
 use crate::workspace::Workspace;
+
+pub async fn bots_cmd(printer: &Printer, args: &BotsArgs) -> anyhow::Result<ExitCode> {
+    match &args.action {
+        None => bots(printer, args.json),
+        Some(BotsAction::Run { python, api }) => run(printer, python, api.as_deref()).await,
+    }
+}
 
 pub fn bots(printer: &Printer, as_json: bool) -> anyhow::Result<ExitCode> {
     let ws = Workspace::load(printer)?;
@@ -47,4 +55,41 @@ pub fn bots(printer: &Printer, as_json: bool) -> anyhow::Result<ExitCode> {
         .collect();
     printer.table(headers, &rows);
     Ok(ExitCode::SUCCESS)
+}
+
+/// `stack bots run`: the bot runner (`lib/bot_runner.py`) in the foreground, under `python`, fed
+/// its whole configuration on stdin — so no password is ever on a command line or in a file the
+/// runner writes.
+async fn run(
+    printer: &Printer,
+    python: &std::path::Path,
+    api: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    use anyhow::Context;
+    use tokio::io::AsyncWriteExt;
+    let mut session = crate::lifecycle::Session::open(printer)?;
+    let mut config = crate::lifecycle::bots::runner_config(&mut session)?;
+    if let Some(url) = api {
+        config["api"]["url"] = serde_json::json!(url.trim_end_matches('/'));
+    }
+    let active = config["bots"].as_array().map_or(0, Vec::len);
+    printer.status("Starting", format!("the bot runner with {active} bot(s)"));
+    let lib = session.ws.instance.root.join("lib");
+    let mut child = tokio::process::Command::new(python)
+        .arg("-u")
+        .arg(lib.join("bot_runner.py"))
+        .env("PYTHONPATH", &lib)
+        .stdin(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("Cannot run `{}`", python.display()))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(config.to_string().as_bytes()).await?;
+    }
+    let status = child.wait().await?;
+    Ok(if status.success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

@@ -14,7 +14,7 @@ mod lint;
 mod list;
 mod new;
 mod schedule;
-mod serve;
+pub mod serve;
 mod stacklet;
 mod update;
 mod version;
@@ -73,7 +73,7 @@ pub async fn run(cli: Cli, printer: Printer) -> anyhow::Result<ExitCode> {
         Command::Status(args) => list::status(&printer, args.json).await,
         Command::Env(args) => env::env(&printer, &args).await,
         Command::Config(args) => config::config(&printer, &args),
-        Command::Bots(args) => bots::bots(&printer, args.json),
+        Command::Bots(args) => bots::bots_cmd(&printer, &args).await,
         Command::External(words) => external(&printer, words).await,
     }
 }

@@ -2,6 +2,7 @@
 //! holding the loaded workspace, the printer, the instance lock and a lazily connected Docker client.
 
 pub mod all;
+pub mod bots;
 pub mod doctor;
 pub mod down;
 pub mod host;

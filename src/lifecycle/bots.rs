@@ -1,0 +1,95 @@
+//! What the bot runner needs to run the instance's bots (`stack bots run`, docs/bots.md): the
+//! messages stacklet's homeserver and registration secret, the family's admins, the signed API,
+//! and every active bot with its password and state folder.
+
+use anyhow::Context;
+use serde_json::json;
+
+use super::Session;
+use crate::secrets::{Kind, Secrets};
+
+/// The messages stacklet: the homeserver every bot logs in to.
+const MESSAGES: &str = "messages";
+
+/// The runner's configuration as one JSON document (it holds passwords: never written to disk).
+pub fn runner_config(session: &mut Session) -> anyhow::Result<serde_json::Value> {
+    let ws = &session.ws;
+    let messages = ws
+        .catalog
+        .get(MESSAGES)
+        .with_context(|| "Bots live in Matrix rooms, and this repo has no `messages` stacklet")?
+        .clone();
+    if !ws.instance.is_set_up(MESSAGES) {
+        return Err(crate::error::UserError::new(
+            "The bots need the `messages` stacklet, which is not set up",
+        )
+        .hint("stack up messages")
+        .into());
+    }
+    let rendered = crate::render::env::render(ws, &messages, &session.lan_ip)?;
+    let env = |key: &str| {
+        rendered
+            .entries
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+    };
+    let homeserver =
+        env("SYNAPSE_API_URL").context("The messages stacklet renders no `SYNAPSE_API_URL`")?;
+    let server_name = ws
+        .config
+        .messages
+        .server_name
+        .clone()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "home".to_string());
+    let secrets_file = ws.instance.secrets_file();
+    let secrets = Secrets::ensure(
+        &secrets_file,
+        &[(
+            crate::commands::serve::KEY_SECRET.to_string(),
+            Kind::Service,
+        )],
+    )?;
+    let secret = |key: &str| secrets.get(key).map(str::to_string);
+    let registration_secret = secret("messages__REGISTRATION_SHARED_SECRET")
+        .context("`messages__REGISTRATION_SHARED_SECRET` is missing: run `stack up messages`")?;
+    let admins: Vec<String> = ws
+        .users
+        .users
+        .iter()
+        .filter(|u| u.role == "admin")
+        .map(|u| format!("@{}:{server_name}", u.id.to_lowercase()))
+        .collect();
+    let api_port = ws
+        .namespace
+        .host_port(crate::commands::serve::DEFAULT_PORT)
+        .context("The API port plus `port_offset` is above 65535")?;
+    let (found, _warnings) = crate::bots::discover(&ws.instance, &ws.catalog.stacklets)?;
+    let data_dir = ws.config.data_dir.clone();
+    let mut bots = Vec::new();
+    for bot in found.iter().filter(|b| ws.instance.is_set_up(&b.stacklet)) {
+        let Some(password) = secret(&bot.password_secret) else {
+            session.printer.warn(format!(
+                "Skipping `{}`: its password `{}` is not generated yet (run `stack up {}`)",
+                bot.id, bot.password_secret, bot.stacklet
+            ));
+            continue;
+        };
+        let mut entry = json!(bot);
+        entry["password"] = json!(password);
+        entry["state_dir"] = json!(data_dir.join(&bot.stacklet).join("bot").join(&bot.id));
+        bots.push(entry);
+    }
+    Ok(json!({
+        "homeserver": homeserver,
+        "server_name": server_name,
+        "registration_secret": registration_secret,
+        "admins": admins,
+        "api": {
+            "url": format!("http://127.0.0.1:{api_port}"),
+            "key": secret(crate::commands::serve::KEY_SECRET),
+        },
+        "bots": bots,
+    }))
+}
