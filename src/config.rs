@@ -53,6 +53,8 @@ pub struct Ai {
 #[serde(default)]
 pub struct Messages {
     pub server_name: Option<String>,
+    /// `false` turns off stacker-bot's notifications after state changes (docs/bots.md).
+    pub notify: Option<bool>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]

@@ -31,6 +31,7 @@ mod lifecycle;
 mod lint;
 mod lock;
 mod namespace;
+mod notify;
 mod order;
 mod output;
 mod pins;

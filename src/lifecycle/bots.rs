@@ -66,7 +66,6 @@ pub fn runner_config(session: &mut Session) -> anyhow::Result<serde_json::Value>
         .host_port(crate::commands::serve::DEFAULT_PORT)
         .context("The API port plus `port_offset` is above 65535")?;
     let (found, _warnings) = crate::bots::discover(&ws.instance, &ws.catalog.stacklets)?;
-    let data_dir = ws.config.data_dir.clone();
     let mut bots = Vec::new();
     for bot in found.iter().filter(|b| ws.instance.is_set_up(&b.stacklet)) {
         let Some(password) = secret(&bot.password_secret) else {
@@ -78,7 +77,7 @@ pub fn runner_config(session: &mut Session) -> anyhow::Result<serde_json::Value>
         };
         let mut entry = json!(bot);
         entry["password"] = json!(password);
-        entry["state_dir"] = json!(data_dir.join(&bot.stacklet).join("bot").join(&bot.id));
+        entry["state_dir"] = json!(bot_state_dir(ws, &bot.stacklet, &bot.id));
         bots.push(entry);
     }
     Ok(json!({
@@ -92,4 +91,13 @@ pub fn runner_config(session: &mut Session) -> anyhow::Result<serde_json::Value>
         },
         "bots": bots,
     }))
+}
+
+/// Where a bot keeps its session and read cursor: `<data>/<stacklet>/bot/<bot-id>/`.
+pub fn bot_state_dir(
+    ws: &crate::workspace::Workspace,
+    stacklet: &str,
+    bot: &str,
+) -> std::path::PathBuf {
+    ws.config.data_dir.join(stacklet).join("bot").join(bot)
 }

@@ -150,6 +150,9 @@ impl Session {
             return;
         }
         let event = event.actor(self.actor.clone());
+        if let Err(why) = crate::notify::after(&self.ws, &self.lan_ip, &event) {
+            self.printer.debug(format!("No family notification: {why}"));
+        }
         if let Err(e) = history::append(&self.ws.instance, &event) {
             self.printer.warn(format!(
                 "Cannot record the `{}` event in `{}`: {e}",

@@ -289,5 +289,25 @@ fn stacker_bot_runs_the_server_from_chat_through_the_signed_api() {
         t.contains("was stopped") || t.contains("failed")
     });
     assert_eq!(reply, "BOT-WEB was stopped.");
+
+    // Notifications: a state change from the command line is told in the server room.
+    let said = ann.bot_texts(&room, &bot).len();
+    let out = repo.stack().args(["up", "bot-web"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    ann.await_bot(&room, &bot, said, |t| t == "BOT-WEB is back online.");
+    // … and `[messages] notify = false` keeps the room quiet.
+    let config = repo
+        .read("stack.toml")
+        .replace("[messages]\n", "[messages]\nnotify = false\n");
+    std::fs::write(repo.join("stack.toml"), config).unwrap();
+    let said = ann.bot_texts(&room, &bot).len();
+    let out = repo.stack().args(["down", "bot-web"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(
+        ann.bot_texts(&room, &bot).len(),
+        said,
+        "notified despite notify = false"
+    );
     drop(api);
 }
