@@ -179,6 +179,20 @@ fn unescape_double(text: &str) -> String {
             Some('\\') => out.push('\\'),
             Some('"') => out.push('"'),
             Some('$') => out.push_str("$$"),
+            Some('a') => out.push('\u{7}'),
+            Some('b') => out.push('\u{8}'),
+            // `\0` and three octal digits is that byte (how `stack`'s own `.env` writer spells a
+            // control character); any other `\0` loses its `0`, as Docker Compose reads it.
+            Some('0') => {
+                let digits: String = chars.clone().take(3).collect();
+                match u8::from_str_radix(&digits, 8) {
+                    Ok(byte) if digits.len() == 3 && digits.bytes().all(|d| d.is_ascii_digit()) => {
+                        out.push(char::from(byte));
+                        chars.nth(2);
+                    }
+                    _ => out.push('\\'),
+                }
+            }
             Some(other) => {
                 out.push('\\');
                 out.push(other);
@@ -192,6 +206,24 @@ fn unescape_double(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the `dotenv` fuzz target: a control character that `render::envfile` writes as
+    /// `\0027` came back as the literal text. Expected values checked against Docker Compose v2.
+    #[test]
+    fn octal_and_bell_escapes_read_as_compose_reads_them() {
+        let cases = [
+            ("K=\"a\\0027b\"", "a\u{17}b"),
+            ("K=\"1\\a2\"", "1\u{7}2"),
+            ("K=\"1\\b2\"", "1\u{8}2"),
+            ("K=\"1\\0412\"", "1\\412"),
+            ("K=\"1\\101x\"", "1\\101x"),
+            ("K=\"1\\04\"", "1\\4"),
+        ];
+        for (line, value) in cases {
+            let parsed = parse(line, &BTreeMap::new()).unwrap();
+            assert_eq!(parsed, [("K".to_string(), value.to_string())], "{line}");
+        }
+    }
 
     fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs
