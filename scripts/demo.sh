@@ -20,13 +20,20 @@ step "Building stack"
 profile=debug
 [ "${STACK_RELEASE:-0}" = 1 ] && profile=release
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
-# Compiler output only matters when the build fails.
-if ! cargo build --locked $([ "$profile" = release ] && echo --release) >"$log" 2>&1; then
+messages=$(mktemp)
+trap 'rm -f "$log" "$messages"' EXIT
+# Compiler output only matters when the build fails. Cargo itself says where the binary went, so
+# `CARGO_TARGET_DIR`, `build.target-dir` and `--target` layouts all work.
+if ! cargo build --locked $([ "$profile" = release ] && echo --release) \
+  --message-format=json-render-diagnostics >"$messages" 2>"$log"; then
   cat "$log" >&2
   exit 1
 fi
-stack="$PWD/target/$profile/stack"
+stack=$(sed -n 's/.*"executable":"\([^"]*\/stack\)".*/\1/p' "$messages" | tail -n 1)
+if [ -z "$stack" ] || [ ! -x "$stack" ]; then
+  echo "error: cargo built \`stack\` but did not say where the binary is" >&2
+  exit 1
+fi
 "$stack" --version
 
 # Only for the image check: `stack` itself talks to the Docker Engine API and needs no docker CLI.

@@ -51,7 +51,7 @@ pub enum Command {
     /// Print `stack.toml`, or the tech admin's login
     Config(ConfigArgs),
     /// Bring a stacklet (or `all` set-up stacklets) to running
-    Up(TargetArgs),
+    Up(UpArgs),
     /// Stop a stacklet (or `all` running ones); data and containers stay
     Down(TargetArgs),
     /// Down, then up
@@ -210,6 +210,19 @@ pub struct DoctorArgs {
     /// Check images for this `os/arch` instead of the engine's
     #[arg(long, value_name = "OS/ARCH")]
     pub platform: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// A stacklet id, or `all`
+    #[arg(add = ArgValueCandidates::new(crate::completion::stacklet_targets))]
+    pub target: String,
+    /// Generate a missing generated secret even though the stacklet is already set up (its
+    /// service then no longer matches the old value: only after restoring from a backup failed)
+    #[arg(long)]
+    pub regenerate_secrets: bool,
+    #[command(flatten)]
+    pub lock: LockArgs,
 }
 
 #[derive(Debug, Args)]

@@ -375,8 +375,26 @@ pub fn set_value(
             "Cannot store `{value}` as `[{table}].{key}` in `{display}`: null is not a TOML value"
         ))
     })?;
-    if !doc.contains_table(table) {
-        doc[table] = toml_edit::table();
+    // The stacklet's table may be written `[photos]`, as dotted keys or inline
+    // (`photos = { a = 1 }`): edit it where it is, keeping the user's other keys.
+    match doc.get(table) {
+        None => doc[table] = toml_edit::table(),
+        Some(item) if item.is_table_like() => {}
+        Some(item) => {
+            let kind = item.type_name();
+            let article = if kind.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                "an"
+            } else {
+                "a"
+            };
+            return Err(UserError::new(format!(
+                "Cannot store `[{table}].{key}` in `{display}`: `{table}` is {article} {kind}, \
+                 not a table"
+            ))
+            .hint(format!(
+                "make `{table}` a table (`[{table}]` with its keys below it) or remove it"
+            )));
+        }
     }
     let item = &mut doc[table][key];
     let mut new = new;
@@ -385,6 +403,11 @@ pub fn set_value(
         *new.decor_mut() = old.decor().clone();
     }
     *item = toml_edit::Item::Value(new);
+    // An inline table keeps no comments; re-spacing it keeps `{ a = 1, b = 2 }` tidy after
+    // the insert.
+    if let Some(inline) = doc[table].as_inline_table_mut() {
+        inline.fmt();
+    }
     crate::atomic::write_keeping_mode(&path, doc.to_string().as_bytes())
         .map_err(|e| UserError::new(format!("Cannot write `{display}`")).because(e))
 }
@@ -504,5 +527,35 @@ mod tests {
             Some(serde_json::json!(4))
         );
         assert_eq!(get_value(&inst, "photos", "nope").unwrap(), None);
+    }
+
+    #[test]
+    fn set_value_edits_inline_and_dotted_tables_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("stacklets")).unwrap();
+        let inst = Instance::discover(dir.path(), None, None).unwrap();
+        std::fs::write(
+            inst.config_file(),
+            "photos = { albums = 3, owner = \"ann\" }\ndocs.lang = \"de\"\nbad = 5\n",
+        )
+        .unwrap();
+        set_value(&inst, "photos", "workers", &serde_json::json!(4)).unwrap();
+        set_value(&inst, "docs", "ocr", &serde_json::json!(true)).unwrap();
+        let text = std::fs::read_to_string(inst.config_file()).unwrap();
+        assert!(
+            text.contains("photos = { albums = 3, owner = \"ann\", workers = 4 }"),
+            "{text}"
+        );
+        assert!(text.contains("docs.lang = \"de\""), "{text}");
+        assert_eq!(
+            get_value(&inst, "docs", "ocr").unwrap(),
+            Some(serde_json::json!(true))
+        );
+        let err = set_value(&inst, "bad", "x", &serde_json::json!(1)).unwrap_err();
+        assert!(
+            err.message.contains("`bad` is an integer, not a table"),
+            "{}",
+            err.message
+        );
     }
 }

@@ -51,6 +51,22 @@ impl Instance {
         let (dir, separate) = match stack_dir.filter(|s| !s.is_empty()) {
             Some(raw) => {
                 let path = absolute(cwd, &expand_tilde(raw));
+                if path.exists() && !path.is_dir() {
+                    let parent = path.parent().unwrap_or(Path::new("/"));
+                    return Err(UserError::new(format!(
+                        "`STACK_DIR` is set to `{}`, which is a file, not a directory",
+                        path.display()
+                    ))
+                    .hint(format!(
+                        "`STACK_DIR` names the instance directory, the one that holds `stack.toml` \
+                         and `.stack/`{}",
+                        if path.file_name().is_some_and(|n| n == "stack.toml") {
+                            format!(": `STACK_DIR={}`", parent.display())
+                        } else {
+                            String::new()
+                        }
+                    )));
+                }
                 if !path.is_dir() {
                     return Err(UserError::new(format!(
                         "`STACK_DIR` is set to `{}`, which does not exist",

@@ -10,6 +10,16 @@ use crate::namespace::{self, Namespace};
 use crate::output::Printer;
 use crate::stacklet::Catalog;
 
+/// Which broken stacklets (`Catalog::broken`) loading warns about. A command about one stacklet
+/// reports that one's problem itself (as its error, or while tearing it down), so it is not
+/// warned about twice; `lint` reports every problem as a finding instead.
+#[derive(Clone, Copy, Debug)]
+pub enum BrokenWarnings<'a> {
+    All,
+    Except(&'a str),
+    None,
+}
+
 #[derive(Clone, Debug)]
 pub struct Workspace {
     pub instance: Instance,
@@ -23,17 +33,35 @@ pub struct Workspace {
 impl Workspace {
     /// Discover and load everything from the process environment; warnings go to the printer.
     pub fn load(printer: &Printer) -> Result<Self, UserError> {
+        Self::load_with(printer, BrokenWarnings::All)
+    }
+
+    /// As [`Workspace::load`], warning only about the broken stacklets `broken` selects.
+    pub fn load_with(printer: &Printer, broken: BrokenWarnings<'_>) -> Result<Self, UserError> {
         let cwd = std::env::current_dir()
             .map_err(|e| UserError::new("Cannot read the current directory").because(e))?;
         let root = std::env::var("STACK_ROOT").ok();
         let dir = std::env::var("STACK_DIR").ok();
         let instance = Instance::discover(&cwd, root.as_deref(), dir.as_deref())?;
         let catalog = Catalog::load(&instance)?;
-        let ids: BTreeSet<String> = catalog.ids().map(str::to_string).collect();
+        let ids: BTreeSet<String> = catalog.all_ids().map(str::to_string).collect();
         let (config, config_warnings) = Config::load(&instance, &ids)?;
         let users = Users::load(&instance, &ids)?;
         for w in catalog.warnings.iter().chain(&config_warnings) {
             printer.warn(w);
+        }
+        for b in &catalog.broken {
+            let warn = match broken {
+                BrokenWarnings::All => true,
+                BrokenWarnings::Except(id) => b.id != id,
+                BrokenWarnings::None => false,
+            };
+            if warn {
+                printer.warn(format!(
+                    "{} (`{}` is left out until this is fixed; `stack lint {}` shows more)",
+                    b.problem.message, b.id, b.id
+                ));
+            }
         }
         let namespace = instance_namespace(&instance, &config, printer)?;
         Ok(Self {

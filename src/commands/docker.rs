@@ -6,11 +6,14 @@ use serde_json::json;
 
 use crate::cli::{LogsArgs, PsArgs};
 use crate::engine;
+use crate::error::{UserError, closest};
 use crate::lifecycle::Session;
+use crate::lifecycle::target::Target;
 use crate::output::Printer;
+use crate::render::env;
 
 pub async fn init(printer: &Printer) -> anyhow::Result<ExitCode> {
-    let mut session = Session::open_locked(printer, true)?;
+    let mut session = Session::open_locked(printer, None, true)?;
     let docker = session.docker().await?;
     let version = docker.version().await.ok();
     printer.status(
@@ -46,9 +49,13 @@ pub async fn init(printer: &Printer) -> anyhow::Result<ExitCode> {
 }
 
 pub async fn ps(printer: &Printer, args: &PsArgs) -> anyhow::Result<ExitCode> {
-    let mut session = Session::open(printer)?;
+    let mut session = Session::open(printer, args.id.as_deref())?;
+    // Containers are found by label: a broken stacklet's are listed too.
     let only = match &args.id {
-        Some(id) => Some(session.ws.catalog.require(id)?.id().to_string()),
+        Some(id) => {
+            session.ws.catalog.entry(id)?;
+            Some(id.clone())
+        }
         None => None,
     };
     let docker = session.docker().await?;
@@ -62,10 +69,9 @@ pub async fn ps(printer: &Printer, args: &PsArgs) -> anyhow::Result<ExitCode> {
         // Every stacklet: one list query for the whole instance, not one per stacklet.
         None => {
             let mut by_project = engine::ps_all(&docker, ns).await?;
-            session
-                .ws
-                .catalog
-                .ids()
+            let mut ids: Vec<&str> = session.ws.catalog.all_ids().collect();
+            ids.sort_unstable();
+            ids.into_iter()
                 .filter_map(|id| Some((id.to_string(), by_project.remove(&ns.project(id))?)))
                 .collect()
         }
@@ -115,29 +121,87 @@ pub async fn ps(printer: &Printer, args: &PsArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub async fn logs(printer: &Printer, args: &LogsArgs) -> anyhow::Result<ExitCode> {
-    let mut session = Session::open(printer)?;
-    let stacklet = session.ws.catalog.require(&args.id)?.clone();
+    let mut session = Session::open(printer, Some(&args.id))?;
+    // Containers are found by label: a broken stacklet's logs are readable too (issue 10 §1).
+    let target = Target::resolve(&session.ws.catalog, &args.id)?;
+    let id = target.id.clone();
     let docker = session.docker().await?;
+    let project = session.ws.namespace.project(&id);
     let opts = engine::LogOptions {
         services: args.service.iter().cloned().collect(),
         tail: args.tail,
         follow: args.follow,
         timestamps: false,
     };
-    let ns = &session.ws.namespace;
-    let stream = engine::logs(&docker, ns, &ns.project(stacklet.id()), &opts).await?;
+    let ns = session.ws.namespace.clone();
+    let stream = engine::logs(&docker, &ns, &project, &opts).await?;
     if stream.services.is_empty() {
-        let what = match &args.service {
-            Some(s) => format!("service `{s}` of `{}`", stacklet.id()),
-            None => format!("`{}`", stacklet.id()),
+        let Some(service) = &args.service else {
+            return Err(UserError::new(format!("No containers for `{id}`"))
+                .hint(format!("stack up {id}"))
+                .into());
         };
-        return Err(
-            crate::error::UserError::new(format!("No containers for {what}"))
-                .hint(format!("stack up {}", stacklet.id()))
-                .into(),
-        );
+        let known = known_services(&session, &target, &docker, &project).await;
+        if known.contains(service) {
+            return Err(
+                UserError::new(format!("No containers for service `{service}` of `{id}`"))
+                    .hint(format!("stack up {id}"))
+                    .into(),
+            );
+        }
+        let err = UserError::new(format!("`{id}` has no service `{service}`"));
+        let err = match closest(service, known.iter().map(String::as_str)) {
+            Some(c) => err.hint(format!("did you mean `{c}`?")),
+            None => err,
+        };
+        let listed = known
+            .iter()
+            .map(|s| format!("`{s}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        return Err(if known.is_empty() {
+            err.hint(format!(
+                "`{id}` has no services with containers yet: `stack up {id}`"
+            ))
+        } else {
+            err.hint(format!("its services: {listed}"))
+        }
+        .into());
     }
     let mut out = std::io::stdout().lock();
     engine::write_logs(stream, &mut out).await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The services of a stacklet: its compose file's (when it still reads) and those its containers
+/// carry, sorted and unique.
+async fn known_services(
+    session: &Session,
+    target: &Target,
+    docker: &bollard::Docker,
+    project: &str,
+) -> Vec<String> {
+    let mut names: Vec<String> = engine::ps(docker, &session.ws.namespace, project)
+        .await
+        .map(|cs| cs.into_iter().map(|c| c.service).collect())
+        .unwrap_or_default();
+    if let Some(stacklet) = &target.stacklet
+        && let Ok(rendered) = env::render_with(
+            &session.ws,
+            stacklet,
+            &session.lan_ip,
+            env::SecretPolicy::ReadOnly,
+        )
+        && let Ok(Some(p)) = crate::lifecycle::project::load_project(
+            &session.ws,
+            stacklet,
+            &rendered,
+            &session.printer,
+        )
+    {
+        names.extend(p.services.into_keys());
+    }
+    names.sort();
+    names.dedup();
+    names
 }

@@ -9,7 +9,7 @@ use crate::output::Printer;
 use crate::stacklet::graph;
 
 pub async fn doctor(printer: &Printer, args: &DoctorArgs) -> anyhow::Result<ExitCode> {
-    let mut session = Session::open(printer)?;
+    let mut session = Session::open(printer, None)?;
     // Without an id: every set-up stacklet (the ones `up all` would start).
     let ids = match &args.id {
         Some(id) => {

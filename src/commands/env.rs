@@ -6,12 +6,12 @@ use std::process::ExitCode;
 use crate::cli::EnvArgs;
 use crate::output::Printer;
 use crate::render::{env, envfile, vars::lan_ip};
-use crate::workspace::Workspace;
+use crate::workspace::{BrokenWarnings, Workspace};
 
 const MASK: &str = "********";
 
 pub async fn env(printer: &Printer, args: &EnvArgs) -> anyhow::Result<ExitCode> {
-    let ws = Workspace::load(printer)?;
+    let ws = Workspace::load_with(printer, BrokenWarnings::Except(&args.id))?;
     let stacklet = ws.catalog.require(&args.id)?;
     let rendered = env::render(&ws, stacklet, &lan_ip())?;
     let entries: Vec<(String, String)> = rendered

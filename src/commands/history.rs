@@ -8,7 +8,7 @@ use crate::lifecycle::Session;
 use crate::output::Printer;
 
 pub fn history(printer: &Printer, args: &HistoryArgs) -> anyhow::Result<ExitCode> {
-    let session = Session::open(printer)?;
+    let session = Session::open(printer, None)?;
     let instance = &session.ws.instance;
     let path = history::file(instance);
     let log = history::read(instance).map_err(|e| {

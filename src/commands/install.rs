@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use dialoguer::theme::{ColorfulTheme, SimpleTheme, Theme};
 use dialoguer::{Confirm, Input, Select};
 
-use crate::cli::{InstallArgs, LockArgs, TargetArgs};
+use crate::cli::{InstallArgs, LockArgs, UpArgs};
 use crate::error::UserError;
 use crate::install::{self, Answers, Member, Written, checks, detect};
 use crate::output::Printer;
@@ -112,8 +112,9 @@ pub async fn install(printer: &Printer, args: &InstallArgs) -> anyhow::Result<Ex
 
     let to_start = choose_stacklets(printer, &ask, args, &ws, engine_ok)?;
     for id in &to_start {
-        let target = TargetArgs {
+        let target = UpArgs {
             target: id.clone(),
+            regenerate_secrets: false,
             lock: LockArgs { no_wait: false },
         };
         super::lifecycle::up_cmd(printer, &target).await?;

@@ -4,18 +4,25 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use crate::cli::{DestroyArgs, IdArgs, TargetArgs, UninstallArgs};
+use crate::cli::{DestroyArgs, IdArgs, TargetArgs, UninstallArgs, UpArgs};
 use crate::error::UserError;
 use crate::history::{Action, Event};
 use crate::hooks::HookName;
 use crate::lifecycle::down::{self, UninstallPlan};
+use crate::lifecycle::target::Target;
 use crate::lifecycle::{Session, all, state, up};
 use crate::output::Printer;
 use crate::render::env;
 use crate::stacklet::graph;
 
-pub async fn up_cmd(printer: &Printer, args: &TargetArgs) -> anyhow::Result<ExitCode> {
-    let mut session = Session::open_locked(printer, !args.lock.no_wait)?;
+/// The stacklet a `<id>|all` command is about, for [`Session::open`]'s `focus`.
+fn focus(target: &str) -> Option<&str> {
+    (target != "all").then_some(target)
+}
+
+pub async fn up_cmd(printer: &Printer, args: &UpArgs) -> anyhow::Result<ExitCode> {
+    let mut session = Session::open_locked(printer, focus(&args.target), !args.lock.no_wait)?;
+    session.regenerate_secrets = args.regenerate_secrets;
     let result = up_target(&mut session, &args.target).await;
     refresh_start_page(&mut session).await;
     result
@@ -29,12 +36,15 @@ async fn up_target(session: &mut Session, target: &str) -> anyhow::Result<ExitCo
         return Ok(ExitCode::SUCCESS);
     }
     let plan = all::up_plan(session).await?;
-    if plan.is_empty() {
+    // Set-up stacklets that are broken are not started; each is a failure with its problem.
+    let broken = all::broken_set_up(session).await?;
+    if plan.is_empty() && broken.is_empty() {
         session
             .printer
             .note("Nothing is set up yet: start with `stack up <id>`");
     }
-    let failures = all::up_all(session, &plan).await;
+    let mut failures = all::up_all(session, &plan).await;
+    failures.extend(broken);
     finish_all(&session.printer, failures)
 }
 
@@ -63,7 +73,7 @@ fn finish_all(printer: &Printer, mut failures: Vec<all::Failure>) -> anyhow::Res
 }
 
 pub async fn down_cmd(printer: &Printer, args: &TargetArgs) -> anyhow::Result<ExitCode> {
-    let mut session = Session::open_locked(printer, !args.lock.no_wait)?;
+    let mut session = Session::open_locked(printer, focus(&args.target), !args.lock.no_wait)?;
     let result = down_target(&mut session, &args.target).await;
     refresh_start_page(&mut session).await;
     result
@@ -88,7 +98,7 @@ async fn down_target(session: &mut Session, target: &str) -> anyhow::Result<Exit
 }
 
 pub async fn restart_cmd(printer: &Printer, args: &IdArgs) -> anyhow::Result<ExitCode> {
-    let mut session = Session::open_locked(printer, !args.lock.no_wait)?;
+    let mut session = Session::open_locked(printer, Some(&args.id), !args.lock.no_wait)?;
     let result = match down::down(&mut session, &args.id).await {
         Ok(_) => up::up(&mut session, &args.id).await,
         Err(e) => Err(e),
@@ -116,9 +126,9 @@ fn confirm(printer: &Printer, prompt: &str, word: &str) -> anyhow::Result<bool> 
 }
 
 pub async fn destroy_cmd(printer: &Printer, args: &DestroyArgs) -> anyhow::Result<ExitCode> {
-    let mut session = Session::open_locked(printer, !args.lock.no_wait)?;
-    let stacklet = session.ws.catalog.require(&args.id)?.clone();
-    down::check_destroyable(&mut session, &stacklet).await?;
+    let mut session = Session::open_locked(printer, Some(&args.id), !args.lock.no_wait)?;
+    let target = Target::resolve(&session.ws.catalog, &args.id)?;
+    down::check_destroyable(&mut session, &target).await?;
     if !args.yes {
         let data = session.ws.config.data_dir.join(&args.id);
         let prompt = format!(
@@ -148,17 +158,23 @@ pub async fn destroy_cmd(printer: &Printer, args: &DestroyArgs) -> anyhow::Resul
     ));
     refresh_start_page(&mut session).await;
     result?;
-    printer.status("Destroyed", stacklet.manifest.name.to_string());
+    printer.status("Destroyed", target.name);
     Ok(ExitCode::SUCCESS)
 }
 
 pub async fn uninstall_cmd(printer: &Printer, args: &UninstallArgs) -> anyhow::Result<ExitCode> {
-    let mut session = Session::open_locked(printer, !args.lock.no_wait)?;
+    let mut session = Session::open_locked(printer, None, !args.lock.no_wait)?;
     for id in &args.keep {
-        session.ws.catalog.require(id)?;
+        session.ws.catalog.entry(id)?;
     }
-    let remove: Vec<String> = graph::reverse_order(&session.ws.catalog.stacklets)?
-        .into_iter()
+    // Broken stacklets first: nothing is known about what depends on them.
+    let remove: Vec<String> = session
+        .ws
+        .catalog
+        .broken
+        .iter()
+        .map(|b| b.id.clone())
+        .chain(graph::reverse_order(&session.ws.catalog.stacklets)?)
         .filter(|id| !args.keep.contains(id))
         .collect();
     if !args.yes {
@@ -210,7 +226,7 @@ pub async fn uninstall_cmd(printer: &Printer, args: &UninstallArgs) -> anyhow::R
 }
 
 pub async fn setup_cmd(printer: &Printer, args: &IdArgs) -> anyhow::Result<ExitCode> {
-    let mut session = Session::open_locked(printer, !args.lock.no_wait)?;
+    let mut session = Session::open_locked(printer, Some(&args.id), !args.lock.no_wait)?;
     let stacklet = session.ws.catalog.require(&args.id)?.clone();
     let current = state::of(&mut session, &stacklet).await?;
     if !matches!(current, state::State::Running | state::State::Degraded(_)) {

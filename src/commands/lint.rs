@@ -7,15 +7,15 @@ use std::process::ExitCode;
 use crate::cli::LintArgs;
 use crate::lint;
 use crate::output::Printer;
-use crate::workspace::Workspace;
+use crate::workspace::{BrokenWarnings, Workspace};
 
 pub fn lint(printer: &Printer, args: &LintArgs) -> anyhow::Result<ExitCode> {
-    let ws = Workspace::load(printer)?;
-    let only = match &args.id {
-        Some(id) => Some(ws.catalog.require(id)?),
-        None => None,
-    };
-    let report = lint::lint(&ws, only);
+    // Broken stacklets are findings here, not warnings (issue 10 §1: lint reports everything).
+    let ws = Workspace::load_with(printer, BrokenWarnings::None)?;
+    if let Some(id) = &args.id {
+        ws.catalog.entry(id)?;
+    }
+    let report = lint::lint(&ws, args.id.as_deref());
     if args.json {
         printer.json(&serde_json::json!({
             "stacklets": report.stacklets,

@@ -6,6 +6,7 @@ use serde_json::json;
 
 use crate::lifecycle::Session;
 use crate::lifecycle::state::{self, State};
+use crate::lifecycle::target::Target;
 use crate::output::Printer;
 use crate::render::env;
 use crate::render::vars::public_url;
@@ -83,7 +84,43 @@ async fn rows(session: &mut Session, probe: bool) -> anyhow::Result<Vec<Row>> {
             }
         });
     }
+    for broken in session.ws.catalog.broken.clone() {
+        rows.push(broken_row(session, &broken).await?);
+    }
+    rows.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(rows)
+}
+
+/// A broken stacklet's row (issue 10 §1): the state Docker and the marker give, marked broken,
+/// with the problem in the JSON (the full message is also printed as a warning).
+async fn broken_row(
+    session: &mut Session,
+    broken: &crate::stacklet::discover::Broken,
+) -> anyhow::Result<Row> {
+    let target = Target::resolve(&session.ws.catalog, &broken.id)?;
+    let current = target.state(session).await?;
+    let category = broken
+        .stacklet
+        .as_ref()
+        .map(|s| s.manifest.category.clone())
+        .unwrap_or_default();
+    Ok(Row {
+        id: broken.id.clone(),
+        name: target.name.clone(),
+        category: category.clone(),
+        state: format!("broken ({})", current.label()),
+        url: String::new(),
+        json: json!({
+            "id": broken.id,
+            "name": target.name,
+            "category": if category.is_empty() { serde_json::Value::Null } else { json!(category) },
+            "set_up": current.is_set_up(),
+            "state": "broken",
+            "state_detail": current.label(),
+            "problem": broken.problem.message,
+            "url": serde_json::Value::Null,
+        }),
+    })
 }
 
 fn table(printer: &Printer, rows: &[Row]) {
@@ -95,7 +132,7 @@ fn table(printer: &Printer, rows: &[Row]) {
 }
 
 pub async fn list(printer: &Printer, json: bool) -> anyhow::Result<ExitCode> {
-    let mut session = Session::open(printer)?;
+    let mut session = Session::open(printer, None)?;
     warn_if_no_docker(&mut session).await;
     let rows = rows(&mut session, false).await?;
     if json {
@@ -111,7 +148,7 @@ pub async fn list(printer: &Printer, json: bool) -> anyhow::Result<ExitCode> {
 }
 
 pub async fn status(printer: &Printer, json: bool) -> anyhow::Result<ExitCode> {
-    let mut session = Session::open(printer)?;
+    let mut session = Session::open(printer, None)?;
     let docker = session.try_docker().await;
     let docker_version = match &docker {
         Some(d) => d.version().await.ok().and_then(|v| v.version),

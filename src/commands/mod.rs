@@ -108,8 +108,11 @@ fn print_help() {
 /// `stack <word> …` where `<word>` is not a verb: a stacklet's own command, or a usage error.
 async fn external(printer: &Printer, words: Vec<String>) -> anyhow::Result<ExitCode> {
     let first = words.first().cloned().unwrap_or_default();
-    let mut session = Session::open(printer)?;
+    let mut session = Session::open(printer, Some(&first))?;
     let ws = &session.ws;
+    if let Some(broken) = ws.catalog.broken(&first) {
+        return Err(broken.problem.clone().into());
+    }
     let Some(target) = ws.catalog.get(&first).cloned() else {
         // The verbs (and their aliases) as clap knows them, so hints never drift from the CLI.
         let cli = <Cli as clap::CommandFactory>::command();

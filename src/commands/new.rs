@@ -16,7 +16,7 @@ use crate::stacklet::id::ID_RULE;
 // short block with the message the person sees.
 pub async fn new(printer: &Printer, args: &NewArgs) -> anyhow::Result<ExitCode> {
     let (host_port, container_port) = parse_port(args.port.as_deref())?;
-    let mut session = Session::open(printer)?;
+    let mut session = Session::open(printer, Some(&args.id))?;
     let id = args.id.as_str();
     if !StackletId::is_valid(id) {
         return Err(UserError::usage(format!(
@@ -80,8 +80,9 @@ pub async fn new(printer: &Printer, args: &NewArgs) -> anyhow::Result<ExitCode> 
 
     // Lint what was written, exactly as `stack lint <id>` would.
     session.reload()?;
-    let stacklet = session.ws.catalog.require(id)?.clone();
-    let report = crate::lint::lint(&session.ws, Some(&stacklet));
+    // A scaffold that does not load is a broken stacklet: lint reports its problem too.
+    session.ws.catalog.entry(id)?;
+    let report = crate::lint::lint(&session.ws, Some(id));
     for finding in &report.findings {
         printer.note(finding);
     }

@@ -8,7 +8,7 @@ use crate::output::Printer;
 use crate::schedule;
 
 pub fn schedule(printer: &Printer, install: bool) -> anyhow::Result<ExitCode> {
-    let session = Session::open(printer)?;
+    let session = Session::open(printer, None)?;
     let ws = &session.ws;
     let cron = ws
         .config

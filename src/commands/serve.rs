@@ -16,7 +16,7 @@ pub const DEFAULT_PORT: u16 = 42001;
 pub const KEY_SECRET: &str = "global__API_KEY";
 
 pub async fn serve(printer: &Printer, args: &ServeArgs) -> anyhow::Result<ExitCode> {
-    let mut session = Session::open(printer)?;
+    let mut session = Session::open(printer, None)?;
     if args.install || args.uninstall {
         return service(&session, args.install, printer);
     }

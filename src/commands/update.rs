@@ -17,10 +17,11 @@ pub async fn update_cmd(printer: &Printer, args: &UpdateArgs) -> anyhow::Result<
     }
     let target = args.target.as_deref().unwrap_or("all");
     // `--check` changes nothing, so it needs no lock; an update holds it for the whole run.
+    let focus = (target != "all").then_some(target);
     let mut session = if args.check {
-        Session::open(printer)?
+        Session::open(printer, focus)?
     } else {
-        Session::open_locked(printer, !args.lock.no_wait)?
+        Session::open_locked(printer, focus, !args.lock.no_wait)?
     };
     let ids = if target == "all" {
         let mut ids = Vec::new();

@@ -45,6 +45,14 @@ pub(crate) fn duration(text: &str) -> Result<Duration, String> {
         rest = &rest[unit_len..];
         total += number * nanos_per;
     }
+    // The engine takes durations as signed 64-bit nanoseconds (about 292 years); anything longer
+    // is a typo, and must be an error rather than a silently clamped value (issue 10 §13).
+    #[allow(clippy::cast_precision_loss)]
+    if !total.is_finite() || total > i64::MAX as f64 {
+        return Err(format!(
+            "`{text}` is longer than Docker can represent (about 292 years); use e.g. `30s`"
+        ));
+    }
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     Ok(Duration::from_nanos(total.round() as u64))
 }
@@ -358,6 +366,14 @@ mod tests {
             Err("`10` is not a duration (use e.g. `30s`, `1m30s`, `500ms`)".to_owned())
         );
         assert!(duration("1d").is_err());
+        assert!(
+            duration("2562048h")
+                .unwrap_err()
+                .contains("longer than Docker can represent")
+        );
+        assert!(duration(&format!("{}s", "9".repeat(400))).is_err());
+        assert!(duration("-5s").unwrap_err().contains("is not a duration"));
+        assert!(duration("2562047h").is_ok());
         assert!(duration("s").is_err());
     }
 

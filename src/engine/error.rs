@@ -132,6 +132,17 @@ pub enum EngineError {
         service: String,
         holder: String,
     },
+
+    #[error(
+        "Service `{service}` can never start: its {what} is {bytes} bytes, over the {} bytes a \
+         process can be given",
+        super::limits::MAX_ENV_ENTRY_BYTES
+    )]
+    OverLimit {
+        service: String,
+        what: String,
+        bytes: usize,
+    },
 }
 
 impl EngineError {
@@ -176,6 +187,11 @@ impl EngineError {
             Self::DependencyFailed { container, .. } => {
                 Some(format!("look at its log: `docker logs {container}`"))
             }
+            Self::OverLimit { .. } => Some(
+                "the kernel refuses such a process (\"argument list too long\") on every start; \
+                 pass large values as a file (a bind mount) instead"
+                    .into(),
+            ),
             _ => None,
         }
     }

@@ -36,6 +36,8 @@ pub struct ContainerInfo {
     /// `starting`, `healthy`, `unhealthy`; `None` without a healthcheck.
     pub health: Option<String>,
     pub exit_code: i64,
+    /// How often the engine restarted it (its restart policy) since it was created.
+    pub restart_count: i64,
     pub started_at: Option<String>,
     pub ports: Vec<PublishedPort>,
 }
@@ -153,6 +155,7 @@ fn container_info(info: ContainerInspectResponse) -> ContainerInfo {
             .to_string(),
         health,
         exit_code: state.exit_code.unwrap_or_default(),
+        restart_count: info.restart_count.unwrap_or_default(),
         started_at,
         ports,
     }
@@ -315,6 +318,8 @@ fn summary_info(s: &ContainerSummary) -> ContainerInfo {
         state: s.state.map(|st| st.to_string()).unwrap_or_default(),
         health: health.map(str::to_string),
         exit_code,
+        // The list call does not say; nothing that reads it uses this path.
+        restart_count: 0,
         started_at: started.then(String::new),
         ports,
     }
@@ -333,6 +338,7 @@ mod unit {
             state: state.into(),
             health: health.map(Into::into),
             exit_code,
+            restart_count: 0,
             started_at: Some("2026-01-01T00:00:00Z".into()),
             ports: vec![],
         }

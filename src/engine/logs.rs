@@ -216,22 +216,36 @@ pub async fn failing_logs(
         .iter()
         .find(|c| c.health.as_deref() == Some("unhealthy") || c.state != "running")
         .or_else(|| containers.first())?;
+    let out = log_tail(docker, ns, project, &culprit.service, lines).await;
+    Some((culprit.name.clone(), out))
+}
+
+/// The last `lines` lines of service `service`'s log, best effort (empty when unreadable): it
+/// only decorates an error message.
+pub async fn log_tail(
+    docker: &Docker,
+    ns: &Namespace,
+    project: &str,
+    service: &str,
+    lines: usize,
+) -> Vec<String> {
     let opts = LogOptions {
-        services: vec![culprit.service.clone()],
+        services: vec![service.to_string()],
         tail: Some(lines),
         follow: false,
         timestamps: false,
     };
-    let mut stream = logs(docker, ns, project, &opts).await.ok()?;
+    let Ok(mut stream) = logs(docker, ns, project, &opts).await else {
+        return Vec::new();
+    };
     let mut out = Vec::new();
-    // Best effort: this only decorates an error message, so a read error ends the excerpt.
     while let Some(item) = stream.lines.next().await {
         match item {
             Ok(line) => out.push(line.text),
             Err(_) => break,
         }
     }
-    Some((culprit.name.clone(), out))
+    out
 }
 
 #[cfg(test)]

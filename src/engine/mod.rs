@@ -12,6 +12,7 @@
 
 mod connect;
 mod converge;
+mod crash;
 mod create;
 mod error;
 mod exec;
@@ -20,6 +21,7 @@ mod images;
 mod inspect;
 mod labels;
 mod lifecycle;
+mod limits;
 mod logs;
 mod metadata;
 mod mounts;
@@ -32,13 +34,15 @@ pub use connect::connect;
 #[cfg(test)]
 pub use converge::{Outcome, ServiceOutcome};
 pub use converge::{UpOptions, converge};
+pub use crash::{Crash, watch_for_crash};
 pub use error::EngineError;
 pub use exec::exec;
 pub use gate::wait_containers_healthy;
 pub use images::{ImageOptions, ensure_images, image_ref};
 pub use inspect::{ProjectState, all_project_states, ps, ps_all};
 pub use lifecycle::{DownOptions, down, stop};
-pub use logs::{LogOptions, failing_logs, logs, write_logs};
+pub use limits::check_limits;
+pub use logs::{LogOptions, failing_logs, log_tail, logs, write_logs};
 #[cfg(test)]
 pub use metadata::ExposedPort;
 pub use metadata::{Healthcheck, ImageFacts, image_facts};

@@ -12,6 +12,7 @@
 use futures_util::future::join_all;
 
 use crate::history::{Action, Event};
+use crate::lifecycle::target::Target;
 use crate::lifecycle::{Session, down, state, up};
 use crate::stacklet::graph;
 
@@ -36,9 +37,39 @@ pub async fn up_plan(session: &mut Session) -> anyhow::Result<Vec<Vec<String>>> 
     Ok(plan)
 }
 
-/// The running stacklets to stop, grouped by level, dependents first.
+/// The set-up stacklets that are broken (issue 10 §1): `up all` starts everything else and
+/// reports each of these as a failure with its problem.
+pub async fn broken_set_up(session: &mut Session) -> anyhow::Result<Vec<Failure>> {
+    let mut failures = Vec::new();
+    for broken in session.ws.catalog.broken.clone() {
+        let target = Target::resolve(&session.ws.catalog, &broken.id)?;
+        if target.state(session).await?.is_set_up() {
+            let problem = broken.problem.clone();
+            failures.push((
+                broken.id.clone(),
+                anyhow::Error::new(problem).context(format!("`{}` was not started", broken.id)),
+            ));
+        }
+    }
+    Ok(failures)
+}
+
+/// The running stacklets to stop, grouped by level, dependents first. Broken stacklets that run
+/// come first (what depends on them cannot be known) and are stopped from Docker's labels.
 pub async fn down_plan(session: &mut Session) -> anyhow::Result<Vec<Vec<String>>> {
     let mut plan = Vec::new();
+    let mut broken = Vec::new();
+    for b in session.ws.catalog.broken.clone() {
+        let target = Target::resolve(&session.ws.catalog, &b.id)?;
+        if is_active(&target.state(session).await?)
+            || !crate::services::started(&session.ws.instance, &b.id).is_empty()
+        {
+            broken.push(b.id);
+        }
+    }
+    if !broken.is_empty() {
+        plan.push(broken);
+    }
     for level in graph::levels(&session.ws.catalog.stacklets)?
         .into_iter()
         .rev()
@@ -46,14 +77,7 @@ pub async fn down_plan(session: &mut Session) -> anyhow::Result<Vec<Vec<String>>
         let mut ids = Vec::new();
         for id in level {
             let stacklet = session.ws.catalog.require(&id)?.clone();
-            let current = state::of(session, &stacklet).await?;
-            let active = matches!(
-                current,
-                state::State::Running
-                    | state::State::Starting
-                    | state::State::Failing(_)
-                    | state::State::Degraded(_)
-            );
+            let active = is_active(&state::of(session, &stacklet).await?);
             // A host stacklet whose native service died reads as stopped, yet services `stack`
             // started are still remembered and must be stopped (and forgotten) too.
             let remembered = !crate::services::started(&session.ws.instance, &id).is_empty();
@@ -66,6 +90,16 @@ pub async fn down_plan(session: &mut Session) -> anyhow::Result<Vec<Vec<String>>
         }
     }
     Ok(plan)
+}
+
+fn is_active(current: &state::State) -> bool {
+    matches!(
+        current,
+        state::State::Running
+            | state::State::Starting
+            | state::State::Failing(_)
+            | state::State::Degraded(_)
+    )
 }
 
 /// `up` every stacklet of `plan`, level by level. Returns the failures of the first level that

@@ -7,34 +7,32 @@
 use crate::engine;
 use crate::error::UserError;
 use crate::hooks::HookName;
-use crate::lifecycle::project::load_project;
-use crate::lifecycle::{Session, paths, state};
-use crate::render::env::{self, RenderedEnv};
+use crate::lifecycle::target::Target;
+use crate::lifecycle::{Session, paths};
+use crate::render::env::{self, RenderedEnv, SecretPolicy};
 use crate::secrets::Secrets;
 use crate::stacklet::{Stacklet, graph};
 
-/// `on_stop`, then stop the containers. Data, containers and marker stay.
+/// `on_stop`, then stop the containers. Data, containers and marker stay. A broken stacklet is
+/// stopped from Docker's labels, without hooks (issue 10 §1).
 pub async fn down(session: &mut Session, id: &str) -> anyhow::Result<bool> {
-    let stacklet = session.ws.catalog.require(id)?.clone();
-    let current = state::of(session, &stacklet).await?;
+    let target = Target::resolve(&session.ws.catalog, id)?;
+    let current = target.state(session).await?;
     if !current.is_set_up() {
-        session.printer.status(
-            "Skipping",
-            format!("{} (not set up)", stacklet.manifest.name),
-        );
+        session
+            .printer
+            .status("Skipping", format!("{} (not set up)", target.name));
         return Ok(false);
     }
-    let rendered = env::render(&session.ws, &stacklet, &session.lan_ip)?;
-    session
-        .printer
-        .status("Stopping", stacklet.manifest.name.to_string());
-    session
-        .run_hook(&stacklet, HookName::OnStop, &rendered)
-        .await?;
-    // Native services this runtime started (docs/host-stacklets.md).
-    crate::lifecycle::native::stop(session, &stacklet, &rendered).await?;
-    if stacklet.compose_file().is_some() {
-        let docker = session.docker().await?;
+    session.printer.status("Stopping", target.name.clone());
+    if let Some((stacklet, rendered)) = teardown_env(session, &target, "`on_stop` hook") {
+        session
+            .run_hook(&stacklet, HookName::OnStop, &rendered)
+            .await?;
+        // Native services this runtime started (docs/host-stacklets.md).
+        crate::lifecycle::native::stop(session, &stacklet, &rendered).await?;
+    }
+    if let Some(docker) = teardown_docker(session, &target).await? {
         let ns = &session.ws.namespace;
         engine::stop(&docker, ns, &ns.project(id), &session.printer).await?;
     }
@@ -42,22 +40,75 @@ pub async fn down(session: &mut Session, id: &str) -> anyhow::Result<bool> {
     Ok(true)
 }
 
+/// The stacklet and its rendered env for the teardown hooks, or `None` after a warning saying
+/// what is skipped: tearing down never depends on the files being valid now. Nothing is
+/// generated (a missing secret renders empty).
+fn teardown_env(
+    session: &Session,
+    target: &Target,
+    hooks: &str,
+) -> Option<(Stacklet, RenderedEnv)> {
+    let Some(stacklet) = &target.stacklet else {
+        let problem = target.problem.as_ref().map(|p| p.message.as_str());
+        session.printer.warn(format!(
+            "{}; without a valid manifest its {hooks} cannot run, so `{}` is taken down from what \
+             Docker and `.stack/` know",
+            problem.unwrap_or("The manifest cannot be read"),
+            target.id
+        ));
+        return None;
+    };
+    match env::render_with(
+        &session.ws,
+        stacklet,
+        &session.lan_ip,
+        SecretPolicy::ReadOnly,
+    ) {
+        Ok(rendered) => Some((stacklet.clone(), rendered)),
+        Err(e) => {
+            session.printer.warn(format!(
+                "{}; without its environment the {hooks} of `{}` cannot run and are skipped",
+                e.message, target.id
+            ));
+            None
+        }
+    }
+}
+
+/// The Docker client when the target's containers may exist: required when it has a compose
+/// file, asked without failing when its manifest does not say.
+async fn teardown_docker(
+    session: &mut Session,
+    target: &Target,
+) -> Result<Option<bollard::Docker>, UserError> {
+    if !target.may_have_containers() {
+        return Ok(None);
+    }
+    if target.stacklet.is_some() {
+        return session.docker().await.map(Some);
+    }
+    Ok(session.try_docker().await)
+}
+
 /// What `destroy` refuses: `always_on`, a dependency of a set-up stacklet, and a data dir that
 /// resolves outside the data root. Checked before anything is asked or removed.
-pub async fn check_destroyable(session: &mut Session, stacklet: &Stacklet) -> anyhow::Result<()> {
-    paths::deletable_data_dir(&session.ws.config.data_dir, stacklet.id())?;
-    if stacklet.manifest.always_on {
+pub async fn check_destroyable(session: &mut Session, target: &Target) -> anyhow::Result<()> {
+    paths::deletable_data_dir(&session.ws.config.data_dir, &target.id)?;
+    if target.always_on {
         return Err(UserError::new(format!(
             "`{}` is always on and cannot be destroyed",
-            stacklet.id()
+            target.id
         ))
-        .hint(format!("`stack down {}` stops it", stacklet.id()))
+        .hint(format!("`stack down {}` stops it", target.id))
         .into());
     }
     let mut blocking = Vec::new();
-    for dependent in graph::dependents(&session.ws.catalog.stacklets, stacklet.id()) {
+    for dependent in graph::dependents(&session.ws.catalog.stacklets, &target.id) {
         let dep = session.ws.catalog.require(&dependent)?.clone();
-        if state::of(session, &dep).await?.is_set_up() {
+        if crate::lifecycle::state::of(session, &dep)
+            .await?
+            .is_set_up()
+        {
             blocking.push(dependent);
         }
     }
@@ -69,7 +120,7 @@ pub async fn check_destroyable(session: &mut Session, stacklet: &Stacklet) -> an
             .join(", ");
         return Err(UserError::new(format!(
             "`{}` is required by {names}, which {} set up",
-            stacklet.id(),
+            target.id,
             if blocking.len() == 1 { "is" } else { "are" }
         ))
         .hint(format!(
@@ -105,21 +156,23 @@ async fn stop_and_forget(
     Ok(())
 }
 
-/// Tear one stacklet down to available. Confirmation is the caller's job.
+/// Tear one stacklet down to available. Confirmation is the caller's job. Everything `up`
+/// created goes, whatever the files say now: containers and volumes are found by their labels
+/// (the compose file is not read), and a broken manifest or an environment that no longer
+/// renders only skips the hooks, with a warning.
 pub async fn destroy(session: &mut Session, id: &str) -> anyhow::Result<()> {
-    let stacklet = session.ws.catalog.require(id)?.clone();
+    let target = Target::resolve(&session.ws.catalog, id)?;
     let printer = session.printer.clone();
     // A data dir that may not be deleted must stop `destroy` before it removes anything, not
     // after the secrets and the marker are gone (the stacklet would be half destroyed).
     paths::deletable_data_dir(&session.ws.config.data_dir, id)?;
-    printer.status("Destroying", stacklet.manifest.name.to_string());
-    // Compose needs the env to parse volume definitions, and hooks get it too.
-    let rendered = env::render(&session.ws, &stacklet, &session.lan_ip)?;
-    stop_and_forget(session, &stacklet, &rendered).await?;
-    if stacklet.compose_file().is_some() {
-        // Parse it anyway: a broken compose file is reported before anything is removed.
-        load_project(&session.ws, &stacklet, &rendered, &printer)?;
-        let docker = session.docker().await?;
+    printer.status("Destroying", target.name.clone());
+    if let Some((stacklet, rendered)) =
+        teardown_env(session, &target, "`on_stop` and `on_destroy` hooks")
+    {
+        stop_and_forget(session, &stacklet, &rendered).await?;
+    }
+    if let Some(docker) = teardown_docker(session, &target).await? {
         let opts = engine::DownOptions { volumes: true };
         let ns = &session.ws.namespace;
         engine::down(&docker, ns, &ns.project(id), &opts, &printer).await?;
@@ -133,7 +186,19 @@ pub async fn destroy(session: &mut Session, id: &str) -> anyhow::Result<()> {
     }
     remove_file(&instance.marker_file(id))?;
     // The bot runner's manifest without this stacklet's bot (docs/bots.md).
-    crate::bots::refresh(&session.ws, &printer, &stacklet, true)?;
+    match &target.stacklet {
+        Some(stacklet) => crate::bots::refresh(&session.ws, &printer, stacklet, true)?,
+        None if instance.bots_manifest().exists() => {
+            if let Err(e) = crate::bots::write_manifest(&session.ws, None, Some(id)) {
+                printer.warn(format!(
+                    "Cannot update `{}`: {}",
+                    instance.bots_manifest().display(),
+                    e.message
+                ));
+            }
+        }
+        None => {}
+    }
     let state_dir = instance.stacklet_state_dir(id);
     if state_dir.is_dir() {
         std::fs::remove_dir_all(&state_dir).map_err(|e| {
@@ -155,7 +220,15 @@ pub async fn destroy(session: &mut Session, id: &str) -> anyhow::Result<()> {
 fn remove_file(path: &std::path::Path) -> Result<(), UserError> {
     match std::fs::remove_file(path) {
         Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        // A name too long for the file system was never created (an id from before the limit).
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::InvalidFilename
+            ) =>
+        {
+            Ok(())
+        }
         Err(e) => Err(UserError::new(format!("Cannot remove `{}`", path.display())).because(e)),
     }
 }
@@ -177,15 +250,18 @@ pub async fn uninstall(session: &mut Session, plan: &UninstallPlan) -> anyhow::R
     let printer = session.printer.clone();
     let docker = session.docker().await?;
     for id in &plan.remove {
-        let stacklet = session.ws.catalog.require(id)?.clone();
-        let current = state::of(session, &stacklet).await?;
+        let target = Target::resolve(&session.ws.catalog, id)?;
+        let current = target.state(session).await?;
         let env_path = session.ws.instance.env_file(id);
         if !current.is_set_up() && !env_path.exists() {
             continue;
         }
-        printer.status("Removing", stacklet.manifest.name.to_string());
-        let rendered = env::render(&session.ws, &stacklet, &session.lan_ip)?;
-        stop_and_forget(session, &stacklet, &rendered).await?;
+        printer.status("Removing", target.name.clone());
+        if let Some((stacklet, rendered)) =
+            teardown_env(session, &target, "`on_stop` and `on_destroy` hooks")
+        {
+            stop_and_forget(session, &stacklet, &rendered).await?;
+        }
         let ns = &session.ws.namespace;
         engine::down(
             &docker,

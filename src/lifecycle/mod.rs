@@ -12,6 +12,7 @@ pub mod project;
 pub mod routes;
 pub mod start_page;
 pub mod state;
+pub mod target;
 pub mod up;
 pub mod update;
 pub mod welcome;
@@ -27,7 +28,7 @@ use crate::lock::InstanceLock;
 use crate::output::Printer;
 use crate::render::vars::lan_ip;
 use crate::stacklet::Stacklet;
-use crate::workspace::Workspace;
+use crate::workspace::{BrokenWarnings, Workspace};
 
 use crate::render::env::RenderedEnv;
 
@@ -44,14 +45,21 @@ pub struct Session {
     /// Who asked, when not the local command line (the signed API's `X-Stack-Actor`); recorded
     /// with every history event of this session.
     pub actor: Option<String>,
+    /// `up --regenerate-secrets`: generate missing secrets even for a set-up stacklet.
+    pub regenerate_secrets: bool,
     /// Shared by [`Session::fork`]s: released when the last of them is dropped.
     _lock: Option<Arc<InstanceLock>>,
 }
 
 impl Session {
-    /// A read-only session (no lock).
-    pub fn open(printer: &Printer) -> Result<Self, UserError> {
-        let ws = Workspace::load(printer)?;
+    /// A read-only session (no lock). `focus`: the stacklet the command is about, whose problem
+    /// (if it is broken) the command reports itself rather than as a warning.
+    pub fn open(printer: &Printer, focus: Option<&str>) -> Result<Self, UserError> {
+        let broken = match focus {
+            Some(id) => BrokenWarnings::Except(id),
+            None => BrokenWarnings::All,
+        };
+        let ws = Workspace::load_with(printer, broken)?;
         Ok(Self {
             ws,
             printer: printer.clone(),
@@ -61,14 +69,19 @@ impl Session {
             // `stack serve` runs each API call as a child `stack` and passes the caller's
             // `X-Stack-Actor` this way (docs/api.md).
             actor: std::env::var("STACK_ACTOR").ok().filter(|a| !a.is_empty()),
+            regenerate_secrets: false,
             _lock: None,
         })
     }
 
     /// A session that changes state: holds the instance lock until dropped. With `wait`, a second
     /// command waits for the first (saying so); without, it fails naming the holder.
-    pub fn open_locked(printer: &Printer, wait: bool) -> Result<Self, UserError> {
-        let mut session = Self::open(printer)?;
+    pub fn open_locked(
+        printer: &Printer,
+        focus: Option<&str>,
+        wait: bool,
+    ) -> Result<Self, UserError> {
+        let mut session = Self::open(printer, focus)?;
         session.ws.check_own_data_dir()?;
         let path = session.ws.instance.lock_file();
         let p = printer.clone();
@@ -100,13 +113,15 @@ impl Session {
             docker: self.docker.clone(),
             states: None,
             actor: self.actor.clone(),
+            regenerate_secrets: self.regenerate_secrets,
             _lock: self._lock.clone(),
         }
     }
 
     /// Re-read manifests and config (after a hook changed `stack.toml`).
     pub fn reload(&mut self) -> Result<(), UserError> {
-        self.ws = Workspace::load(&self.printer)?;
+        // The first load warned about broken stacklets already.
+        self.ws = Workspace::load_with(&self.printer, BrokenWarnings::None)?;
         Ok(())
     }
 

@@ -5,7 +5,8 @@
 
 use crate::caddy::{self, Applied, CaddyError, Snippet};
 use crate::error::UserError;
-use crate::lifecycle::{Session, state};
+use crate::lifecycle::Session;
+use crate::lifecycle::target::Target;
 
 pub async fn refresh(session: &mut Session) -> anyhow::Result<()> {
     if !session.ws.config.domain_mode() {
@@ -14,9 +15,13 @@ pub async fn refresh(session: &mut Session) -> anyhow::Result<()> {
     // Containers were just created or removed: read their state afresh.
     session.invalidate();
     let mut snippets = Vec::new();
-    // The catalog is sorted by id, which is the order the Caddyfile promises.
-    for stacklet in session.ws.catalog.stacklets.clone() {
-        let snippet = match Snippet::read(stacklet.id(), &stacklet.dir) {
+    // Sorted by id, which is the order the Caddyfile promises. A broken stacklet that is set up
+    // keeps its route: its service still runs (docs/robustness.md).
+    let mut ids: Vec<String> = session.ws.catalog.all_ids().map(str::to_string).collect();
+    ids.sort();
+    for id in ids {
+        let target = Target::resolve(&session.ws.catalog, &id)?;
+        let snippet = match Snippet::read(&id, &target.dir) {
             Ok(Some(snippet)) => snippet,
             Ok(None) => continue,
             Err(e) => {
@@ -24,7 +29,7 @@ pub async fn refresh(session: &mut Session) -> anyhow::Result<()> {
                 return Err(user_error(e, session, running).into());
             }
         };
-        if state::of(session, &stacklet).await?.is_set_up() {
+        if target.state(session).await?.is_set_up() {
             snippets.push(snippet);
         }
     }

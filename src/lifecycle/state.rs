@@ -54,16 +54,24 @@ impl State {
 /// The state of one stacklet from Docker, the marker and its native services' checks (no
 /// `[health]` probes).
 pub async fn of(session: &mut Session, stacklet: &Stacklet) -> Result<State, UserError> {
-    let base = containers_and_marker(session, stacklet).await?;
+    let base =
+        containers_and_marker(session, stacklet.id(), stacklet.compose_file().is_some()).await?;
     refine(session, stacklet, base).await
+}
+
+/// The state from Docker's labels and the marker alone, for a stacklet whose manifest does not
+/// parse (nothing else about it can be known).
+pub async fn of_id(session: &mut Session, id: &str) -> Result<State, UserError> {
+    containers_and_marker(session, id, true).await
 }
 
 async fn containers_and_marker(
     session: &mut Session,
-    stacklet: &Stacklet,
+    id: &str,
+    has_compose_file: bool,
 ) -> Result<State, UserError> {
-    let marker = session.ws.instance.is_set_up(stacklet.id());
-    if stacklet.compose_file().is_some() {
+    let marker = session.ws.instance.is_set_up(id);
+    if has_compose_file {
         if session.try_docker().await.is_none() {
             return Ok(if marker {
                 State::Unknown
@@ -72,7 +80,7 @@ async fn containers_and_marker(
             });
         }
         let state = session
-            .project_state(&session.ws.namespace.project(stacklet.id()))
+            .project_state(&session.ws.namespace.project(id))
             .await?;
         return Ok(match state {
             ProjectState::Absent if marker => State::Stopped,

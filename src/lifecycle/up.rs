@@ -15,7 +15,7 @@ use crate::hooks::HookName;
 use crate::lifecycle::project::load_project;
 use crate::lifecycle::state::{self, State};
 use crate::lifecycle::{Session, welcome};
-use crate::render::env::{self, RenderedEnv};
+use crate::render::env::{self, RenderedEnv, SecretPolicy};
 use crate::render::envfile;
 use crate::stacklet::Stacklet;
 
@@ -52,7 +52,15 @@ pub async fn up_with(
         "Rendering",
         format!("{} environment", stacklet.manifest.name),
     );
-    let mut rendered = env::render(&session.ws, &stacklet, &session.lan_ip)?;
+    let policy = if session.regenerate_secrets {
+        SecretPolicy::Regenerate
+    } else {
+        SecretPolicy::Guarded
+    };
+    let mut rendered = env::render_with(&session.ws, &stacklet, &session.lan_ip, policy)?;
+    // Everything that can be checked is checked before any hook or container runs (issue 10
+    // §2): the compose file, the health checks and what the engine could never start.
+    let mut project = validate(session, &stacklet, &rendered)?;
 
     if first_run {
         early_port_check(session, &stacklet, &rendered).await?;
@@ -62,11 +70,16 @@ pub async fn up_with(
         {
             // on_configure may have written stack.toml or secrets: render again from disk.
             session.reload()?;
-            rendered = env::render(&session.ws, &stacklet, &session.lan_ip)?;
+            rendered = env::render_with(&session.ws, &stacklet, &session.lan_ip, policy)?;
+            project = validate(session, &stacklet, &rendered)?;
         }
-        session
+        if session
             .run_hook(&stacklet, HookName::OnInstall, &rendered)
-            .await?;
+            .await?
+        {
+            // What on_install wrote (an `env_file`, a build context) is read as it now is.
+            project = validate(session, &stacklet, &rendered)?;
+        }
     }
 
     let env_path = session.ws.instance.env_file(id);
@@ -75,7 +88,6 @@ pub async fn up_with(
     // The bot runner's manifest, beside the `.env` it reads (docs/bots.md).
     crate::bots::refresh(&session.ws, &session.printer, &stacklet, false)?;
 
-    let project = load_project(&session.ws, &stacklet, &rendered, &printer)?;
     let images = match &project {
         Some(project) => {
             let docker = session.docker().await?;
@@ -186,11 +198,35 @@ async fn early_port_check(
     Ok(())
 }
 
+/// The checks of `up` that need no hook and no container: the compose file (interpolated from
+/// the rendered env), the rendered health checks, and env values no container could start with.
+fn validate(
+    session: &Session,
+    stacklet: &Stacklet,
+    rendered: &RenderedEnv,
+) -> Result<Option<Project>, UserError> {
+    let project = load_project(&session.ws, stacklet, rendered, &session.printer)?;
+    state::render_checks(&session.ws.namespace, stacklet, rendered)?;
+    if let Some(project) = &project {
+        engine::check_limits(project)
+            .map_err(|e| UserError::new(e.to_string()).maybe_hint(e.hint()))?;
+    }
+    Ok(project)
+}
+
 /// Every `requires` entry must be set up (running or stopped): an available one fails, a stopped
 /// one is a warning.
 async fn check_requires(session: &mut Session, stacklet: &Stacklet) -> anyhow::Result<()> {
     for dep in &stacklet.manifest.requires {
-        let dep_stacklet = session.ws.catalog.require(dep)?.clone();
+        let dep_stacklet = match session.ws.catalog.require(dep) {
+            Ok(s) => s.clone(),
+            Err(problem) => {
+                return Err(anyhow::Error::new(problem).context(format!(
+                    "`{}` requires `{dep}`, which cannot be used",
+                    stacklet.id()
+                )));
+            }
+        };
         match state::of(session, &dep_stacklet).await? {
             State::Available => {
                 return Err(UserError::new(format!(
@@ -223,7 +259,36 @@ async fn wait_healthy(
     session
         .printer
         .status("Waiting", format!("{} (health)", stacklet.manifest.name));
-    if let Err(failure) = health::wait_healthy(&checks, &session.printer, |_, _| {}).await {
+    // Race the health checks against a crash of one of the containers (issue 10 §7): a
+    // container that exits with an error or keeps restarting can never become healthy.
+    let docker = match project {
+        Some(_) => session.docker().await.ok(),
+        None => None,
+    };
+    let ns = session.ws.namespace.clone();
+    let crash_watch = async {
+        match (&docker, project) {
+            (Some(docker), Some(project)) => {
+                engine::watch_for_crash(docker, &ns, &project.name).await
+            }
+            _ => std::future::pending().await,
+        }
+    };
+    let health = health::wait_healthy(&checks, &session.printer, |_, _| {});
+    let outcome = tokio::select! {
+        result = health => result,
+        crash = crash_watch => {
+            // A failing watcher (the engine stopped answering) leaves the health wait to decide.
+            match crash {
+                Ok(crash) => {
+                    let err = crash_error(stacklet, &crash, docker.as_ref(), &ns, project).await;
+                    return Err(err.into());
+                }
+                Err(_) => health::wait_healthy(&checks, &session.printer, |_, _| {}).await,
+            }
+        }
+    };
+    if let Err(failure) = outcome {
         // A check that can never pass failed at once: saying "within 120s" would be false.
         let mut err = UserError::new(if failure.never_passes {
             format!(
@@ -270,4 +335,41 @@ async fn wait_healthy(
             .into());
     }
     Ok(())
+}
+
+/// `up`'s error for a crashed container: which one, the exit code, the log tail; the containers
+/// are left as they are for inspection.
+async fn crash_error(
+    stacklet: &Stacklet,
+    crash: &engine::Crash,
+    docker: Option<&bollard::Docker>,
+    ns: &crate::namespace::Namespace,
+    project: Option<&Project>,
+) -> UserError {
+    let mut err = UserError::new(format!(
+        "`{}` cannot become healthy: container `{}` (service `{}`) {}",
+        stacklet.id(),
+        crash.container,
+        crash.service,
+        crash.reason
+    ));
+    if let (Some(docker), Some(project)) = (docker, project) {
+        let lines = engine::log_tail(docker, ns, &project.name, &crash.service, 20).await;
+        if !lines.is_empty() {
+            err = err.hint(format!(
+                "last lines of `{}`:\n{}",
+                crash.container,
+                lines
+                    .iter()
+                    .map(|l| format!("    {l}"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            ));
+        }
+    }
+    err.hint(format!(
+        "containers are left as they are for inspection: `stack logs {}`, `stack ps {}`",
+        stacklet.id(),
+        stacklet.id()
+    ))
 }

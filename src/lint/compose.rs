@@ -69,18 +69,9 @@ fn items(node: &Node) -> &[Node] {
 }
 
 pub(super) fn check(input: &Input, out: &mut Vec<Finding>) {
+    // A host stacklet may have no containers; a docker one without a compose file is a manifest
+    // error (`manifest::check_has_something_to_run`), reported as a broken stacklet.
     let Some(name) = compose_file(input) else {
-        // A host stacklet may have no containers; a docker one without a compose file has nothing
-        // for `up` to start, which is worth knowing but not fatal.
-        if input.manifest.kind == crate::stacklet::manifest::StackletType::Docker {
-            out.push(Finding {
-                file: input.file("stacklet.toml"),
-                line: 1,
-                severity: Severity::Warning,
-                rule: Rule::Compose,
-                message: "No `docker-compose.yml`: `stack up` has no containers to start".into(),
-            });
-        }
         return;
     };
     let file = input.file(&name);
@@ -636,7 +627,9 @@ fn error_line(e: &crate::compose::ComposeError, src: &str) -> u64 {
 
 /// Container name → container ports it publishes (the container side of `ports` entries), over
 /// every stacklet; read from the raw YAML so one broken file does not hide the others.
-pub(super) fn container_index(stacklets: &[Stacklet]) -> BTreeMap<String, Vec<u16>> {
+pub(super) fn container_index<'a>(
+    stacklets: impl IntoIterator<Item = &'a Stacklet>,
+) -> BTreeMap<String, Vec<u16>> {
     let mut index = BTreeMap::new();
     for s in stacklets {
         let Some(src) = s

@@ -47,6 +47,8 @@ impl Severity {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Rule {
+    /// The manifest itself, or a rule spanning stacklets (ports, `requires`), failed.
+    Manifest,
     ProjectName,
     ContainerName,
     Network,
@@ -63,7 +65,8 @@ pub enum Rule {
 }
 
 impl Rule {
-    pub const ALL: [Rule; 13] = [
+    pub const ALL: [Rule; 14] = [
+        Rule::Manifest,
         Rule::ProjectName,
         Rule::ContainerName,
         Rule::Network,
@@ -81,6 +84,7 @@ impl Rule {
 
     pub fn as_str(self) -> &'static str {
         match self {
+            Rule::Manifest => "manifest",
             Rule::ProjectName => "project-name",
             Rule::ContainerName => "container-name",
             Rule::Network => "network",
@@ -166,14 +170,42 @@ impl Input<'_> {
     }
 }
 
-/// Lint `only` (one stacklet) or every stacklet of the workspace.
-pub fn lint(ws: &Workspace, only: Option<&Stacklet>) -> Report {
-    let containers = compose::container_index(&ws.catalog.stacklets);
-    let selected: Vec<&Stacklet> = match only {
-        Some(s) => vec![s],
-        None => ws.catalog.stacklets.iter().collect(),
-    };
+/// Lint `only` (one stacklet) or every stacklet of the workspace, broken ones included: their
+/// problem is a finding, and the rest of a manifest that parsed is checked too.
+pub fn lint(ws: &Workspace, only: Option<&str>) -> Report {
+    let parsed: Vec<&Stacklet> = ws
+        .catalog
+        .stacklets
+        .iter()
+        .chain(ws.catalog.broken.iter().filter_map(|b| b.stacklet.as_ref()))
+        .collect();
+    let containers = compose::container_index(parsed.iter().copied());
+    let selected: Vec<&Stacklet> = parsed
+        .into_iter()
+        .filter(|s| only.is_none_or(|id| s.id() == id))
+        .collect();
     let mut report = Report::default();
+    for broken in &ws.catalog.broken {
+        if only.is_some_and(|id| broken.id != id) {
+            continue;
+        }
+        let rel_dir = broken
+            .dir
+            .strip_prefix(&ws.instance.root)
+            .unwrap_or(&broken.dir)
+            .display()
+            .to_string();
+        if broken.stacklet.is_none() {
+            report.stacklets.push(broken.id.clone());
+        }
+        report.findings.push(Finding {
+            file: format!("{rel_dir}/stacklet.toml"),
+            line: problem_line(&broken.problem.message),
+            severity: Severity::Error,
+            rule: Rule::Manifest,
+            message: broken.problem.message.clone(),
+        });
+    }
     for stacklet in selected {
         // The runtime's variable table: names are what matter; secrets are empty (lint must not
         // create them) and the LAN address is irrelevant to whether a name exists.
@@ -195,7 +227,23 @@ pub fn lint(ws: &Workspace, only: Option<&Stacklet>) -> Report {
         report.stacklets.push(stacklet.id().to_string());
         report.findings.extend(check(&input));
     }
+    report.stacklets.sort();
     report
+        .findings
+        .sort_by(|a, b| (&a.file, a.line, a.severity).cmp(&(&b.file, b.line, b.severity)));
+    report
+}
+
+/// The line a manifest problem names (`… (line 6: `port = "x"`)`), else 1.
+fn problem_line(message: &str) -> u64 {
+    message
+        .split("(line ")
+        .nth(1)
+        .and_then(|rest| {
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse().ok()
+        })
+        .unwrap_or(1)
 }
 
 /// Every rule over one stacklet, with suppressions applied.

@@ -4,6 +4,8 @@
 //!
 //! Secrets are generated here, on first need and never overwritten: every `[env].generate` name,
 //! and `global__ADMIN_PASSWORD` only when a template of the stacklet uses `{admin_password}`.
+//! A secret missing for a stacklet that is already set up is never generated silently: its
+//! service still holds the old value, so a new one would lock it out of its data ([`SecretPolicy`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -41,8 +43,32 @@ pub fn template_error(stacklet: &Stacklet, key: &str, e: TemplateError) -> UserE
     }
 }
 
-/// Render `stacklet`'s environment, generating missing secrets.
+/// What rendering may do about a generated secret that does not exist.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SecretPolicy {
+    /// Generate it, unless the stacklet is already set up (marker or data present): then refuse,
+    /// naming the secret, why it matters and how to restore it.
+    Guarded,
+    /// Generate it even for a set-up stacklet (`stack up <id> --regenerate-secrets`).
+    Regenerate,
+    /// Generate nothing; a missing secret renders empty. For tearing down (`down`, `destroy`,
+    /// `uninstall`) and for views that must not change anything.
+    ReadOnly,
+}
+
+/// Render `stacklet`'s environment, generating missing secrets unless it is set up
+/// ([`SecretPolicy::Guarded`]).
 pub fn render(ws: &Workspace, stacklet: &Stacklet, lan_ip: &str) -> Result<RenderedEnv, UserError> {
+    render_with(ws, stacklet, lan_ip, SecretPolicy::Guarded)
+}
+
+/// Render `stacklet`'s environment with an explicit [`SecretPolicy`].
+pub fn render_with(
+    ws: &Workspace,
+    stacklet: &Stacklet,
+    lan_ip: &str,
+    policy: SecretPolicy,
+) -> Result<RenderedEnv, UserError> {
     let m = &stacklet.manifest;
     let mut templates = Vec::new();
     for (key, value) in &m.defaults {
@@ -63,7 +89,25 @@ pub fn render(ws: &Workspace, stacklet: &Stacklet, lan_ip: &str) -> Result<Rende
         wanted.push((ADMIN_PASSWORD_KEY.to_string(), Kind::Admin));
     }
     let secrets_path = ws.instance.secrets_file();
-    let secrets = Secrets::ensure(&secrets_path, &wanted)?;
+    if policy == SecretPolicy::Guarded {
+        let existing = Secrets::load(&secrets_path)?;
+        let missing: Vec<&str> = wanted
+            .iter()
+            .map(|(key, _)| key.as_str())
+            .filter(|key| existing.get(key).is_none())
+            .collect();
+        if !missing.is_empty()
+            && let Some(why) = set_up_evidence(ws, &m.id)
+        {
+            return Err(missing_secrets_error(ws, &m.id, &missing, &why));
+        }
+    }
+    let secrets = match policy {
+        SecretPolicy::ReadOnly => Secrets::load(&secrets_path)?,
+        SecretPolicy::Guarded | SecretPolicy::Regenerate => {
+            Secrets::ensure(&secrets_path, &wanted)?
+        }
+    };
     let snapshot = secrets.all().clone();
     let vars = vars::variables(ws, &m.id, &snapshot, lan_ip);
     let mut entries: Vec<(String, String)> = Vec::new();
@@ -106,6 +150,50 @@ pub fn render(ws: &Workspace, stacklet: &Stacklet, lan_ip: &str) -> Result<Rende
         secret_names,
         vars,
     })
+}
+
+/// Why `id` counts as set up for [`SecretPolicy::Guarded`]: its marker, or data in `<data>/<id>/`.
+fn set_up_evidence(ws: &Workspace, id: &str) -> Option<String> {
+    let marker = ws.instance.marker_file(id);
+    if marker.exists() {
+        return Some(format!(
+            "its setup marker `{}` exists",
+            crate::config::display_path(&ws.instance, &marker)
+        ));
+    }
+    let data = ws.config.data_dir.join(id);
+    let has_data = std::fs::read_dir(&data).is_ok_and(|mut d| d.next().is_some());
+    has_data.then(|| format!("it has data in `{}`", data.display()))
+}
+
+fn missing_secrets_error(ws: &Workspace, id: &str, keys: &[&str], why: &str) -> UserError {
+    let file = crate::config::display_path(&ws.instance, &ws.instance.secrets_file());
+    let names = keys
+        .iter()
+        .map(|k| format!("`{k}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let noun = if keys.len() == 1 { "secret" } else { "secrets" };
+    UserError::new(format!(
+        "The generated {noun} {names} of `{id}` {} missing from `{file}`, but `{id}` is already \
+         set up ({why})",
+        if keys.len() == 1 { "is" } else { "are" }
+    ))
+    .hint(format!(
+        "`{id}` was set up with the old {noun} (a database password, a signing key, an admin \
+         login); a new value would lock it out of its existing data, so `stack` will not make \
+         one silently"
+    ))
+    .hint(format!(
+        "restore `{file}` from a backup (or add the old {noun} back as {}), then run `stack up {id}` again",
+        keys.iter()
+            .map(|k| format!("`{k} = \"…\"`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+    .hint(format!(
+        "to give up the old {noun} and generate a new value anyway: `stack up {id} --regenerate-secrets`"
+    ))
 }
 
 /// Render one free-form template of the stacklet (hints, health URLs, `check_url`).

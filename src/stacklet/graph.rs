@@ -9,7 +9,16 @@ use crate::stacklet::Stacklet;
 /// Levels: every stacklet in level N depends only on stacklets in levels < N. Ids within a level
 /// are sorted. A cycle is an error naming its members in order.
 pub fn levels(stacklets: &[Stacklet]) -> Result<Vec<Vec<String>>, UserError> {
-    let deps: BTreeMap<&str, BTreeSet<&str>> = stacklets
+    levels_of(&deps_of(stacklets)).map_err(|(_, e)| e)
+}
+
+/// The first `requires` cycle: its members and the error naming them in order.
+pub fn find_cycle(stacklets: &[Stacklet]) -> Option<(Vec<String>, UserError)> {
+    levels_of(&deps_of(stacklets)).err()
+}
+
+fn deps_of(stacklets: &[Stacklet]) -> BTreeMap<&str, BTreeSet<&str>> {
+    stacklets
         .iter()
         .map(|s| {
             (
@@ -17,13 +26,17 @@ pub fn levels(stacklets: &[Stacklet]) -> Result<Vec<Vec<String>>, UserError> {
                 s.manifest.requires.iter().map(String::as_str).collect(),
             )
         })
-        .collect();
-    levels_of(&deps)
+        .collect()
 }
 
-fn levels_of(deps: &BTreeMap<&str, BTreeSet<&str>>) -> Result<Vec<Vec<String>>, UserError> {
+/// Dependencies outside `deps` (a broken stacklet) hold nothing back (`crate::order`). A cycle
+/// is its members and the error naming them in order.
+fn levels_of(
+    deps: &BTreeMap<&str, BTreeSet<&str>>,
+) -> Result<Vec<Vec<String>>, (Vec<String>, UserError)> {
     let levels = crate::order::levels(deps).map_err(|cycle| {
-        UserError::new(format!(
+        let members = cycle.members().iter().map(|c| (*c).to_string()).collect();
+        let error = UserError::new(format!(
             "`requires` forms a cycle: {}",
             cycle
                 .path
@@ -32,7 +45,8 @@ fn levels_of(deps: &BTreeMap<&str, BTreeSet<&str>>) -> Result<Vec<Vec<String>>, 
                 .collect::<Vec<_>>()
                 .join(" → ")
         ))
-        .hint("remove one of these `requires` entries so the stacklets can start in order")
+        .hint("remove one of these `requires` entries so the stacklets can start in order");
+        (members, error)
     })?;
     Ok(levels
         .into_iter()
@@ -81,7 +95,8 @@ mod tests {
     #[test]
     fn cycle_names_members_in_order() {
         let g = graph(&[("a", &["b"]), ("b", &["c"]), ("c", &["a"]), ("d", &[])]);
-        let e = levels_of(&g).unwrap_err();
+        let (members, e) = levels_of(&g).unwrap_err();
+        assert_eq!(members, ["a", "b", "c"]);
         assert_eq!(e.message, "`requires` forms a cycle: `a` → `b` → `c` → `a`");
     }
 }

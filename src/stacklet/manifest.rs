@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::stacklet::id::{ID_RULE, StackletId};
+use crate::stacklet::id::{self, ID_RULE, StackletId};
 
 pub const CATEGORIES: &[&str] = &[
     "infrastructure",
@@ -89,7 +89,8 @@ struct RawHealth {
     urls: Vec<String>,
     path: Option<String>,
     expect: Option<toml::Value>,
-    timeout: Option<u64>,
+    // Signed, so a negative value gets its own message instead of serde's "expected u64".
+    timeout: Option<i64>,
     #[serde(default)]
     headers: BTreeMap<String, String>,
     hint: Option<String>,
@@ -103,7 +104,7 @@ struct RawCheck {
     url: String,
     path: Option<String>,
     expect: Option<toml::Value>,
-    timeout: Option<u64>,
+    timeout: Option<i64>,
     #[serde(default)]
     headers: BTreeMap<String, String>,
     hint: Option<String>,
@@ -133,6 +134,7 @@ pub struct HealthCheck {
 }
 
 pub const DEFAULT_HEALTH_TIMEOUT_SECS: u64 = 120;
+pub const MAX_HEALTH_TIMEOUT_SECS: u64 = 86_400;
 
 /// A native service of a host stacklet. Strings are templates.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -224,6 +226,25 @@ impl Manifest {
             toml::from_str(source).map_err(|e| err(None, toml_message(&e, source), None))?;
         let at = |key: &str| line_suffix(source, key);
 
+        // The length first: an id of the right shape gets the specific message.
+        if raw.id.len() > id::MAX_LEN {
+            return Err(err(
+                Some("id"),
+                format!(
+                    "`{}` is {} characters long{}; an id may have at most {}",
+                    raw.id,
+                    raw.id.len(),
+                    at("id"),
+                    id::MAX_LEN
+                ),
+                Some(
+                    "every Docker name `stack` derives from the id (project, containers, network, \
+                     volumes, with an instance's prefix) must stay within Docker's and the file \
+                     system's limits; choose a shorter id and rename the directory to match"
+                        .into(),
+                ),
+            ));
+        }
         let Some(id) = StackletId::parse(&raw.id) else {
             return Err(err(
                 Some("id"),
@@ -323,7 +344,14 @@ impl Manifest {
         }
         let health = match raw.health {
             None => Vec::new(),
-            Some(h) => normalise_health(h).map_err(|m| err(Some("health"), m, None))?,
+            Some(h) => normalise_health(h).map_err(|m| {
+                let line = if m.contains("timeout") {
+                    at("timeout")
+                } else {
+                    String::new()
+                };
+                err(Some("health"), format!("{m}{line}"), None)
+            })?,
         };
         let mut services = Vec::new();
         for (key, value) in &raw.services {
@@ -388,8 +416,25 @@ impl Manifest {
     }
 }
 
+/// A health `timeout` in seconds: positive, and at most a day (longer is a typo, and the wait's
+/// deadline must stay representable — issue 10 §13).
+fn timeout_secs(value: Option<i64>, key: &str, default: u64) -> Result<u64, String> {
+    let Some(value) = value else {
+        return Ok(default);
+    };
+    u64::try_from(value)
+        .ok()
+        .filter(|v| (1..=MAX_HEALTH_TIMEOUT_SECS).contains(v))
+        .ok_or_else(|| {
+            format!(
+                "`{key} = {value}` must be a positive number of seconds, at most \
+                 {MAX_HEALTH_TIMEOUT_SECS} (one day)"
+            )
+        })
+}
+
 fn normalise_health(h: RawHealth) -> Result<Vec<HealthCheck>, String> {
-    let timeout = h.timeout.unwrap_or(DEFAULT_HEALTH_TIMEOUT_SECS);
+    let timeout = timeout_secs(h.timeout, "timeout", DEFAULT_HEALTH_TIMEOUT_SECS)?;
     let expect = h.expect.as_ref().map(expect_text).transpose()?;
     let headers: Vec<(String, String)> = h.headers.into_iter().collect();
     let mut checks = Vec::new();
@@ -415,7 +460,7 @@ fn normalise_health(h: RawHealth) -> Result<Vec<HealthCheck>, String> {
             url: c.url,
             path: c.path,
             expect: c.expect.as_ref().map(expect_text).transpose()?,
-            timeout_secs: c.timeout.unwrap_or(timeout),
+            timeout_secs: timeout_secs(c.timeout, "checks.timeout", timeout)?,
             headers: c.headers.into_iter().collect(),
             hint: c.hint,
         });
@@ -571,6 +616,32 @@ pub fn load(path: &Path, display: &str) -> Result<(Manifest, Vec<String>), Manif
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     Manifest::parse(&source, display, &dir_name)
+}
+
+/// A `type = "docker"` stacklet (the default) must have a compose file: without one `up` would
+/// start nothing and then wait for health that can never come (issue 10 §8).
+pub fn check_has_something_to_run(
+    manifest: &Manifest,
+    display: &str,
+    has_compose_file: bool,
+) -> Result<(), ManifestError> {
+    if manifest.kind == StackletType::Docker && !has_compose_file {
+        return Err(ManifestError {
+            file: display.to_string(),
+            key: Some("type".into()),
+            message: format!(
+                "`{}` is a Docker stacklet (the default `type`) but has no `docker-compose.yml` \
+                 or `compose.yaml` beside its manifest, so it has nothing to start",
+                manifest.id
+            ),
+            hint: Some(
+                "add the compose file, or set `type = \"host\"` for a stacklet whose services run \
+                 on the host"
+                    .into(),
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// The stacklet directory's own path for a manifest path.

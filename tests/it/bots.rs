@@ -23,13 +23,13 @@ const MODULE: &str = "from microbot import MicroBot\n\n\nclass ArchivistBot(Micr
 /// `docs` with the archivist bot, and a plain `photos` stacklet.
 fn repo() -> Repo {
     Repo::new()
-        .stacklet(
+        .host_stacklet(
             "docs",
             "[env]\ngenerate = [\"DB_PASSWORD\", \"ARCHIVIST_BOT_PASSWORD\"]\n",
         )
         .file("stacklets/docs/bot/bot.toml", BOT_TOML)
         .file("stacklets/docs/bot/archivist.py", MODULE)
-        .stacklet("photos", "")
+        .host_stacklet("photos", "")
 }
 
 fn manifest(repo: &Repo) -> serde_json::Value {
@@ -184,7 +184,7 @@ fn a_module_without_the_class_is_refused() {
 
 #[test]
 fn an_undeclared_password_is_refused() {
-    let repo = repo().stacklet("docs", "[env]\ngenerate = [\"DB_PASSWORD\"]\n");
+    let repo = repo().host_stacklet("docs", "[env]\ngenerate = [\"DB_PASSWORD\"]\n");
     assert_bot_error(
         &repo,
         &[
@@ -252,7 +252,7 @@ fn a_missing_name_and_bad_toml_are_refused() {
 #[test]
 fn two_stacklets_claiming_one_bot_id_are_refused() {
     let repo = repo()
-        .stacklet("files", "[env]\ngenerate = [\"ARCHIVIST_BOT_PASSWORD\"]\n")
+        .host_stacklet("files", "[env]\ngenerate = [\"ARCHIVIST_BOT_PASSWORD\"]\n")
         .file("stacklets/files/bot/bot.toml", BOT_TOML)
         .file("stacklets/files/bot/archivist.py", MODULE);
     repo.stack().arg("bots").assert().code(1).stderr(contains(

@@ -8,8 +8,7 @@ use crate::support::{Repo, stderr, stdout};
 
 fn repo() -> Repo {
     Repo::new()
-        .stacklet(
-            "notes",
+        .host_stacklet("notes",
             "[env]\ngenerate = [\"NOTES_TOKEN\"]\n\n[env.defaults]\nNOTES_DIR = \"{data_dir}/notes\"\n",
         )
         .file(
@@ -91,7 +90,7 @@ fn help_lists_commands_with_their_help_strings() {
 
 #[test]
 fn a_stacklet_without_commands_says_so() {
-    let repo = Repo::new().stacklet("plain", "");
+    let repo = Repo::new().host_stacklet("plain", "");
     repo.stack()
         .args(["plain", "--help"])
         .assert()

@@ -285,7 +285,14 @@ fn ps_and_logs_show_the_stacklet() {
         .args(["logs", "eng4", "nope"])
         .assert()
         .code(1)
-        .stderr(contains("No containers for service `nope`"));
+        // Issue 10 §13: an unknown service lists the services instead of suggesting `up`.
+        .stderr(
+            contains("error: `eng4` has no service `nope`")
+                .and(contains(
+                    "hint: its services: `stack-eng4-api`, `stack-eng4-db`, `stack-eng4-web`",
+                ))
+                .and(contains("stack up").not()),
+        );
 }
 
 #[test]
@@ -303,7 +310,7 @@ fn init_creates_network_data_dir_and_state() {
 
 #[test]
 fn unreachable_docker_is_a_clear_error() {
-    let repo = Repo::new().stacklet("eng5", "");
+    let repo = Repo::new().host_stacklet("eng5", "");
     let started = std::time::Instant::now();
     repo.stack()
         .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
@@ -418,7 +425,7 @@ fn exec_from_a_hook_before_the_pipeline_touched_docker() {
         }
     }
     let _gone = Gone(target);
-    let repo = Repo::new().stacklet("eng8", "").file(
+    let repo = Repo::new().host_stacklet("eng8", "").file(
         "stacklets/eng8/hooks/on_install.py",
         &format!(
             "def run(ctx):\n    out = ctx.exec(\"{target}\", [\"echo\", \"from inside\"])\n    print(\"got:\", out.strip())\n"

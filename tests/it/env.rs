@@ -6,7 +6,7 @@ use predicates::str::contains;
 use crate::support::{Repo, stdout};
 
 fn photos() -> Repo {
-    Repo::new().stacklet(
+    Repo::new().host_stacklet(
         "photos",
         r#"port = 42010
 [env]
@@ -112,7 +112,7 @@ fn secrets_are_masked_unless_revealed() {
 #[test]
 fn domain_mode_binds_loopback_and_channel_none_disables_watchtower() {
     let repo = Repo::new()
-        .stacklet("photos", "[upstream]\nimage = \"x\"\nchannel = \"none\"\n")
+        .host_stacklet("photos", "[upstream]\nimage = \"x\"\nchannel = \"none\"\n")
         .file(
             "stack.toml",
             "[core]\ndata_dir = \"data\"\ndomain = \"home.internal\"\n",
@@ -124,7 +124,7 @@ fn domain_mode_binds_loopback_and_channel_none_disables_watchtower() {
 
 #[test]
 fn unknown_variable_names_stacklet_key_and_closest() {
-    let repo = Repo::new().stacklet("photos", "[env.defaults]\nUPLOAD = \"{dta_dir}/x\"\n");
+    let repo = Repo::new().host_stacklet("photos", "[env.defaults]\nUPLOAD = \"{dta_dir}/x\"\n");
     repo.stack()
         .args(["env", "photos"])
         .assert()
@@ -136,7 +136,7 @@ fn unknown_variable_names_stacklet_key_and_closest() {
 
 #[test]
 fn lone_brace_is_an_error() {
-    let repo = Repo::new().stacklet("photos", "[env.defaults]\nBAD = \"a { b\"\n");
+    let repo = Repo::new().host_stacklet("photos", "[env.defaults]\nBAD = \"a { b\"\n");
     repo.stack()
         .args(["env", "photos"])
         .assert()
@@ -274,7 +274,7 @@ fn dotenv_output_round_trips_through_docker_compose() {
         let template = v.replace('{', "{{").replace('}', "}}");
         defaults.push_str(&format!("{k} = {}\n", toml_string(&template)));
     }
-    let repo = Repo::new().stacklet("photos", &defaults);
+    let repo = Repo::new().host_stacklet("photos", &defaults);
     let out = repo
         .stack()
         .args(["env", "photos", "--reveal"])

@@ -8,7 +8,7 @@ use crate::support::{Repo, ensure_test_images, stderr};
 /// with EFBIG, even for root (the shell ignores SIGXFSZ so the write returns an error instead).
 #[test]
 fn a_failed_secrets_write_names_its_cause_and_a_fitting_hint() {
-    let repo = Repo::new().stacklet("docs", "[env]\ngenerate = [\"DB_PASSWORD\"]\n");
+    let repo = Repo::new().host_stacklet("docs", "[env]\ngenerate = [\"DB_PASSWORD\"]\n");
     let bin = env!("CARGO_BIN_EXE_stack");
     let out = std::process::Command::new("sh")
         .arg("-c")

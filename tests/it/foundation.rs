@@ -8,13 +8,13 @@ use crate::support::{Repo, stdout};
 #[test]
 fn list_shows_every_stacklet_sorted() {
     let repo = Repo::new()
-        .stacklet(
+        .host_stacklet(
             "photos",
             "port = 42010\ncategory = \"media\"\n"
                 .replace("category = \"media\"\n", "")
                 .as_str(),
         )
-        .stacklet("docs", "port = 42020\nrequires = [\"photos\"]\n");
+        .host_stacklet("docs", "port = 42020\nrequires = [\"photos\"]\n");
     let out = repo.stack().arg("list").output().unwrap();
     assert!(out.status.success());
     let text = stdout(&out);
@@ -27,7 +27,7 @@ fn list_shows_every_stacklet_sorted() {
 
 #[test]
 fn list_json_is_pure_json() {
-    let repo = Repo::new().stacklet("photos", "port = 42010\n[ports]\nml = 42011\n");
+    let repo = Repo::new().host_stacklet("photos", "port = 42010\n[ports]\nml = 42011\n");
     let out = repo.stack().args(["list", "--json"]).output().unwrap();
     assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
@@ -40,7 +40,7 @@ fn list_json_is_pure_json() {
 
 #[test]
 fn domain_mode_urls() {
-    let repo = Repo::new().stacklet("photos", "port = 42010\n").file(
+    let repo = Repo::new().host_stacklet("photos", "port = 42010\n").file(
         "stack.toml",
         "[core]\ndata_dir = \"data\"\ndomain = \"home.internal\"\n",
     );
@@ -55,17 +55,17 @@ fn malformed_manifest_names_file_and_line() {
         "stacklets/photos/stacklet.toml",
         "id = \"photos\"\nname = \"Photos\"\ndescription = [\n",
     );
-    repo.stack().arg("list").assert().code(1).stderr(
+    repo.stack().args(["up", "photos"]).assert().code(1).stderr(
         contains("error: Invalid `stacklets/photos/stacklet.toml`").and(contains("line 3")),
     );
 }
 
 #[test]
 fn wrong_type_names_key_and_line() {
-    let repo = Repo::new().stacklet("photos", "port = \"high\"\n");
-    repo.stack().arg("list").assert().code(1).stderr(
+    let repo = Repo::new().host_stacklet("photos", "port = \"high\"\n");
+    repo.stack().args(["up", "photos"]).assert().code(1).stderr(
         contains("stacklets/photos/stacklet.toml")
-            .and(contains("line 6"))
+            .and(contains("line 7"))
             .and(contains("port")),
     );
 }
@@ -77,7 +77,7 @@ fn bad_id_is_rejected() {
         &crate::support::manifest("Photos", ""),
     );
     repo.stack()
-        .arg("list")
+        .args(["up", "Photos"])
         .assert()
         .code(1)
         .stderr(contains("key `id`: `Photos` is not a valid id (line 1)"));
@@ -90,7 +90,7 @@ fn id_must_equal_directory() {
         &crate::support::manifest("photos", ""),
     );
     repo.stack()
-        .arg("list")
+        .args(["up", "pics"])
         .assert()
         .code(1)
         .stderr(contains("id `photos` does not match its directory `pics`").and(contains("hint:")));
@@ -99,20 +99,27 @@ fn id_must_equal_directory() {
 #[test]
 fn duplicate_port_names_both_owners() {
     let repo = Repo::new()
-        .stacklet("photos", "port = 42010\n")
-        .stacklet("docs", "[ports]\nweb = 42010\n");
-    repo.stack().arg("list").assert().code(1).stderr(contains(
-        "Port 42010 is claimed twice: by `docs` (ports.web) and by `photos` (port)",
-    ));
+        .host_stacklet("photos", "port = 42010\n")
+        .host_stacklet("docs", "[ports]\nweb = 42010\n");
+    // Both claimants are broken (which came first is not knowable); each names both owners.
+    for id in ["docs", "photos"] {
+        repo.stack()
+            .args(["up", id])
+            .assert()
+            .code(1)
+            .stderr(contains(
+                "Port 42010 is claimed twice: by `docs` (ports.web) and by `photos` (port)",
+            ));
+    }
 }
 
 #[test]
 fn unknown_requires_hints_closest() {
     let repo = Repo::new()
-        .stacklet("core", "")
-        .stacklet("photos", "requires = [\"cor\"]\n");
-    repo.stack().arg("list").assert().code(1).stderr(
-        contains("key `requires`: unknown stacklet `cor` (line 6)")
+        .host_stacklet("core", "")
+        .host_stacklet("photos", "requires = [\"cor\"]\n");
+    repo.stack().args(["up", "photos"]).assert().code(1).stderr(
+        contains("key `requires`: unknown stacklet `cor` (line 7)")
             .and(contains("hint: did you mean `core`?")),
     );
 }
@@ -120,11 +127,11 @@ fn unknown_requires_hints_closest() {
 #[test]
 fn requires_cycle_names_members() {
     let repo = Repo::new()
-        .stacklet("a", "requires = [\"b\"]\n")
-        .stacklet("b", "requires = [\"c\"]\n")
-        .stacklet("c", "requires = [\"a\"]\n");
+        .host_stacklet("a", "requires = [\"b\"]\n")
+        .host_stacklet("b", "requires = [\"c\"]\n")
+        .host_stacklet("c", "requires = [\"a\"]\n");
     repo.stack()
-        .arg("list")
+        .args(["up", "b"])
         .assert()
         .code(1)
         .stderr(contains("`requires` forms a cycle: `a` → `b` → `c` → `a`"));
@@ -132,7 +139,7 @@ fn requires_cycle_names_members() {
 
 #[test]
 fn unknown_key_is_a_warning_not_an_error() {
-    let repo = Repo::new().stacklet("photos", "colour = \"blue\"\n");
+    let repo = Repo::new().host_stacklet("photos", "colour = \"blue\"\n");
     repo.stack().arg("list").assert().success().stderr(contains(
         "warning: Unknown key `colour` in `stacklets/photos/stacklet.toml` (ignored)",
     ));
@@ -141,7 +148,7 @@ fn unknown_key_is_a_warning_not_an_error() {
 #[test]
 fn malformed_stack_toml_is_an_error() {
     let repo = Repo::new()
-        .stacklet("photos", "")
+        .host_stacklet("photos", "")
         .file("stack.toml", "[core]\ndomain = 5\n");
     repo.stack()
         .arg("list")
@@ -167,7 +174,7 @@ fn no_repo_root_is_a_clear_error() {
 
 #[test]
 fn stack_root_overrides_discovery() {
-    let repo = Repo::new().stacklet("photos", "");
+    let repo = Repo::new().host_stacklet("photos", "");
     let elsewhere = tempfile::tempdir().unwrap();
     assert_cmd::Command::new(env!("CARGO_BIN_EXE_stack"))
         .current_dir(elsewhere.path())
@@ -181,7 +188,7 @@ fn stack_root_overrides_discovery() {
 
 #[test]
 fn missing_stack_dir_fails_fast() {
-    let repo = Repo::new().stacklet("photos", "");
+    let repo = Repo::new().host_stacklet("photos", "");
     repo.stack()
         .env("STACK_DIR", repo.join("nowhere"))
         .arg("list")
@@ -192,7 +199,7 @@ fn missing_stack_dir_fails_fast() {
 
 #[test]
 fn walks_up_from_a_subdirectory() {
-    let repo = Repo::new().stacklet("photos", "");
+    let repo = Repo::new().host_stacklet("photos", "");
     repo.stack()
         .current_dir(repo.join("stacklets/photos"))
         .arg("list")
@@ -203,7 +210,7 @@ fn walks_up_from_a_subdirectory() {
 
 #[test]
 fn usage_errors_exit_2() {
-    let repo = Repo::new().stacklet("photos", "");
+    let repo = Repo::new().host_stacklet("photos", "");
     repo.stack().arg("photso").assert().code(2).stderr(
         contains("error: Unknown command or stacklet `photso`")
             .and(contains("hint: did you mean `stack photos`?")),
@@ -233,7 +240,7 @@ fn version_and_help_exit_0() {
 
 #[test]
 fn users_toml_is_validated() {
-    let repo = Repo::new().stacklet("photos", "").file(
+    let repo = Repo::new().host_stacklet("photos", "").file(
         "users.toml",
         "[[users]]\nid = \"arthur\"\nname = \"Arthur\"\nrole = \"admn\"\n",
     );

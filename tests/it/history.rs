@@ -21,7 +21,7 @@ fn field<'a>(events: &'a [serde_json::Value], key: &str) -> Vec<&'a str> {
 fn state_changes_are_recorded_newest_first() {
     let repo = Repo::new()
         .web_stacklet("reg-hist", 45101, Web::default())
-        .stacklet("reg-hbad", "")
+        .host_stacklet("reg-hbad", "")
         .file(
             "stacklets/reg-hbad/hooks/on_configure.sh",
             "echo broken >&2\nexit 3\n",
@@ -86,7 +86,7 @@ fn state_changes_are_recorded_newest_first() {
 
 #[test]
 fn a_torn_last_line_is_reported_and_never_fatal() {
-    let repo = Repo::new().stacklet("reg-htorn", "").file(
+    let repo = Repo::new().host_stacklet("reg-htorn", "").file(
         ".stack/events.jsonl",
         "{\"time\":\"2026-11-28T00:00:00Z\",\"stacklet\":\"reg-htorn\",\"action\":\"up\",\"outcome\":\"ok\",\"detail\":\"running\"}\n{\"time\":\"2026-11-28T00:0",
     );

@@ -234,7 +234,7 @@ fn destroy_stops_what_up_started() {
 
 #[test]
 fn a_start_command_whose_program_is_missing_says_so_plainly() {
-    let repo = Repo::new().stacklet(
+    let repo = Repo::new().host_stacklet(
         "hostbrew",
         r#"type = "host"
 
@@ -266,8 +266,7 @@ stop      = "brew services stop omlx"
 
 #[test]
 fn other_missing_programs_are_named_too() {
-    let repo = Repo::new().stacklet(
-        "hostnone",
+    let repo = Repo::new().host_stacklet("hostnone",
         "type = \"host\"\n\n[services.x]\ncheck_url = \"http://127.0.0.1:47315/\"\nstart = \"nosuch-server-xyz --port 47315\"\n",
     );
     repo.stack().args(["up", "hostnone"]).assert().code(1).stderr(contains(
@@ -277,8 +276,7 @@ fn other_missing_programs_are_named_too() {
 
 #[test]
 fn a_failing_start_command_shows_its_exit_code_and_output() {
-    let repo = Repo::new().stacklet(
-        "hostfail",
+    let repo = Repo::new().host_stacklet("hostfail",
         "type = \"host\"\n\n[services.x]\nname = \"X\"\ncheck_url = \"http://127.0.0.1:47316/\"\nstart = \"echo cannot bind; exit 3\"\n",
     );
     repo.stack().args(["up", "hostfail"]).assert().code(1).stderr(
@@ -289,8 +287,7 @@ fn a_failing_start_command_shows_its_exit_code_and_output() {
 
 #[test]
 fn a_service_that_never_answers_times_out_naming_it_and_down_still_stops_it() {
-    let repo = Repo::new().stacklet(
-        "hostslow",
+    let repo = Repo::new().host_stacklet("hostslow",
         "type = \"host\"\n\n[services.x]\nname = \"Slow\"\ncheck_url = \"http://127.0.0.1:47317/\"\nstart = \"touch started-once\"\nstop = \"rm started-once\"\n",
     );
     repo.stack()
@@ -315,8 +312,7 @@ fn a_service_that_never_answers_times_out_naming_it_and_down_still_stops_it() {
 
 #[test]
 fn a_down_service_without_start_fails_up() {
-    let repo = Repo::new().stacklet(
-        "hostext",
+    let repo = Repo::new().host_stacklet("hostext",
         "type = \"host\"\n\n[services.llm]\nname = \"LLM\"\ncheck_url = \"http://127.0.0.1:47318/\"\n",
     );
     repo.stack().args(["up", "hostext"]).assert().code(1).stderr(
@@ -327,7 +323,7 @@ fn a_down_service_without_start_fails_up() {
 
 #[test]
 fn an_unknown_variable_in_check_url_names_the_key() {
-    let repo = Repo::new().stacklet(
+    let repo = Repo::new().host_stacklet(
         "hostbad",
         "type = \"host\"\n\n[services.llm]\ncheck_url = \"{ai_openai_ur}/models\"\n",
     );

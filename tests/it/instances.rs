@@ -378,8 +378,8 @@ fn an_instance_never_adopts_or_removes_a_twin_of_the_same_name() {
 #[test]
 fn hyphenated_ids_are_template_variables_as_written() {
     let repo = Repo::new()
-        .stacklet("iso-app", "port = 44050\n[ports]\nweb-ui = 44051\n[env]\ngenerate = [\"TOKEN\"]\n")
-        .stacklet(
+        .host_stacklet("iso-app", "port = 44050\n[ports]\nweb-ui = 44051\n[env]\ngenerate = [\"TOKEN\"]\n")
+        .host_stacklet(
             "iso-user",
             "[env.defaults]\nA = \"{iso-app_url}\"\nB = \"{iso-app_web-ui_url}\"\nC = \"{iso-app__TOKEN}\"\nD = \"{iso_app_url}\"\n",
         );

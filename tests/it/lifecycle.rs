@@ -166,7 +166,7 @@ fn requires_available_fails_with_hint_and_stopped_warns() {
     let (dep, app) = ("lc-req-db", "lc-req-app");
     let repo = Repo::new()
         .web_stacklet(dep, 43103, Web::default())
-        .stacklet(app, &format!("requires = [\"{dep}\"]\n"));
+        .host_stacklet(app, &format!("requires = [\"{dep}\"]\n"));
     let _cleanup = repo.cleanup(&[dep, app]);
     let err = fails(&repo, &["up", app]);
     assert!(
@@ -273,10 +273,10 @@ fn up_all_and_down_all_follow_dependency_order() {
 #[test]
 fn destroy_refusals() {
     let repo = Repo::new()
-        .stacklet("lc-ref-core", "always_on = true\n")
-        .stacklet("lc-ref-db", "")
-        .stacklet("lc-ref-app", "requires = [\"lc-ref-db\"]\n")
-        .stacklet("lc-ref-other", "requires = [\"lc-ref-db\"]\n");
+        .host_stacklet("lc-ref-core", "always_on = true\n")
+        .host_stacklet("lc-ref-db", "")
+        .host_stacklet("lc-ref-app", "requires = [\"lc-ref-db\"]\n")
+        .host_stacklet("lc-ref-other", "requires = [\"lc-ref-db\"]\n");
     let _cleanup = repo.cleanup(&["lc-ref-core", "lc-ref-db", "lc-ref-app", "lc-ref-other"]);
     for id in ["lc-ref-core", "lc-ref-db", "lc-ref-app"] {
         ok(&repo, &["up", id]);
@@ -328,7 +328,7 @@ fn destroy_removes_only_what_belongs_to_the_stacklet() {
                 ..Web::default()
             },
         )
-        .stacklet("lc-destroy-keep", "")
+        .host_stacklet("lc-destroy-keep", "")
         .file(
             "stacklets/lc-destroy/hooks/on_install.sh",
             "mkdir -p \"$STACK_DATA_DIR/$STACKLET_ID/db\" && echo x > \"$STACK_DATA_DIR/$STACKLET_ID/db/file\"\n",
@@ -384,7 +384,7 @@ fn destroy_removes_only_what_belongs_to_the_stacklet() {
 #[test]
 fn destroy_refuses_a_data_dir_that_links_outside() {
     let id = "lc-link";
-    let repo = Repo::new().stacklet(id, "[env]\ngenerate = [\"KEY\"]\n");
+    let repo = Repo::new().host_stacklet(id, "[env]\ngenerate = [\"KEY\"]\n");
     let outside = tempfile::tempdir().unwrap();
     std::fs::write(outside.path().join("precious"), "keep me").unwrap();
     ok(&repo, &["up", id]);
@@ -520,7 +520,7 @@ fn python_ctx_members_work_through_the_binary() {
 #[test]
 fn raising_hook_stops_the_pipeline() {
     let id = "lc-raise";
-    let repo = counting_hooks(Repo::new().stacklet(id, ""), id, &["on_start"]).file(
+    let repo = counting_hooks(Repo::new().host_stacklet(id, ""), id, &["on_start"]).file(
         &format!("stacklets/{id}/hooks/on_install.py"),
         "def run(ctx):\n    ctx.step('about to fail')\n    raise ValueError('boom in install')\n",
     );
@@ -540,7 +540,7 @@ fn raising_hook_stops_the_pipeline() {
 fn shell_hooks_get_the_rendered_env_and_runtime_vars() {
     let id = "lc-shenv";
     let repo = Repo::new()
-        .stacklet(
+        .host_stacklet(
             id,
             "[env.defaults]\nGREETING = \"hello $world 'q'\"\nTZ = \"{timezone}\"\n",
         )
@@ -658,7 +658,7 @@ fn start_holding(repo: &Repo, id: &str) -> std::process::Child {
 fn concurrent_ups_serialise_and_no_wait_names_the_holder() {
     let id = "lc-lock";
     let repo = Repo::new()
-        .stacklet(id, "[env]\ngenerate = [\"A\", \"B\"]\n")
+        .host_stacklet(id, "[env]\ngenerate = [\"A\", \"B\"]\n")
         .file(
             &format!("stacklets/{id}/hooks/on_start.sh"),
             "mkdir -p \"$STACK_DATA_DIR\"\ntouch \"$STACK_DATA_DIR/started\"\nsleep 2\n",
@@ -746,9 +746,9 @@ fn up_all_failure_lets_its_level_finish_and_stops_before_dependents() {
     let (bad, good, later) = ("lc-fail-bad", "lc-fail-good", "lc-fail-later");
     let repo = counting_hooks(
         Repo::new()
-            .stacklet(bad, "")
-            .stacklet(good, "")
-            .stacklet(later, &format!("requires = [\"{bad}\"]\n")),
+            .host_stacklet(bad, "")
+            .host_stacklet(good, "")
+            .host_stacklet(later, &format!("requires = [\"{bad}\"]\n")),
         good,
         &["on_start_ready"],
     )

@@ -99,7 +99,7 @@ fn warnings_alone_do_not_fail() {
 
 #[test]
 fn unknown_stacklet_is_exit_1_with_a_hint() {
-    let repo = Repo::new().stacklet("web", "");
+    let repo = Repo::new().host_stacklet("web", "");
     let out = repo.stack().args(["lint", "wbe"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(

@@ -31,6 +31,7 @@ mod postgres;
 mod python;
 mod registry;
 mod registry_support;
+mod robustness;
 mod snapshots;
 mod start_page;
 mod support;

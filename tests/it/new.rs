@@ -176,8 +176,8 @@ fn scaffold_from_an_image_with_volume_and_healthcheck_comes_up_healthy() {
 fn new_takes_the_next_free_port_block_and_refuses_what_it_must_not_write() {
     ensure_web_image();
     let repo = Repo::new()
-        .stacklet("new-one", "port = 42000\n")
-        .stacklet("new-two", "port = 42010\n\n[ports]\nextra = 42015\n");
+        .host_stacklet("new-one", "port = 42000\n")
+        .host_stacklet("new-two", "port = 42010\n\n[ports]\nextra = 42015\n");
     ok(&repo, &["new", "new-three", "--image", WEB_IMAGE]);
     let manifest = repo.read("stacklets/new-three/stacklet.toml");
     assert!(manifest.contains("port        = 42020"), "{manifest}");

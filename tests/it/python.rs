@@ -48,7 +48,7 @@ fn python_version_verbose_shows_the_build_python_and_the_one_that_runs() {
 
 #[test]
 fn python_with_a_missing_home_is_a_plain_error_naming_the_build_python() {
-    let repo = Repo::new().stacklet("py-notes", "").file(
+    let repo = Repo::new().host_stacklet("py-notes", "").file(
         "stacklets/py-notes/cli/hello.py",
         "def run(args, stacklet, config):\n    print('hello')\n",
     );

@@ -45,6 +45,15 @@ impl Repo {
         )
     }
 
+    /// A stacklet without a compose file, so `type = "host"` (a Docker stacklet without one is a
+    /// manifest error): hooks, CLI commands, native services. `extra` may set `type` itself.
+    pub fn host_stacklet(self, id: &str, extra: &str) -> Self {
+        if extra.contains("type =") {
+            return self.stacklet(id, extra);
+        }
+        self.stacklet(id, &format!("type = \"host\"\n{extra}"))
+    }
+
     pub fn file(self, rel: &str, contents: &str) -> Self {
         let path = self.dir.path().join(rel);
         std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");

@@ -10,8 +10,8 @@ const ARTHUR: &str = "[[users]]\nid = \"arthur\"\nname = \"Arthur\"\nemail = \"a
 
 fn repo(users: &str) -> Repo {
     Repo::new()
-        .stacklet("photos", "port = 42010\n")
-        .stacklet("docs", "port = 42020\n")
+        .host_stacklet("photos", "port = 42010\n")
+        .host_stacklet("docs", "port = 42020\n")
         .file("users.toml", users)
 }
 
@@ -78,8 +78,7 @@ fn an_unknown_key_is_an_error() {
 #[test]
 fn admin_user_ids_and_ctx_users_reach_stacklets() {
     let repo = Repo::new()
-        .stacklet(
-            "chat",
+        .host_stacklet("chat",
             "[env.defaults]\nADMINS = \"{admin_user_ids}\"\n",
         )
         .file(
