@@ -345,8 +345,8 @@ impl Manifest {
         let health = match raw.health {
             None => Vec::new(),
             Some(h) => normalise_health(h).map_err(|m| {
-                let line = if m.contains("timeout") {
-                    at("timeout")
+                let line = if m.starts_with("`timeout =") {
+                    at("health.timeout")
                 } else {
                     String::new()
                 };
