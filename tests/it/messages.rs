@@ -37,6 +37,9 @@ pub fn messages_repo(synapse: &Synapse, admin: &str, users: &str) -> Repo {
         );
         manifest = manifest.replace(from, &to);
     }
+    // Without its compose file the stacklet is declared a host stacklet (a Docker one without one
+    // is a manifest error): its service is the Synapse above, running outside Docker.
+    manifest.insert_str(0, "type = \"host\"\n");
     // The server's registration secret, as if `stack` had generated it for this Synapse.
     let mut repo = Repo::new()
         .file(
