@@ -407,7 +407,7 @@ fn hyphenated_ids_are_template_variables_as_written() {
 
 #[test]
 fn an_instance_sharing_the_default_data_dir_is_refused_before_anything_runs() {
-    let repo = Repo::new().stacklet("iso-data", "[env.defaults]\nWHERE = \"{data_dir}\"\n");
+    let repo = Repo::new().host_stacklet("iso-data", "[env.defaults]\nWHERE = \"{data_dir}\"\n");
     let shared = repo.join("data");
     let other = Other::new("shared", "");
     std::fs::write(
