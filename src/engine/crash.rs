@@ -16,6 +16,10 @@ use crate::namespace::Namespace;
 /// about a second).
 pub const RESTARTS: i64 = 3;
 const POLL: Duration = Duration::from_millis(500);
+/// How long to look for a crash-looping container's exit code (its backoff after three restarts
+/// is close to a second, so 3 s sees it between two restarts).
+const EXIT_CODE_LOOKS: u32 = 30;
+const EXIT_CODE_POLL: Duration = Duration::from_millis(100);
 
 /// Why a container can never become healthy.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -24,6 +28,8 @@ pub struct Crash {
     pub service: String,
     /// "exited with code 3", "restarted 3 times, last exit code 1".
     pub reason: String,
+    /// Caught running again between two restarts: its exit code then reads 0, not the last one.
+    pub running: bool,
 }
 
 /// The first crashed container of `containers`; `baseline` holds each container's restart count
@@ -34,6 +40,8 @@ pub fn crash_of(containers: &[ContainerInfo], baseline: &BTreeMap<String, i64>) 
         // "exited" (not "restarting") means the restart policy gave up or there is none.
         let reason = if matches!(c.state.as_str(), "exited" | "dead") && c.exit_code != 0 {
             format!("exited with code {}", c.exit_code)
+        } else if restarts >= RESTARTS && c.state == "running" {
+            format!("restarted {restarts} times while `stack` waited")
         } else if restarts >= RESTARTS {
             format!(
                 "restarted {restarts} times while `stack` waited (last exit code {})",
@@ -46,6 +54,7 @@ pub fn crash_of(containers: &[ContainerInfo], baseline: &BTreeMap<String, i64>) 
             container: c.name.clone(),
             service: c.service.clone(),
             reason,
+            running: c.state == "running",
         })
     })
 }
@@ -65,6 +74,16 @@ pub async fn watch_for_crash(
     loop {
         let containers = ps(docker, ns, project).await?;
         if let Some(crash) = crash_of(&containers, &baseline) {
+            if crash.running {
+                // Between two restarts the engine reports the exit code; look again briefly.
+                for _ in 0..EXIT_CODE_LOOKS {
+                    tokio::time::sleep(EXIT_CODE_POLL).await;
+                    let again = ps(docker, ns, project).await?;
+                    if let Some(between) = crash_of(&again, &baseline).filter(|c| !c.running) {
+                        return Ok(between);
+                    }
+                }
+            }
             return Ok(crash);
         }
         tokio::time::sleep(POLL).await;
@@ -106,6 +125,12 @@ mod tests {
         assert_eq!(
             crash.reason,
             "restarted 3 times while `stack` waited (last exit code 1)"
+        );
+        let caught_running = crash_of(&[c("app", "running", 0, 8)], &base).unwrap();
+        assert!(caught_running.running);
+        assert_eq!(
+            caught_running.reason,
+            "restarted 3 times while `stack` waited"
         );
     }
 }

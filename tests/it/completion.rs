@@ -5,8 +5,8 @@ use crate::support::{Repo, stderr, stdout};
 
 fn repo() -> Repo {
     Repo::new()
-        .stacklet("py-notes", "")
-        .stacklet("py-photos", "")
+        .host_stacklet("py-notes", "")
+        .host_stacklet("py-photos", "")
         .file(
             "stacklets/py-notes/cli/echo.py",
             "HELP = \"Print the arguments\"\ndef run(args, stacklet, config):\n    pass\n",

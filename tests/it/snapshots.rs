@@ -61,8 +61,8 @@ fn redact_times(text: &str) -> String {
 /// Two stacklets without containers: `notes` (with a port, env and hints) requires `base`.
 fn repo() -> Repo {
     Repo::new()
-        .stacklet("hsbase", "")
-        .stacklet(
+        .host_stacklet("hsbase", "")
+        .host_stacklet(
             "hsnotes",
             "port = 42871\nrequires = [\"hsbase\"]\nhints = [\"Open {hsnotes_url} and sign in as {admin_username}\"]\n\n[env.defaults]\nNOTES_URL = \"{hsnotes_url}\"\nNOTES_DATA = \"{data_dir}/hsnotes\"\n",
         )
@@ -159,7 +159,7 @@ stacklets/hsnotes/docker-compose.yml:3: error: Service `app` lacks the label `co
 stacklets/hsnotes/docker-compose.yml:3: error: Service `app` has no `restart: unless-stopped`
 stacklets/hsnotes/docker-compose.yml:4: warning: Image `busybox:latest` of service `app` uses the floating tag `latest`; pin a release tag
 stacklets/hsnotes/docker-compose.yml:6: error: Port `8080:80` of service `app` must be exactly `${PORT_BIND_IP:-127.0.0.1}:<host>:<container>`
-stacklets/hsnotes/stacklet.toml:6: warning: `port` = 42871 is not published by any service of the compose file
+stacklets/hsnotes/stacklet.toml:7: warning: `port` = 42871 is not published by any service of the compose file
 
 "#]]
     );
@@ -220,7 +220,8 @@ fn invalid_manifest_names_file_key_and_line() {
         "stacklets/hsbase/stacklet.toml",
         &crate::support::manifest("hsbase", "port = 99999\n"),
     );
-    let (_, stderr) = run(&repo, &["list"], false);
+    // A broken manifest blocks only its own stacklet: `up` of it names the problem.
+    let (_, stderr) = run(&repo, &["up", "hsbase"], false);
     assert_data_eq!(
         stderr,
         str![[r#"
@@ -232,7 +233,7 @@ error: Invalid `stacklets/hsbase/stacklet.toml` key `port`: port 99999 is out of
 
 #[test]
 fn unknown_template_variable_gets_a_hint() {
-    let repo = repo().stacklet("hstypo", "[env.defaults]\nDATA = \"{dta_dir}/x\"\n");
+    let repo = repo().host_stacklet("hstypo", "[env.defaults]\nDATA = \"{dta_dir}/x\"\n");
     let (_, stderr) = run(&repo, &["env", "hstypo"], false);
     assert_data_eq!(
         stderr,
