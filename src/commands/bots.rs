@@ -67,7 +67,7 @@ async fn run(
 ) -> anyhow::Result<ExitCode> {
     use anyhow::Context;
     use tokio::io::AsyncWriteExt;
-    let mut session = crate::lifecycle::Session::open(printer)?;
+    let mut session = crate::lifecycle::Session::open(printer, None)?;
     let mut config = crate::lifecycle::bots::runner_config(&mut session)?;
     if let Some(url) = api {
         config["api"]["url"] = serde_json::json!(url.trim_end_matches('/'));

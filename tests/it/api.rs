@@ -168,7 +168,7 @@ fn json(body: &str) -> serde_json::Value {
 
 #[test]
 fn unsigned_forged_stale_future_replayed_and_tampered_requests_are_refused() {
-    let repo = Repo::new().stacklet("api-plain", "");
+    let repo = Repo::new().host_stacklet("api-plain", "");
     let server = start(&repo, 45501);
     let pq = "/v1/status";
 
@@ -349,7 +349,7 @@ fn reqwest_free_get(port: u16) -> String {
 
 #[test]
 fn install_writes_a_unit_running_this_binary_and_uninstall_removes_it() {
-    let repo = Repo::new().stacklet("api-plain", "");
+    let repo = Repo::new().host_stacklet("api-plain", "");
     let units = tempfile::tempdir().unwrap();
     let out = repo
         .stack()

@@ -434,7 +434,7 @@ fn an_instance_sharing_the_default_data_dir_is_refused_before_anything_runs() {
 
 #[test]
 fn a_bad_instance_name_or_port_offset_names_the_file_and_key() {
-    let repo = Repo::new().stacklet("iso-bad", "");
+    let repo = Repo::new().host_stacklet("iso-bad", "");
     let other = Other::new("bad", "instance = \"Bad_Name\"\n");
     let out = repo
         .stack()
