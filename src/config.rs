@@ -37,6 +37,9 @@ pub struct Core {
 #[serde(default)]
 pub struct Updates {
     pub schedule: Option<String>,
+    /// `true` runs the old Watchtower container in `core` again (off by default: `stack update`
+    /// and its schedule replace it, docs/updates.md).
+    pub watchtower: Option<bool>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -475,7 +478,8 @@ mod tests {
         for key in ["domain", "data_dir", "timezone", "language", "https"] {
             assert!(core.iter().any(|k| k == key), "{key} in {core:?}");
         }
-        assert_eq!(fields_of::<Updates>(), ["schedule"]);
+        assert_eq!(fields_of::<Updates>(), ["schedule", "watchtower"]);
+        assert_eq!(fields_of::<Messages>(), ["server_name", "notify"]);
     }
 
     #[test]

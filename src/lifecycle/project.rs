@@ -36,13 +36,22 @@ pub fn load_project_with(
     };
     let mut vars: BTreeMap<String, String> = process_env.into_iter().collect();
     vars.extend(rendered.entries.iter().cloned());
-    if ws.config.domain_mode() {
+    // Profiles the runtime turns on: `domain` (Caddy) in domain mode, `watchtower` only when
+    // `[updates] watchtower = true` asks for the old updater (`stack update` replaces it).
+    let wanted = [
+        ("domain", ws.config.domain_mode()),
+        ("watchtower", ws.config.updates.watchtower == Some(true)),
+    ];
+    for (profile, on) in wanted {
+        if !on {
+            continue;
+        }
         let profiles = vars.entry("COMPOSE_PROFILES".into()).or_default();
-        if !profiles.split(',').any(|p| p == "domain") {
+        if !profiles.split(',').any(|p| p == profile) {
             if !profiles.is_empty() {
                 profiles.push(',');
             }
-            profiles.push_str("domain");
+            profiles.push_str(profile);
         }
     }
     // The file names its project as the default instance does (`name: stack-<id>`).
@@ -79,4 +88,64 @@ pub fn load_project_with(
             ))
         })?;
     Ok(Some(project))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::config::{Config, Users};
+    use crate::instance::Instance;
+    use crate::output::{Printer, Verbosity};
+    use crate::stacklet::Catalog;
+    use crate::workspace::Workspace;
+
+    /// The shipped `core`'s services for an instance whose `stack.toml` is `config`.
+    fn core_services(config: &str) -> Vec<String> {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("stack.toml"), config).unwrap();
+        let instance = Instance::discover(
+            repo,
+            Some(repo.to_str().unwrap()),
+            Some(tmp.path().to_str().unwrap()),
+        )
+        .unwrap();
+        let catalog = Catalog::load(&instance).unwrap();
+        let ids = catalog.ids().map(str::to_string).collect();
+        let (config, _) = Config::load(&instance, &ids).unwrap();
+        let users = Users::load(&instance, &ids).unwrap();
+        let namespace = crate::namespace::Namespace::default_instance(&instance.dir, 0);
+        let ws = Workspace {
+            instance,
+            catalog,
+            config,
+            users,
+            namespace,
+        };
+        let core = ws.catalog.get("core").unwrap();
+        let rendered = crate::render::env::render(&ws, core, "192.0.2.10").unwrap();
+        let (printer, _) = Printer::capturing(Verbosity::Quiet);
+        let project = super::load_project_with(&ws, core, &rendered, Vec::new(), &printer)
+            .unwrap()
+            .unwrap();
+        project.services.keys().cloned().collect()
+    }
+
+    #[test]
+    fn watchtower_runs_only_when_asked_for() {
+        let base = "[core]\ndata_dir = \"data\"\n";
+        assert!(
+            core_services(base).is_empty(),
+            "port mode runs nothing of core by default"
+        );
+        assert_eq!(
+            core_services(&format!("{base}[updates]\nwatchtower = true\n")),
+            ["stack-core-watchtower"]
+        );
+        assert_eq!(
+            core_services("[core]\ndata_dir = \"data\"\ndomain = \"home.internal\"\n"),
+            ["stack-core-caddy"]
+        );
+    }
 }

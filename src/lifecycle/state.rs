@@ -83,6 +83,9 @@ async fn containers_and_marker(
             .project_state(&session.ws.namespace.project(id))
             .await?;
         return Ok(match state {
+            // Set up, no containers, and nothing this configuration would run (core in port
+            // mode, every service behind a profile that is off): nothing is missing.
+            ProjectState::Absent if marker && nothing_to_run(session, stacklet) => State::Running,
             ProjectState::Absent if marker => State::Stopped,
             ProjectState::Absent => State::Available,
             ProjectState::Running => State::Running,
@@ -101,6 +104,21 @@ async fn containers_and_marker(
     } else {
         State::Available
     })
+}
+
+/// Whether the stacklet's compose file runs no service in this configuration (all behind
+/// profiles that are off). Asked only for a set-up stacklet without containers, so `list` stays
+/// one engine call in the common case. A file that does not load counts as having services.
+fn nothing_to_run(session: &Session, stacklet: &Stacklet) -> bool {
+    let ws = &session.ws;
+    let Ok(rendered) = crate::render::env::render(ws, stacklet, &session.lan_ip) else {
+        return false;
+    };
+    let (printer, _) = crate::output::Printer::capturing(crate::output::Verbosity::Quiet);
+    matches!(
+        super::project::load_project(ws, stacklet, &rendered, &printer),
+        Ok(Some(project)) if project.services.is_empty()
+    )
 }
 
 /// Refine the container/marker state with the service checks: a host stacklet that is
