@@ -85,7 +85,7 @@ async fn containers_and_marker(
         return Ok(match state {
             // Set up, no containers, and nothing this configuration would run (core in port
             // mode, every service behind a profile that is off): nothing is missing.
-            ProjectState::Absent if marker && nothing_to_run(session, stacklet) => State::Running,
+            ProjectState::Absent if marker && nothing_to_run(session, id) => State::Running,
             ProjectState::Absent if marker => State::Stopped,
             ProjectState::Absent => State::Available,
             ProjectState::Running => State::Running,
@@ -109,8 +109,11 @@ async fn containers_and_marker(
 /// Whether the stacklet's compose file runs no service in this configuration (all behind
 /// profiles that are off). Asked only for a set-up stacklet without containers, so `list` stays
 /// one engine call in the common case. A file that does not load counts as having services.
-fn nothing_to_run(session: &Session, stacklet: &Stacklet) -> bool {
+fn nothing_to_run(session: &Session, id: &str) -> bool {
     let ws = &session.ws;
+    let Some(stacklet) = ws.catalog.get(id) else {
+        return false;
+    };
     let Ok(rendered) = crate::render::env::render(ws, stacklet, &session.lan_ip) else {
         return false;
     };
