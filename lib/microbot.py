@@ -200,6 +200,17 @@ class MicroBot:
                 log.exception("%s: %s failed", self.bot_id, name)
         return run
 
+    async def _pending_invites(self, sync):
+        """Invitations that arrived before the bot first ran are answered like new ones."""
+        for room_id, info in sync.rooms.invite.items():
+            for event in info.invite_state:
+                if (isinstance(event, InviteMemberEvent) and event.state_key == self.user_id
+                        and event.membership == "invite"):
+                    try:
+                        await self.on_invite(room_id, event.sender)
+                    except Exception:  # noqa: BLE001
+                        log.exception("%s: on_invite failed", self.bot_id)
+
     async def run(self):
         """Log in, take the room, then handle new events until cancelled."""
         await self.login()
@@ -214,6 +225,7 @@ class MicroBot:
                 now = int(time.time() * 1000)
                 for room_id in first.rooms.join:
                     self._cursors.setdefault(room_id, now)
+                await self._pending_invites(first)
         if self.room:
             self.room_id = await self.ensure_room(self.room, self.room_topic)
         c = self.client

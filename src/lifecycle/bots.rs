@@ -76,6 +76,9 @@ pub fn runner_config(session: &mut Session) -> anyhow::Result<serde_json::Value>
             continue;
         };
         let mut entry = json!(bot);
+        for (key, value) in env_settings(ws, bot, &session.lan_ip)? {
+            entry["settings"][key] = json!(value);
+        }
         entry["password"] = json!(password);
         entry["state_dir"] = json!(bot_state_dir(ws, &bot.stacklet, &bot.id));
         bots.push(entry);
@@ -91,6 +94,33 @@ pub fn runner_config(session: &mut Session) -> anyhow::Result<serde_json::Value>
         },
         "bots": bots,
     }))
+}
+
+/// A bot's settings from its stacklet's rendered env: `<BOT>_BOT_<NAME>` (other than the
+/// password) becomes the setting `<name>` in lowercase, so `SCRIBE_BOT_WHISPER_URL =
+/// "{ai_whisper_url}"` reaches scribe-bot as `whisper_url` with the instance's value.
+fn env_settings(
+    ws: &crate::workspace::Workspace,
+    bot: &crate::bots::Bot,
+    lan_ip: &str,
+) -> anyhow::Result<Vec<(String, String)>> {
+    let Some(prefix) = bot.password_env.strip_suffix("PASSWORD") else {
+        return Ok(Vec::new());
+    };
+    let stacklet = ws
+        .catalog
+        .get(&bot.stacklet)
+        .with_context(|| format!("Bot `{}`: no stacklet `{}`", bot.id, bot.stacklet))?;
+    let rendered = crate::render::env::render(ws, stacklet, lan_ip)?;
+    Ok(rendered
+        .entries
+        .into_iter()
+        .filter(|(key, _)| key != &bot.password_env)
+        .filter_map(|(key, value)| {
+            let name = key.strip_prefix(prefix)?;
+            (!name.is_empty()).then(|| (name.to_lowercase(), value))
+        })
+        .collect())
 }
 
 /// Where a bot keeps its session and read cursor: `<data>/<stacklet>/bot/<bot-id>/`.

@@ -26,6 +26,7 @@ mod messages_cli;
 mod new;
 mod paperless;
 mod postgres;
+mod scribe_bot;
 // Checks the interpreter the build linked (build.rs sets its facts only with embedded Python).
 #[cfg(feature = "python")]
 mod python;
