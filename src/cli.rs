@@ -74,6 +74,8 @@ pub enum Command {
     Update(UpdateArgs),
     /// Preflight checks: engine, Python, data dir, images on their registries, ports, domain
     Doctor(DoctorArgs),
+    /// What `up` would do to each service (keep, start, create, recreate, remove) and why; changes nothing
+    Plan(PlanArgs),
     /// What happened to the stacklets, newest first (`.stack/events.jsonl`)
     History(HistoryArgs),
     /// Check stacklets against the conventions (compose, templates, hooks, Caddy)
@@ -154,6 +156,13 @@ pub struct LockArgs {
     /// Fail instead of waiting when another `stack` command holds the instance lock
     #[arg(long)]
     pub no_wait: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// A stacklet id, or `all` (the set-up stacklets)
+    #[arg(add = ArgValueCandidates::new(crate::completion::stacklet_targets))]
+    pub target: String,
 }
 
 #[derive(Debug, Args)]

@@ -13,6 +13,7 @@ mod lifecycle;
 mod lint;
 mod list;
 mod new;
+mod plan;
 mod schedule;
 pub mod serve;
 mod stacklet;
@@ -65,6 +66,7 @@ pub async fn run(cli: Cli, printer: Printer) -> anyhow::Result<ExitCode> {
         Command::Doctor(args) => doctor::doctor(&printer, &args).await,
         Command::Update(args) => update::update_cmd(&printer, &args).await,
         Command::History(args) => history::history(&printer, &args),
+        Command::Plan(args) => plan::plan(&printer, &args).await,
         Command::Lint(args) => lint::lint(&printer, &args),
         Command::Serve(args) => serve::serve(&printer, &args).await,
         Command::New(args) => new::new(&printer, &args).await,

@@ -111,23 +111,7 @@ pub async fn converge(
     ensure_networks(docker, ns, project, printer).await?;
     ensure_volumes(docker, ns, project, printer).await?;
 
-    let mut existing: HashMap<String, ContainerSummary> = HashMap::new();
-    let mut orphans = Vec::new();
-    for c in containers {
-        let service = summary_label(&c, labels::SERVICE)
-            .unwrap_or_default()
-            .to_string();
-        if !project.services.contains_key(&service) {
-            orphans.push(c);
-        } else if summary_label(&c, labels::ONEOFF) == Some("True") {
-            // `docker compose run` containers are not the service's container.
-        } else if let std::collections::hash_map::Entry::Vacant(slot) = existing.entry(service) {
-            slot.insert(c);
-        } else {
-            // A scaled-up compose service: `stack` runs one container per service.
-            orphans.push(c);
-        }
-    }
+    let (existing, orphans) = by_service(project, containers);
 
     // Orphans go first: a renamed service that keeps its `container_name` needs the name its old
     // container still holds.
@@ -169,6 +153,55 @@ pub async fn converge(
     Ok(outcomes.into_values().collect())
 }
 
+/// The project's containers by service, and the orphans: containers of no defined service, and
+/// extra containers of a scaled-up compose service (`stack` runs one per service). `docker
+/// compose run` containers are neither. Shared by `up` and `plan`.
+pub(super) fn by_service(
+    project: &Project,
+    containers: Vec<ContainerSummary>,
+) -> (HashMap<String, ContainerSummary>, Vec<ContainerSummary>) {
+    let mut existing: HashMap<String, ContainerSummary> = HashMap::new();
+    let mut orphans = Vec::new();
+    for c in containers {
+        let service = summary_label(&c, labels::SERVICE)
+            .unwrap_or_default()
+            .to_string();
+        if !project.services.contains_key(&service) {
+            orphans.push(c);
+        } else if summary_label(&c, labels::ONEOFF) == Some("True") {
+            // `docker compose run` containers are not the service's container.
+        } else if let std::collections::hash_map::Entry::Vacant(slot) = existing.entry(service) {
+            slot.insert(c);
+        } else {
+            orphans.push(c);
+        }
+    }
+    (existing, orphans)
+}
+
+/// What `up` does with one service's container: the one owner of "what changes", used by
+/// [`converge`] and by `stack plan`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// Same config hash, running.
+    Keep,
+    /// Same config hash, stopped.
+    Start,
+    /// No container.
+    Create,
+    /// Another config hash.
+    Recreate,
+}
+
+pub fn decide(current: Option<&ContainerSummary>, desired_hash: &str) -> Change {
+    match current {
+        None => Change::Create,
+        Some(c) if summary_label(c, labels::CONFIG_HASH) != Some(desired_hash) => Change::Recreate,
+        Some(c) if is_running(c) => Change::Keep,
+        Some(_) => Change::Start,
+    }
+}
+
 /// A dependency must be a service of the project, unless it is `required: false`.
 fn check_dependencies(project: &Project, service: &Service) -> Result<(), EngineError> {
     for (dep, spec) in &service.depends_on {
@@ -204,8 +237,8 @@ async fn converge_service(
 
     if let Some(current) = existing {
         let id = current.id.clone().unwrap_or_default();
-        let same = summary_label(current, labels::CONFIG_HASH) == Some(spec.hash.as_str());
-        if same && is_running(current) {
+        let change = decide(Some(current), &spec.hash);
+        if change == Change::Keep {
             let restart_for = service.depends_on.iter().find(|(dep, d)| {
                 d.restart
                     && done.get(*dep).is_some_and(|o| {
@@ -228,7 +261,7 @@ async fn converge_service(
             return Ok(outcome(id, Outcome::Unchanged));
         }
         wait_for_dependencies(docker, service, specs, opts, printer).await?;
-        if same {
+        if change == Change::Start {
             start(docker, &spec.name, printer).await?;
             return Ok(outcome(id, Outcome::Started));
         }

@@ -64,6 +64,52 @@ struct Target {
     local_only: bool,
 }
 
+/// What `service` must run given its record: the compose reference, or the recorded digest or
+/// image id when the record still names that reference. The one owner of this choice, for
+/// [`ensure_images`] and [`local_ids`].
+fn target(service: &Service, compose: String, pins: &Pins) -> Target {
+    let name = &service.name;
+    let pin = pins.get(name).filter(|p| p.image == compose);
+    match (service.build.is_some(), pin) {
+        // Built images follow the build (`build = true` rebuilds on every `up` by design).
+        (true, _) | (false, None) => Target {
+            want: compose.clone(),
+            digest: None,
+            local_only: service.build.is_some(),
+            compose,
+        },
+        (false, Some(pin)) => match &pin.digest {
+            Some(digest) => Target {
+                want: Reference::parse(&compose).pinned(digest),
+                digest: Some(digest.clone()),
+                local_only: false,
+                compose,
+            },
+            None => Target {
+                want: pin.id.clone(),
+                digest: None,
+                local_only: true,
+                compose,
+            },
+        },
+    }
+}
+
+/// The local image id each service would run, without building or pulling anything: `None` for
+/// a service whose image `up` would still have to build or pull (`stack plan`).
+pub async fn local_ids(
+    docker: &Docker,
+    project: &Project,
+    pins: &Pins,
+) -> Result<BTreeMap<String, Option<String>>, EngineError> {
+    let mut ids = BTreeMap::new();
+    for (name, service) in &project.services {
+        let t = target(service, image_ref(project, service)?, pins);
+        ids.insert(name.clone(), image_id(docker, &t.want).await?);
+    }
+    Ok(ids)
+}
+
 // Long by design: the three phases (builds, what each service must run given its record, pulls)
 // share the project's references and must all finish before any container is touched.
 /// Builds and pulls what is needed; returns service name → image. Pulls run concurrently, builds
@@ -91,30 +137,7 @@ pub async fn ensure_images(
     let mut targets: BTreeMap<String, Target> = BTreeMap::new();
     for (name, service) in &project.services {
         let compose = refs[name].clone();
-        let pin = opts.pins.get(name).filter(|p| p.image == compose);
-        let target = match (service.build.is_some(), pin) {
-            // Built images follow the build (`build = true` rebuilds on every `up` by design).
-            (true, _) | (false, None) => Target {
-                want: compose.clone(),
-                digest: None,
-                local_only: service.build.is_some(),
-                compose,
-            },
-            (false, Some(pin)) => match &pin.digest {
-                Some(digest) => Target {
-                    want: Reference::parse(&compose).pinned(digest),
-                    digest: Some(digest.clone()),
-                    local_only: false,
-                    compose,
-                },
-                None => Target {
-                    want: pin.id.clone(),
-                    digest: None,
-                    local_only: true,
-                    compose,
-                },
-            },
-        };
+        let target = target(service, compose, &opts.pins);
         targets.insert(name.clone(), target);
     }
 

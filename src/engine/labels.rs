@@ -27,6 +27,9 @@ pub const IMAGE: &str = "com.docker.compose.image";
 pub const DEPENDS_ON: &str = "com.docker.compose.depends_on";
 pub const NETWORK: &str = "com.docker.compose.network";
 pub const VOLUME: &str = "com.docker.compose.volume";
+/// Ours: per-aspect hashes of what [`config_hash`] covers, so `stack plan` can say *why* a
+/// container would be recreated (docs/engine.md, "Plan").
+pub const ASPECTS: &str = "io.stack.config-aspects";
 
 /// What `com.docker.compose.version` says on our objects. Compose only displays it; a compose-like
 /// value keeps tools that parse it as semver happy, the suffix says who made the object.
@@ -68,6 +71,7 @@ pub fn container_labels(
         (VERSION, COMPOSE_VERSION.to_string()),
         (IMAGE, image_id.to_string()),
         (DEPENDS_ON, depends_on_label(service)),
+        (ASPECTS, aspects_label(project, service, image_id)),
     ] {
         labels.insert(k.to_string(), v);
     }
@@ -157,6 +161,71 @@ pub fn config_hash(project: &Project, service: &Service, image_id: &str) -> Stri
     format!("{:x}", Sha256::digest(json.as_bytes()))
 }
 
+fn short_hash(json: &str) -> String {
+    format!("{:x}", Sha256::digest(json.as_bytes()))[..16].to_string()
+}
+
+/// The parts of a service's configuration, each hashed on its own: `image` (the image ID),
+/// `env:<KEY>` per environment variable (the value's hash, never the value), `ports`, `mounts`,
+/// and `other` (everything else the config hash covers). Two containers with equal aspects have
+/// equal config hashes; the converse is what [`changed_aspects`] reports on.
+pub fn aspects(project: &Project, service: &Service, image_id: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    out.insert("image".to_string(), short_hash(image_id));
+    for (key, value) in &service.environment {
+        let json = serde_json::to_string(value).unwrap_or_default();
+        out.insert(format!("env:{key}"), short_hash(&json));
+    }
+    // Plain data with string keys: serialising cannot fail.
+    let ports = serde_json::to_string(&service.ports).unwrap_or_default();
+    let mounts = serde_json::to_string(&service.volumes).unwrap_or_default();
+    out.insert("ports".into(), short_hash(&ports));
+    out.insert("mounts".into(), short_hash(&mounts));
+    let mut rest = service.clone();
+    rest.environment.clear();
+    rest.ports.clear();
+    rest.volumes.clear();
+    // The rest, with the engine names of networks and volumes (as in the config hash).
+    out.insert(
+        "other".into(),
+        config_hash(project, &rest, "")[..16].to_string(),
+    );
+    out
+}
+
+/// The [`ASPECTS`] label's value: `aspects` as compact JSON.
+pub fn aspects_label(project: &Project, service: &Service, image_id: &str) -> String {
+    serde_json::to_string(&aspects(project, service, image_id)).unwrap_or_default()
+}
+
+/// Which aspects differ between a container's [`ASPECTS`] label and the desired ones, as reasons
+/// (`image changed`, `env key X changed`, `env key X added`, …). `None` when the container has no
+/// readable label (made before `stack` recorded aspects, or by another tool).
+pub fn changed_aspects(
+    label: Option<&str>,
+    desired: &BTreeMap<String, String>,
+) -> Option<Vec<String>> {
+    let current: BTreeMap<String, String> = serde_json::from_str(label?).ok()?;
+    let mut reasons = Vec::new();
+    let describe = |key: &str, what: &str| match key.strip_prefix("env:") {
+        Some(var) => format!("env key {var} {what}"),
+        None if key == "other" => "compose file edited".to_string(),
+        None => format!("{key} {what}"),
+    };
+    for (key, want) in desired {
+        match current.get(key) {
+            None => reasons.push(describe(key, "added")),
+            Some(have) if have != want => reasons.push(describe(key, "changed")),
+            Some(_) => {}
+        }
+    }
+    for key in current.keys().filter(|k| !desired.contains_key(*k)) {
+        reasons.push(describe(key, "removed"));
+    }
+    reasons.dedup();
+    Some(reasons)
+}
+
 #[cfg(test)]
 mod unit {
     use super::*;
@@ -168,5 +237,33 @@ mod unit {
             ["db", "cache"]
         );
         assert!(parse_depends_on("").is_empty());
+    }
+
+    #[test]
+    fn changed_aspects_name_the_env_key_and_never_its_value() {
+        let have = BTreeMap::from([
+            ("image".to_string(), "a".to_string()),
+            ("env:TOKEN".to_string(), "x".to_string()),
+            ("env:OLD".to_string(), "y".to_string()),
+            ("ports".to_string(), "p".to_string()),
+        ]);
+        let label = serde_json::to_string(&have).unwrap();
+        let mut want = have.clone();
+        want.insert("env:TOKEN".into(), "z".into());
+        want.remove("env:OLD");
+        want.insert("ports".into(), "q".into());
+        assert_eq!(
+            changed_aspects(Some(&label), &want).unwrap(),
+            [
+                "env key TOKEN changed",
+                "ports changed",
+                "env key OLD removed"
+            ]
+        );
+        assert_eq!(
+            changed_aspects(Some(&label), &have).unwrap(),
+            Vec::<String>::new()
+        );
+        assert_eq!(changed_aspects(None, &have), None);
     }
 }

@@ -25,6 +25,7 @@ mod messages;
 mod messages_cli;
 mod new;
 mod paperless;
+mod plan;
 mod postgres;
 mod scribe_bot;
 // Checks the interpreter the build linked (build.rs sets its facts only with embedded Python).

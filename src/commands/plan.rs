@@ -1,0 +1,59 @@
+//! `stack plan [<id>|all]`: what `up` would do to each service, and why. Changes nothing: it
+//! renders the environment as `stack env` does, loads the compose file, and reads the engine.
+
+use std::process::ExitCode;
+
+use crate::cli::PlanArgs;
+use crate::engine::{self, plan::Action};
+use crate::lifecycle::project::load_project;
+use crate::lifecycle::{Session, all};
+use crate::output::Printer;
+use crate::render::env;
+
+pub async fn plan(printer: &Printer, args: &PlanArgs) -> anyhow::Result<ExitCode> {
+    let mut session = Session::open(printer)?;
+    let ids: Vec<String> = if args.target == "all" {
+        all::up_plan(&mut session).await?.concat()
+    } else {
+        session.ws.catalog.require(&args.target)?;
+        vec![args.target.clone()]
+    };
+    if ids.is_empty() {
+        printer.note("Nothing is set up yet: start with `stack up <id>`");
+    }
+    for id in ids {
+        let stacklet = session.ws.catalog.require(&id)?.clone();
+        let rendered = env::render(&session.ws, &stacklet, &session.lan_ip)?;
+        let Some(project) = load_project(&session.ws, &stacklet, &rendered, printer)? else {
+            printer.out(format!("{id}: no containers (host stacklet)"));
+            continue;
+        };
+        let docker = session.docker().await?;
+        let pins = crate::pins::load(&session.ws.instance, &id)?;
+        let ids = engine::local_ids(&docker, &project, &pins).await?;
+        let plans = engine::plan::plan(&docker, &session.ws.namespace, &project, &ids).await?;
+        let changes = plans.iter().filter(|p| p.action != Action::Keep).count();
+        printer.out(format!(
+            "{id}: {}",
+            if changes == 0 {
+                "up to date".to_string()
+            } else {
+                format!("{changes} change(s)")
+            }
+        ));
+        for p in plans {
+            let reasons = if p.reasons.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", p.reasons.join(", "))
+            };
+            printer.out(format!(
+                "  {:<8} {} [{}]{reasons}",
+                p.action.word(),
+                p.service,
+                p.container
+            ));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
