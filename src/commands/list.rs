@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use serde_json::json;
 
+use crate::engine::plan::Action;
 use crate::lifecycle::Session;
 use crate::lifecycle::state::{self, State};
 use crate::lifecycle::target::Target;
@@ -39,6 +40,17 @@ async fn rows(session: &mut Session, probe: bool) -> anyhow::Result<Vec<Row>> {
                 }
             }
         }
+        // Drift: `status` only, since it costs a compose load per running stacklet
+        // (docs/engine.md, "Plan").
+        let mut drifted = false;
+        if probe && current == State::Running {
+            let (quiet, _) = Printer::capturing(crate::output::Verbosity::Quiet);
+            drifted = super::plan::plan_of(session, s.id(), &quiet)
+                .await
+                .ok()
+                .flatten()
+                .is_some_and(|plans| plans.iter().any(|p| p.action != Action::Keep));
+        }
         // Native services of host stacklets, each with what its check saw (empty otherwise).
         let services = crate::lifecycle::native::states(session, s).await?;
         let ws = &session.ws;
@@ -49,7 +61,11 @@ async fn rows(session: &mut Session, probe: bool) -> anyhow::Result<Vec<Row>> {
                 .map(|p| public_url(&ws.config, &ws.namespace, &m.id, None, p, &ip))
                 .unwrap_or_default();
             let set_up = ws.instance.is_set_up(&m.id);
-            let state = current.label().to_string();
+            let state = if drifted {
+                "drifted".to_string()
+            } else {
+                current.label().to_string()
+            };
             let json = json!({
                 "id": m.id,
                 "name": m.name,
@@ -68,6 +84,7 @@ async fn rows(session: &mut Session, probe: bool) -> anyhow::Result<Vec<Row>> {
                 "set_up": set_up,
                 "state": state,
                 "state_detail": current.detail(),
+                "drifted": drifted,
                 "url": if url.is_empty() { serde_json::Value::Null } else { json!(url) },
                 "services": services,
             });
@@ -213,6 +230,12 @@ pub async fn status(printer: &Printer, json: bool) -> anyhow::Result<ExitCode> {
     ));
     printer.out("");
     table(printer, &rows);
+    for row in rows.iter().filter(|r| r.json["drifted"] == true) {
+        printer.note(format!(
+            "`{}` has drifted: its containers differ from what `stack up` would create; see `stack plan {}`",
+            row.id, row.id
+        ));
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use crate::cli::PlanArgs;
-use crate::engine::{self, plan::Action};
+use crate::engine::{self, plan::Action, plan::ServicePlan};
 use crate::lifecycle::project::load_project;
 use crate::lifecycle::{Session, all};
 use crate::output::Printer;
@@ -22,16 +22,10 @@ pub async fn plan(printer: &Printer, args: &PlanArgs) -> anyhow::Result<ExitCode
         printer.note("Nothing is set up yet: start with `stack up <id>`");
     }
     for id in ids {
-        let stacklet = session.ws.catalog.require(&id)?.clone();
-        let rendered = env::render(&session.ws, &stacklet, &session.lan_ip)?;
-        let Some(project) = load_project(&session.ws, &stacklet, &rendered, printer)? else {
+        let Some(plans) = plan_of(&mut session, &id, printer).await? else {
             printer.out(format!("{id}: no containers (host stacklet)"));
             continue;
         };
-        let docker = session.docker().await?;
-        let pins = crate::pins::load(&session.ws.instance, &id)?;
-        let ids = engine::local_ids(&docker, &project, &pins).await?;
-        let plans = engine::plan::plan(&docker, &session.ws.namespace, &project, &ids).await?;
         let changes = plans.iter().filter(|p| p.action != Action::Keep).count();
         printer.out(format!(
             "{id}: {}",
@@ -56,4 +50,23 @@ pub async fn plan(printer: &Printer, args: &PlanArgs) -> anyhow::Result<ExitCode
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What `up <id>` would do to the stacklet's containers; `None` without a compose file. Compose
+/// warnings go to `printer`. Shared by `plan` and `status` (drift).
+pub(super) async fn plan_of(
+    session: &mut Session,
+    id: &str,
+    printer: &Printer,
+) -> anyhow::Result<Option<Vec<ServicePlan>>> {
+    let stacklet = session.ws.catalog.require(id)?.clone();
+    let rendered = env::render(&session.ws, &stacklet, &session.lan_ip)?;
+    let Some(project) = load_project(&session.ws, &stacklet, &rendered, printer)? else {
+        return Ok(None);
+    };
+    let docker = session.docker().await?;
+    let pins = crate::pins::load(&session.ws.instance, id)?;
+    let ids = engine::local_ids(&docker, &project, &pins).await?;
+    let plans = engine::plan::plan(&docker, &session.ws.namespace, &project, &ids).await?;
+    Ok(Some(plans))
 }

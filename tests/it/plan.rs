@@ -63,6 +63,8 @@ fn plan_names_changes_masks_secrets_finds_orphans_and_changes_nothing() {
     assert!(unchanged.contains("pl-plan: up to date"), "{unchanged}");
     assert!(unchanged.contains("keep     web"), "{unchanged}");
     assert!(unchanged.contains("keep     side"), "{unchanged}");
+    let out = run(&repo, &["status"]);
+    assert!(!stdout(&out).contains("drifted"), "{}", stdout(&out));
 
     // An env value edited in the manifest, a secret changed, a service dropped.
     let secrets = repo.read(".stack/secrets.toml");
@@ -106,8 +108,19 @@ fn plan_names_changes_masks_secrets_finds_orphans_and_changes_nothing() {
     assert_eq!(container_id("stack-pl-plan-side"), ids[1]);
     assert_eq!(plan(&repo), changed);
 
+    // `status` marks the stacklet drifted and points at `plan`; after `up` it is running again.
+    let out = run(&repo, &["status"]);
+    let shown = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(shown.contains("drifted"), "{shown}");
+    assert!(shown.contains("see `stack plan pl-plan`"), "{shown}");
+
     let out = run(&repo, &["up", "pl-plan"]);
     assert!(out.status.success(), "{}", stderr(&out));
+    let out = run(&repo, &["status", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let row = &v["stacklets"].as_array().unwrap()[0];
+    assert_eq!(row["state"], "running", "{row}");
+    assert_eq!(row["drifted"], false, "{row}");
     assert_ne!(container_id("stack-pl-plan-web"), ids[0]);
     assert!(plan(&repo).contains("pl-plan: up to date"));
 }
