@@ -11,7 +11,8 @@ use crate::output::Printer;
 use crate::render::env;
 
 pub async fn plan(printer: &Printer, args: &PlanArgs) -> anyhow::Result<ExitCode> {
-    let mut session = Session::open(printer)?;
+    let focus = (args.target != "all").then_some(args.target.as_str());
+    let mut session = Session::open(printer, focus)?;
     let ids: Vec<String> = if args.target == "all" {
         all::up_plan(&mut session).await?.concat()
     } else {
