@@ -21,6 +21,8 @@ command -v bash >/dev/null || need+=(bash)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v zbarimg >/dev/null 2>&1 || need+=(zbar-tools)
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
+# The backup tests read `stack`'s repositories with Debian's restic (format interoperability).
+command -v restic >/dev/null 2>&1 || need+=(restic)
 /usr/bin/python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 # The registry tests (tests/it/registry.rs) run Debian's distribution registry on loopback, with
 # htpasswd (bcrypt) auth for the credentials test.

@@ -78,6 +78,10 @@ pub enum Command {
     Plan(PlanArgs),
     /// What happened to the stacklets, newest first (`.stack/events.jsonl`)
     History(HistoryArgs),
+    /// Snapshot a stacklet (or `all`) into the backup repository; `list`, `forget`, `check`, `drill`
+    Backup(BackupArgs),
+    /// Put a stacklet back as a snapshot holds it (data, secrets, config), then start it
+    Restore(RestoreArgs),
     /// Check stacklets against the conventions (compose, templates, hooks, Caddy)
     Lint(LintArgs),
     /// First-run wizard: check the machine, ask about the family, write stack.toml and users.toml
@@ -383,4 +387,67 @@ pub struct ManArgs {
     /// Where to write the pages
     #[arg(default_value = "man")]
     pub dir: std::path::PathBuf,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct BackupArgs {
+    #[command(subcommand)]
+    pub command: Option<BackupCommand>,
+    /// A stacklet id, or `all` (every set-up stacklet)
+    #[arg(required = true)]
+    pub target: Option<String>,
+    /// The repository to use instead of `[backup].repository`
+    #[arg(long, value_name = "REPO", global = true)]
+    pub to: Option<String>,
+    #[command(flatten)]
+    pub lock: LockArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackupCommand {
+    /// The snapshots in the repository, oldest first
+    List {
+        /// Only this stacklet's
+        id: Option<String>,
+        /// Print one JSON document on stdout
+        #[arg(long)]
+        json: bool,
+    },
+    /// Forget snapshots by the retention policy (default: `[backup]`), then prune unused data
+    Forget {
+        #[arg(long, value_name = "N")]
+        keep_daily: Option<u16>,
+        #[arg(long, value_name = "N")]
+        keep_weekly: Option<u16>,
+        #[arg(long, value_name = "N")]
+        keep_monthly: Option<u16>,
+    },
+    /// Check the repository's integrity (reads every pack back)
+    Check,
+    /// Restore a snapshot into a throw-away instance, bring it up, check its health, destroy it
+    Drill {
+        /// A stacklet id, or `all`
+        target: String,
+        /// The snapshot (an id or its prefix; default: the newest)
+        #[arg(long)]
+        snapshot: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The stacklet id
+    pub id: String,
+    /// The snapshot (an id or its prefix; default: the newest of this stacklet)
+    #[arg(long)]
+    pub snapshot: Option<String>,
+    /// Stop the stacklet first if it runs (otherwise a running stacklet is refused)
+    #[arg(long, short)]
+    pub yes: bool,
+    /// The repository to use instead of `[backup].repository`
+    #[arg(long, value_name = "REPO")]
+    pub to: Option<String>,
+    #[command(flatten)]
+    pub lock: LockArgs,
 }

@@ -14,7 +14,7 @@ use crate::instance::Instance;
 use crate::stacklet::manifest::toml_message;
 
 pub const DEFAULT_DATA_DIR: &str = "~/famstack-data";
-const KNOWN_TABLES: &[&str] = &["core", "updates", "ai", "messages"];
+const KNOWN_TABLES: &[&str] = &["core", "updates", "ai", "messages", "backup"];
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(default)]
@@ -60,6 +60,45 @@ pub struct Messages {
     pub notify: Option<bool>,
 }
 
+/// `[backup]` (docs/backups.md).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default)]
+pub struct Backup {
+    /// The restic-format repository: a local path (external disk, NAS mount); `~` expanded,
+    /// relative to the instance dir.
+    pub repository: Option<String>,
+    /// How a stacklet without an `on_backup` hook is made consistent.
+    pub mode: BackupMode,
+    pub keep_daily: u16,
+    pub keep_weekly: u16,
+    pub keep_monthly: u16,
+    /// When set, `stack backup all` runs daily at this time (`HH:MM`) and a drill weekly.
+    pub schedule: Option<String>,
+}
+
+impl Default for Backup {
+    fn default() -> Self {
+        Self {
+            repository: None,
+            mode: BackupMode::Stop,
+            keep_daily: 7,
+            keep_weekly: 4,
+            keep_monthly: 12,
+            schedule: None,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackupMode {
+    /// Stop the stacklet while its files are read, then start it again.
+    #[default]
+    Stop,
+    /// Read the files while it runs.
+    Live,
+}
+
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default)]
 struct RawConfig {
@@ -67,6 +106,7 @@ struct RawConfig {
     updates: Updates,
     ai: Ai,
     messages: Messages,
+    backup: Backup,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -75,6 +115,7 @@ pub struct Config {
     pub updates: Updates,
     pub ai: Ai,
     pub messages: Messages,
+    pub backup: Backup,
     /// The whole file, for per-stacklet tables.
     pub table: toml::Table,
     /// Absolute data dir (`~` expanded, relative to the instance dir).
@@ -151,6 +192,7 @@ impl Config {
                 updates: raw.updates,
                 ai: raw.ai,
                 messages: raw.messages,
+                backup: raw.backup,
                 table,
                 data_dir,
                 present: true,
@@ -176,11 +218,12 @@ fn fields_of<T: Serialize + Default>() -> Vec<String> {
 /// A warning for each key inside a known table (`[core]`, `[ai]`, …) that nothing reads, with the
 /// closest known key: `domian` would otherwise be ignored without a word.
 fn unknown_table_keys(table: &toml::Table, display: &str) -> Vec<String> {
-    let known: [(&str, Vec<String>); 4] = [
+    let known: [(&str, Vec<String>); 5] = [
         ("core", fields_of::<Core>()),
         ("updates", fields_of::<Updates>()),
         ("ai", fields_of::<Ai>()),
         ("messages", fields_of::<Messages>()),
+        ("backup", fields_of::<Backup>()),
     ];
     let mut warnings = Vec::new();
     for (name, fields) in &known {
@@ -562,4 +605,66 @@ mod tests {
             err.message
         );
     }
+}
+
+/// The `[<table>]` table of `stack.toml` as a TOML document of its own (comments kept); `None`
+/// when the file or the table does not exist. A backup stores this text.
+pub fn table_text(instance: &Instance, table: &str) -> Result<Option<String>, UserError> {
+    let path = instance.config_file();
+    let display = display_path(instance, &path);
+    let source = match std::fs::read_to_string(&path) {
+        Ok(s) => s,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(UserError::new(format!("Cannot read `{display}`")).because(e)),
+    };
+    let doc: toml_edit::DocumentMut = source.parse().map_err(|e: toml_edit::TomlError| {
+        UserError::new(format!("Invalid `{display}`")).because(e)
+    })?;
+    let Some(item) = doc.get(table) else {
+        return Ok(None);
+    };
+    let mut out = toml_edit::DocumentMut::new();
+    out.insert(table, item.clone());
+    Ok(Some(out.to_string()))
+}
+
+/// Replace the `[<table>]` table of `stack.toml` with the one in `text` (a document as
+/// [`table_text`] wrote it), or remove it when `text` is `None`; every other table and comment
+/// stays. Written atomically.
+pub fn replace_table(
+    instance: &Instance,
+    table: &str,
+    text: Option<&str>,
+) -> Result<(), UserError> {
+    let path = instance.config_file();
+    let display = display_path(instance, &path);
+    let source = match std::fs::read_to_string(&path) {
+        Ok(s) => s,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(UserError::new(format!("Cannot read `{display}`")).because(e)),
+    };
+    let mut doc: toml_edit::DocumentMut = source.parse().map_err(|e: toml_edit::TomlError| {
+        UserError::new(format!("Invalid `{display}`")).because(e)
+    })?;
+    let new = match text {
+        Some(text) => {
+            let parsed: toml_edit::DocumentMut =
+                text.parse().map_err(|e: toml_edit::TomlError| {
+                    UserError::new(format!("Invalid `[{table}]` table in the backup")).because(e)
+                })?;
+            parsed.get(table).cloned()
+        }
+        None => None,
+    };
+    match new {
+        Some(item) => {
+            doc.insert(table, item);
+        }
+        None if doc.get(table).is_none() => return Ok(()),
+        None => {
+            doc.remove(table);
+        }
+    }
+    crate::atomic::write_keeping_mode(&path, doc.to_string().as_bytes())
+        .map_err(|e| UserError::new(format!("Cannot write `{display}`")).because(e))
 }

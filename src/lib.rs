@@ -9,6 +9,7 @@
 
 mod api;
 mod atomic;
+mod backup;
 mod bots;
 mod caddy;
 mod cli;

@@ -38,11 +38,22 @@ impl Workspace {
 
     /// As [`Workspace::load`], warning only about the broken stacklets `broken` selects.
     pub fn load_with(printer: &Printer, broken: BrokenWarnings<'_>) -> Result<Self, UserError> {
-        let cwd = std::env::current_dir()
-            .map_err(|e| UserError::new("Cannot read the current directory").because(e))?;
         let root = std::env::var("STACK_ROOT").ok();
         let dir = std::env::var("STACK_DIR").ok();
-        let instance = Instance::discover(&cwd, root.as_deref(), dir.as_deref())?;
+        Self::load_from(printer, root.as_deref(), dir.as_deref(), broken)
+    }
+
+    /// Load the instance `stack_dir` of the checkout `stack_root`, as `STACK_ROOT` and `STACK_DIR`
+    /// would (a restore drill's temporary instance beside the household one).
+    pub fn load_from(
+        printer: &Printer,
+        stack_root: Option<&str>,
+        stack_dir: Option<&str>,
+        broken: BrokenWarnings<'_>,
+    ) -> Result<Self, UserError> {
+        let cwd = std::env::current_dir()
+            .map_err(|e| UserError::new("Cannot read the current directory").because(e))?;
+        let instance = Instance::discover(&cwd, stack_root, stack_dir)?;
         let catalog = Catalog::load(&instance)?;
         let ids: BTreeSet<String> = catalog.all_ids().map(str::to_string).collect();
         let (config, config_warnings) = Config::load(&instance, &ids)?;

@@ -1,6 +1,7 @@
 //! Command dispatch: each verb turns its clap arguments into options, calls the domain and renders
 //! the result. `run` returns the exit code; `exit` renders an error once, with its hints.
 
+mod backup;
 mod bots;
 mod completions;
 mod config;
@@ -67,6 +68,8 @@ pub async fn run(cli: Cli, printer: Printer) -> anyhow::Result<ExitCode> {
         Command::Update(args) => update::update_cmd(&printer, &args).await,
         Command::History(args) => history::history(&printer, &args),
         Command::Plan(args) => plan::plan(&printer, &args).await,
+        Command::Backup(args) => backup::backup(&printer, &args).await,
+        Command::Restore(args) => backup::restore(&printer, &args).await,
         Command::Lint(args) => lint::lint(&printer, &args),
         Command::Serve(args) => serve::serve(&printer, &args).await,
         Command::New(args) => new::new(&printer, &args).await,

@@ -45,10 +45,16 @@ pub enum HookName {
     OnStartReady,
     OnStop,
     OnDestroy,
+    /// Before a backup reads the files: write a consistent dump into the data dir.
+    OnBackup,
+    /// After a restore's `up`: load the dump the backup wrote.
+    OnRestore,
+    /// In a restore drill, after the health gate: prove the restored data is there.
+    OnVerify,
 }
 
 impl HookName {
-    pub const ALL: [HookName; 7] = [
+    pub const ALL: [HookName; 10] = [
         HookName::OnConfigure,
         HookName::OnInstall,
         HookName::OnInstallSuccess,
@@ -56,6 +62,9 @@ impl HookName {
         HookName::OnStartReady,
         HookName::OnStop,
         HookName::OnDestroy,
+        HookName::OnBackup,
+        HookName::OnRestore,
+        HookName::OnVerify,
     ];
 
     /// The file stem under `hooks/`, e.g. `on_install`.
@@ -68,6 +77,9 @@ impl HookName {
             HookName::OnStartReady => "on_start_ready",
             HookName::OnStop => "on_stop",
             HookName::OnDestroy => "on_destroy",
+            HookName::OnBackup => "on_backup",
+            HookName::OnRestore => "on_restore",
+            HookName::OnVerify => "on_verify",
         }
     }
 }

@@ -60,7 +60,13 @@ impl Session {
             None => BrokenWarnings::All,
         };
         let ws = Workspace::load_with(printer, broken)?;
-        Ok(Self {
+        Ok(Self::with_workspace(ws, printer))
+    }
+
+    /// A read-only session over an already loaded workspace (another instance than the
+    /// process environment names, e.g. a restore drill's).
+    pub fn with_workspace(ws: Workspace, printer: &Printer) -> Self {
+        Self {
             ws,
             printer: printer.clone(),
             lan_ip: lan_ip(),
@@ -71,7 +77,7 @@ impl Session {
             actor: std::env::var("STACK_ACTOR").ok().filter(|a| !a.is_empty()),
             regenerate_secrets: false,
             _lock: None,
-        })
+        }
     }
 
     /// A session that changes state: holds the instance lock until dropped. With `wait`, a second

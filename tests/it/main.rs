@@ -3,6 +3,7 @@
 
 mod ai;
 mod api;
+mod backup;
 mod bot_runner;
 mod bots;
 mod caddy;

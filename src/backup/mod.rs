@@ -1,0 +1,527 @@
+//! Backups (docs/backups.md): `stack backup`, `restore`, `backup list|forget|check|drill`.
+//!
+//! Owns where the repository is, its password, what a snapshot of a stacklet holds and how the
+//! stacklet is made consistent while its files are read. The repository format is `repo.rs`'s;
+//! the manifest and tags `manifest.rs`'s; the throw-away instance of a drill `drill.rs`'s.
+//!
+//! Invariants:
+//! - A stacklet stopped for its snapshot is started again, whatever the backup's outcome.
+//! - A restore never deletes the data it replaces before the restored stacklet is healthy: it is
+//!   moved aside inside the data dir, and put back when the restore fails before `up`.
+//! - The password is generated once (`global__BACKUP_PASSWORD`) and never overwritten.
+
+pub mod drill;
+pub mod manifest;
+pub mod progress;
+pub mod repo;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context;
+
+use crate::config::BackupMode;
+use crate::error::UserError;
+use crate::history::rfc3339;
+use crate::hooks::{HookName, resolve};
+use crate::instance::Instance;
+use crate::lifecycle::{Session, down, state, up};
+use crate::render::env;
+use crate::secrets::{self, Secrets};
+use crate::workspace::Workspace;
+
+use manifest::{CONFIG_FILE, FORMAT, MANIFEST_FILE, Manifest, SECRETS_FILE};
+use progress::Bars;
+use repo::{BackupSummary, Keep, Repo, RestoreSummary};
+
+/// The secret holding the repository password.
+pub const PASSWORD_SECRET: &str = "global__BACKUP_PASSWORD";
+/// Global secrets a stacklet's templates use that go with its snapshot.
+const GLOBAL_SECRETS: &[&str] = &["global__ADMIN_PASSWORD"];
+
+/// Where the repository is and how to treat stacklets, from `[backup]` and the command line.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub repository: PathBuf,
+    pub mode: BackupMode,
+    pub keep: Keep,
+}
+
+impl Settings {
+    /// `--to` wins over `[backup].repository`; neither is an error with the key to set.
+    pub fn of(ws: &Workspace, to: Option<&str>) -> Result<Self, UserError> {
+        let raw = to
+            .map(str::to_string)
+            .or_else(|| ws.config.backup.repository.clone())
+            .filter(|r| !r.trim().is_empty())
+            .ok_or_else(|| {
+                UserError::new("No backup repository is configured")
+                    .hint("set `[backup] repository = \"/Volumes/Backup/stack\"` in `stack.toml`, or pass `--to <path>`")
+            })?;
+        let b = &ws.config.backup;
+        Ok(Self {
+            repository: ws.instance.resolve_data_dir(&raw),
+            mode: b.mode,
+            keep: Keep {
+                daily: i32::from(b.keep_daily),
+                weekly: i32::from(b.keep_weekly),
+                monthly: i32::from(b.keep_monthly),
+            },
+        })
+    }
+}
+
+/// The repository password; generated (and reported as new) on first use.
+pub fn password(ws: &Workspace) -> Result<(String, bool), UserError> {
+    let path = ws.instance.secrets_file();
+    let existing = Secrets::load(&path).map_err(secrets_error)?;
+    if let Some(p) = existing.get(PASSWORD_SECRET) {
+        return Ok((p.to_string(), false));
+    }
+    let all = Secrets::ensure(
+        &path,
+        &[(PASSWORD_SECRET.to_string(), secrets::Kind::Service)],
+    )
+    .map_err(secrets_error)?;
+    let value = all.get(PASSWORD_SECRET).unwrap_or_default().to_string();
+    Ok((value, true))
+}
+
+/// The password of an existing repository (never generated: a new one could not open it).
+pub fn existing_password(ws: &Workspace) -> Result<String, UserError> {
+    let path = ws.instance.secrets_file();
+    let secrets = Secrets::load(&path).map_err(secrets_error)?;
+    secrets
+        .get(PASSWORD_SECRET)
+        .map(str::to_string)
+        .ok_or_else(|| {
+            UserError::new(format!(
+                "No backup password in `{}` (`{PASSWORD_SECRET}`)",
+                path.display()
+            ))
+            .hint("on a new machine, put the password you stored off the machine there: `global__BACKUP_PASSWORD = \"…\"`")
+        })
+}
+
+fn secrets_error(e: secrets::SecretsError) -> UserError {
+    let hint = e.hint();
+    UserError::wrap(e).maybe_hint(hint)
+}
+
+/// Run blocking repository work off the runtime thread.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, repo::RepoError> + Send + 'static,
+) -> anyhow::Result<T> {
+    Ok(tokio::task::spawn_blocking(f)
+        .await
+        .context("The backup task panicked")??)
+}
+
+/// Open the repository (creating it on first backup when `create`).
+pub async fn open(
+    settings: &Settings,
+    password: &str,
+    bars: Bars,
+    create: bool,
+) -> anyhow::Result<(Repo, bool)> {
+    let path = settings.repository.clone();
+    let password = password.to_string();
+    blocking(move || {
+        if create {
+            Repo::open_or_init(&path, &password, bars)
+        } else {
+            Repo::open(&path, &password, bars).map(|r| (r, false))
+        }
+    })
+    .await
+}
+
+/// What `backup_one` did.
+#[derive(Clone, Debug)]
+pub struct BackupDone {
+    pub summary: BackupSummary,
+    pub consistency: String,
+    pub elapsed: std::time::Duration,
+}
+
+/// The staging dir of a stacklet's small files inside `.stack/`.
+fn staging_dir(ws: &Workspace, id: &str) -> PathBuf {
+    ws.instance.state_dir().join("backup").join(id)
+}
+
+/// Snapshot one stacklet: consistency first (`on_backup`, else stop in `stop` mode), then its
+/// data dir and its secrets, config table and manifest.
+pub async fn backup_one(
+    session: &mut Session,
+    settings: &Settings,
+    password: &str,
+    bars: Bars,
+    id: &str,
+) -> anyhow::Result<BackupDone> {
+    let started = Instant::now();
+    let stacklet = session.ws.catalog.require(id)?.clone();
+    let data = session.ws.config.data_dir.join(id);
+    let current = state::of(session, &stacklet).await?;
+    if !current.is_set_up() && !data.is_dir() {
+        return Err(
+            UserError::new(format!("`{id}` is not set up and has no data to back up"))
+                .hint(format!("`stack up {id}` sets it up"))
+                .into(),
+        );
+    }
+    let running = matches!(
+        current,
+        state::State::Running
+            | state::State::Starting
+            | state::State::Degraded(_)
+            | state::State::Failing(_)
+    );
+    let has_dump_hook = resolve(&stacklet.dir, HookName::OnBackup)?.is_some();
+    let mut stopped = false;
+    let consistency = if has_dump_hook {
+        let rendered = env::render(&session.ws, &stacklet, &session.lan_ip)?;
+        session
+            .printer
+            .status("Dumping", format!("{} (on_backup)", stacklet.manifest.name));
+        session
+            .run_hook(&stacklet, HookName::OnBackup, &rendered)
+            .await?;
+        "on_backup"
+    } else if running && settings.mode == BackupMode::Stop {
+        down::down(session, id).await?;
+        stopped = true;
+        "stopped"
+    } else if running {
+        "live"
+    } else {
+        "stopped"
+    };
+    let result = snapshot(session, settings, password, bars, id, consistency).await;
+    if stopped {
+        session
+            .printer
+            .status("Starting", format!("{} again", stacklet.manifest.name));
+        let restarted = up::up(session, id).await;
+        if let Err(e) = restarted {
+            return Err(e.context(format!(
+                "`{id}` was stopped for its backup and did not start again{}",
+                if result.is_ok() {
+                    " (the snapshot was written)"
+                } else {
+                    ""
+                }
+            )));
+        }
+    }
+    Ok(BackupDone {
+        summary: result?,
+        consistency: consistency.to_string(),
+        elapsed: started.elapsed(),
+    })
+}
+
+async fn snapshot(
+    session: &mut Session,
+    settings: &Settings,
+    password: &str,
+    bars: Bars,
+    id: &str,
+    consistency: &str,
+) -> anyhow::Result<BackupSummary> {
+    let ws = &session.ws;
+    let stacklet = ws.catalog.require(id)?.clone();
+    let data = ws.config.data_dir.join(id);
+    let staging = staging_dir(ws, id);
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging)
+            .with_context(|| format!("Cannot clear `{}`", staging.display()))?;
+    }
+    std::fs::create_dir_all(&staging)
+        .with_context(|| format!("Cannot create `{}`", staging.display()))?;
+    // The secrets go into the (encrypted) repository; the staging copy is private to the user.
+    let secrets = Secrets::load(&ws.instance.secrets_file()).map_err(secrets_error)?;
+    let prefix = format!("{id}__");
+    let mut doc = toml_edit::DocumentMut::new();
+    for (key, value) in secrets.all() {
+        if key.starts_with(&prefix) || GLOBAL_SECRETS.contains(&key.as_str()) {
+            doc.insert(key, toml_edit::value(value.as_str()));
+        }
+    }
+    crate::atomic::write_private(&staging.join(SECRETS_FILE), doc.to_string().as_bytes())
+        .with_context(|| format!("Cannot write `{}`", staging.join(SECRETS_FILE).display()))?;
+    if let Some(text) = crate::config::table_text(&ws.instance, id)? {
+        crate::atomic::write_private(&staging.join(CONFIG_FILE), text.as_bytes())
+            .with_context(|| format!("Cannot write `{}`", staging.join(CONFIG_FILE).display()))?;
+    }
+    let data_path = data.canonicalize().ok();
+    let (data_files, data_bytes) = data_path
+        .as_deref()
+        .map(manifest::tree_size)
+        .unwrap_or_default();
+    let meta_path = staging.canonicalize().unwrap_or(staging.clone());
+    let manifest = Manifest {
+        format: FORMAT,
+        stacklet: id.to_string(),
+        stacklet_version: stacklet.manifest.version.clone(),
+        stack_version: env!("CARGO_PKG_VERSION").to_string(),
+        time: rfc3339(std::time::SystemTime::now()),
+        instance: ws.namespace.name().to_string(),
+        data_path: data_path.clone(),
+        meta_path: meta_path.clone(),
+        data_files,
+        data_bytes,
+        consistency: consistency.to_string(),
+        digests: None,
+    };
+    let text = serde_json::to_string_pretty(&manifest)?;
+    crate::atomic::write_private(&staging.join(MANIFEST_FILE), text.as_bytes())
+        .with_context(|| format!("Cannot write `{}`", staging.join(MANIFEST_FILE).display()))?;
+    session.printer.status(
+        "Backing up",
+        format!(
+            "{} ({} files, {}) to `{}`",
+            stacklet.manifest.name,
+            data_files,
+            manifest::human_bytes(data_bytes),
+            settings.repository.display()
+        ),
+    );
+    let (repo, created) = open(settings, password, bars, true).await?;
+    if created {
+        session.printer.status(
+            "Created",
+            format!("backup repository `{}`", settings.repository.display()),
+        );
+    }
+    let mut sources = vec![meta_path];
+    sources.extend(data_path);
+    let summary = blocking(move || repo.backup(&sources, &manifest)).await;
+    let _ = std::fs::remove_dir_all(&staging);
+    summary
+}
+
+/// What was restored and where the replaced data went.
+#[derive(Clone, Debug)]
+pub struct RestoreDone {
+    pub snapshot: String,
+    pub time: String,
+    pub restored: RestoreSummary,
+    /// The data the restore replaced, moved aside (removed once the stacklet is healthy).
+    pub replaced: Option<PathBuf>,
+    pub elapsed: std::time::Duration,
+}
+
+/// The small files of a snapshot, read back.
+struct Meta {
+    secrets: Vec<(String, String)>,
+    config: Option<String>,
+}
+
+/// Restore snapshot data and meta of `id` into `data_target` (which must not exist) and a
+/// temporary meta dir; returns the meta files and the data summary.
+async fn fetch(
+    settings: &Settings,
+    password: &str,
+    bars: Bars,
+    snapshot: &str,
+    manifest: &Manifest,
+    data_target: &Path,
+) -> anyhow::Result<(Meta, RestoreSummary)> {
+    let meta_dir = tempfile::Builder::new()
+        .prefix("stack-restore-")
+        .tempdir()
+        .context("Cannot create a temporary directory")?;
+    let (repo, _) = open(settings, password, bars, false).await?;
+    let (snap, inner, dest) = (
+        snapshot.to_string(),
+        manifest.meta_path.clone(),
+        meta_dir.path().join("meta"),
+    );
+    blocking(move || repo.restore(&snap, &inner, &dest)).await?;
+    let summary = match &manifest.data_path {
+        Some(inner) => {
+            let (repo, _) = open(settings, password, bars, false).await?;
+            let (snap, inner, dest) = (
+                snapshot.to_string(),
+                inner.clone(),
+                data_target.to_path_buf(),
+            );
+            blocking(move || repo.restore(&snap, &inner, &dest)).await?
+        }
+        None => RestoreSummary::default(),
+    };
+    let meta = meta_dir.path().join("meta");
+    let secrets_text = std::fs::read_to_string(meta.join(SECRETS_FILE)).unwrap_or_default();
+    let table: toml::Table =
+        toml::from_str(&secrets_text).context("The snapshot's `secrets.toml` does not parse")?;
+    let secrets = table
+        .into_iter()
+        .filter_map(|(k, v)| Some((k, v.as_str()?.to_string())))
+        .collect();
+    let config = std::fs::read_to_string(meta.join(CONFIG_FILE)).ok();
+    Ok((Meta { secrets, config }, summary))
+}
+
+/// Write a snapshot's secrets and config table into `ws`'s instance: the stacklet's own secrets
+/// replace the current ones, global ones are only added when missing.
+fn apply_meta(instance: &Instance, id: &str, meta: &Meta) -> anyhow::Result<()> {
+    let path = instance.secrets_file();
+    let current = Secrets::load(&path).map_err(secrets_error)?;
+    for (key, value) in &meta.secrets {
+        if key.starts_with("global__") && current.get(key).is_some() {
+            continue;
+        }
+        Secrets::set(&path, key, value).map_err(secrets_error)?;
+    }
+    crate::config::replace_table(instance, id, meta.config.as_deref())?;
+    Ok(())
+}
+
+/// Mark the stacklet set up: the restored data already went through its first run, so
+/// `on_configure`/`on_install` must not run over it.
+fn mark_set_up(instance: &Instance, id: &str) -> anyhow::Result<()> {
+    let marker = instance.marker_file(id);
+    if let Some(parent) = marker.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("Cannot create `{}`", parent.display()))?;
+    }
+    crate::atomic::write_private(&marker, b"")
+        .with_context(|| format!("Cannot write `{}`", marker.display()))
+}
+
+/// `stack restore`: stop (only with `yes`), restore data, secrets and config, `up`, `on_restore`.
+pub async fn restore_one(
+    session: &mut Session,
+    settings: &Settings,
+    password: &str,
+    bars: Bars,
+    id: &str,
+    wanted: Option<&str>,
+    yes: bool,
+) -> anyhow::Result<RestoreDone> {
+    let started = Instant::now();
+    let stacklet = session.ws.catalog.require(id)?.clone();
+    let (repo, _) = open(settings, password, bars, false).await?;
+    let (id_owned, wanted_owned) = (id.to_string(), wanted.map(str::to_string));
+    let (snap, manifest) = blocking(move || repo.find(&id_owned, wanted_owned.as_deref())).await?;
+    let current = state::of(session, &stacklet).await?;
+    if matches!(current, state::State::Available | state::State::Stopped) {
+    } else if yes {
+        down::down(session, id).await?;
+    } else {
+        return Err(
+            UserError::new(format!("`{id}` is running; a restore replaces its data"))
+                .hint(format!("`stack restore {id} --yes` stops it first"))
+                .into(),
+        );
+    }
+    let data_root = session.ws.config.data_dir.clone();
+    std::fs::create_dir_all(&data_root)
+        .with_context(|| format!("Cannot create `{}`", data_root.display()))?;
+    let stamp = snap.short_id.clone();
+    let incoming = data_root.join(format!(".{id}.restoring-{stamp}"));
+    if incoming.exists() {
+        std::fs::remove_dir_all(&incoming)
+            .with_context(|| format!("Cannot clear `{}`", incoming.display()))?;
+    }
+    session.printer.status(
+        "Restoring",
+        format!(
+            "{} from snapshot {} of {}",
+            stacklet.manifest.name, snap.short_id, snap.time
+        ),
+    );
+    let fetched = fetch(settings, password, bars, &snap.id, &manifest, &incoming).await;
+    let (meta, restored) = match fetched {
+        Ok(v) => v,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&incoming);
+            return Err(e);
+        }
+    };
+    // Swap: the current data goes aside (same filesystem, so a rename), the restored data in.
+    let data = data_root.join(id);
+    let aside = data_root.join(format!(".{id}.before-restore-{}", unix_now()));
+    let replaced = if data.exists() {
+        std::fs::rename(&data, &aside)
+            .with_context(|| format!("Cannot move `{}` aside", data.display()))?;
+        Some(aside)
+    } else {
+        None
+    };
+    let swapped = if incoming.exists() {
+        std::fs::rename(&incoming, &data)
+            .with_context(|| format!("Cannot move the restored data into `{}`", data.display()))
+    } else {
+        Ok(())
+    };
+    if let Err(e) = swapped
+        .and_then(|()| apply_meta(&session.ws.instance, id, &meta))
+        .and_then(|()| mark_set_up(&session.ws.instance, id))
+    {
+        // Nothing ran on the restored data yet: put the old data back.
+        if let Some(aside) = &replaced {
+            let _ = std::fs::remove_dir_all(&data);
+            let _ = std::fs::rename(aside, &data);
+        }
+        return Err(e);
+    }
+    session.reload()?;
+    let healthy = match up::up(session, id).await {
+        Ok(()) => {
+            let stacklet = session.ws.catalog.require(id)?.clone();
+            let rendered = env::render(&session.ws, &stacklet, &session.lan_ip)?;
+            session
+                .run_hook(&stacklet, HookName::OnRestore, &rendered)
+                .await
+                .map(|_| ())
+        }
+        Err(e) => Err(e),
+    };
+    if let Err(e) = healthy {
+        let hint = match &replaced {
+            Some(aside) => format!(
+                "the data it replaced is kept in `{}`; move it back to `{}` to undo",
+                aside.display(),
+                data.display()
+            ),
+            None => "fix the problem, then `stack up` it again".to_string(),
+        };
+        return Err(
+            UserError::new(format!("The restored `{id}` did not come up healthy"))
+                .because(Chain(e))
+                .hint(hint)
+                .into(),
+        );
+    }
+    Ok(RestoreDone {
+        snapshot: snap.short_id,
+        time: snap.time,
+        restored,
+        replaced,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// An `anyhow` chain as the cause of a `UserError` (which needs a `std::error::Error`).
+#[derive(Debug)]
+pub struct Chain(pub anyhow::Error);
+
+impl std::fmt::Display for Chain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl std::error::Error for Chain {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}

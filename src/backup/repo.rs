@@ -1,0 +1,415 @@
+//! The backup repository: a restic-format repository (encrypted, deduplicated, content-defined
+//! chunks) reached through `rustic_core` and `rustic_backend`'s local backend, so `restic` and
+//! `rustic` read the same repository with the same password (docs/backups.md).
+//!
+//! Everything here is synchronous (rustic_core is): callers run it on a blocking thread. No cache
+//! directory is used — the repository is local, and `stack` keeps no state outside the instance.
+
+use std::path::{Path, PathBuf};
+
+use rustic_backend::BackendOptions;
+use rustic_core::{
+    BackupOptions, CheckOptions, ConfigOptions, Credentials, IndexedFull, IndexedIds, KeepOptions,
+    KeyOptions, LocalDestination, LsOptions, OpenStatus, PathList, PruneOptions, Repository,
+    RepositoryOptions, RestoreOptions, SnapshotOptions,
+};
+
+use super::manifest::{Manifest, STACKLET_TAG_PREFIX, TAG};
+use super::progress::Bars;
+
+/// A rustic error keeps its whole display (it carries the context rustic attached).
+#[derive(Debug, thiserror::Error)]
+pub enum RepoError {
+    #[error("Cannot open the backup repository `{}`", path.display())]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: Box<rustic_core::RusticError>,
+    },
+    #[error("`{}` exists but is not a backup repository (no `config` file)", path.display())]
+    NotARepository { path: PathBuf },
+    #[error("Cannot {what} in the backup repository `{}`", path.display())]
+    Operation {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: Box<rustic_core::RusticError>,
+    },
+    #[error("No snapshot of `{id}` in the backup repository `{}`", path.display())]
+    NoSnapshot { id: String, path: PathBuf },
+    #[error("Snapshot `{snapshot}` is not a `stack` backup of `{id}`")]
+    WrongSnapshot { snapshot: String, id: String },
+    #[error("Snapshot `{snapshot}` has no readable `stack` manifest")]
+    NoManifest {
+        snapshot: String,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// What a finished backup added.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BackupSummary {
+    pub snapshot: String,
+    pub files: u64,
+    pub bytes: u64,
+    pub bytes_added: u64,
+    pub bytes_added_packed: u64,
+}
+
+/// One `stack` snapshot as `backup list` shows it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct SnapshotInfo {
+    pub id: String,
+    pub short_id: String,
+    pub time: String,
+    pub stacklet: String,
+    pub hostname: String,
+    pub files: u64,
+    pub bytes: u64,
+    pub manifest: Option<Manifest>,
+}
+
+/// What a restore wrote.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RestoreSummary {
+    pub files: u64,
+    pub bytes: u64,
+}
+
+pub struct Repo {
+    path: PathBuf,
+    repo: Repository<OpenStatus>,
+}
+
+impl Repo {
+    /// Open the repository at `path`, creating it when the directory is missing or empty.
+    /// Returns whether it was created.
+    pub fn open_or_init(
+        path: &Path,
+        password: &str,
+        bars: Bars,
+    ) -> Result<(Self, bool), RepoError> {
+        let fresh = match std::fs::read_dir(path) {
+            Ok(mut entries) => entries.next().is_none(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
+            Err(_) => false,
+        };
+        let repo = unopened(path, bars)?;
+        let credentials = Credentials::password(password);
+        if fresh {
+            let repo = repo
+                .init(
+                    &credentials,
+                    &KeyOptions::default(),
+                    &ConfigOptions::default(),
+                )
+                .map_err(|source| open_error(path, source))?;
+            return Ok((Self::wrap(path, repo), true));
+        }
+        if repo.config_id().ok().flatten().is_none() {
+            return Err(RepoError::NotARepository {
+                path: path.to_path_buf(),
+            });
+        }
+        let repo = repo
+            .open(&credentials)
+            .map_err(|source| open_error(path, source))?;
+        Ok((Self::wrap(path, repo), false))
+    }
+
+    /// Open an existing repository (never creates one).
+    pub fn open(path: &Path, password: &str, bars: Bars) -> Result<Self, RepoError> {
+        let repo = unopened(path, bars)?;
+        if repo.config_id().ok().flatten().is_none() {
+            return Err(RepoError::NotARepository {
+                path: path.to_path_buf(),
+            });
+        }
+        let repo = repo
+            .open(&Credentials::password(password))
+            .map_err(|source| open_error(path, source))?;
+        Ok(Self::wrap(path, repo))
+    }
+
+    fn wrap(path: &Path, repo: Repository<OpenStatus>) -> Self {
+        Self {
+            path: path.to_path_buf(),
+            repo,
+        }
+    }
+
+    fn op(
+        &self,
+        what: &'static str,
+    ) -> impl FnOnce(Box<rustic_core::RusticError>) -> RepoError + '_ {
+        move |source| operation(&self.path, what, source)
+    }
+
+    /// Snapshot `sources` (absolute paths) with `manifest` as the description and the `stack`
+    /// tags. The newest earlier snapshot of the same stacklet is the parent, so unchanged files
+    /// are not read again.
+    pub fn backup(
+        self,
+        sources: &[PathBuf],
+        manifest: &Manifest,
+    ) -> Result<BackupSummary, RepoError> {
+        let path = self.path.clone();
+        let description = serde_json::to_string_pretty(manifest).unwrap_or_default();
+        let repo = self
+            .repo
+            .to_indexed_ids()
+            .map_err(|source| operation(&path, "read the index", source))?;
+        let list = PathList::from_iter(sources.iter().cloned())
+            .sanitize()
+            .map_err(|source| {
+                operation(
+                    &path,
+                    "read the paths to back up",
+                    rustic_core::RusticError::with_source(
+                        rustic_core::ErrorKind::InvalidInput,
+                        "Invalid backup path",
+                        source,
+                    ),
+                )
+            })?;
+        let snap = SnapshotOptions::default()
+            .add_tags(&format!("{TAG},{STACKLET_TAG_PREFIX}{}", manifest.stacklet))
+            .and_then(|o| o.description(description).to_snapshot())
+            .map_err(|source| operation(&path, "describe the snapshot", source))?;
+        let snap = backup_with(&repo, &list, snap)
+            .map_err(|source| operation(&path, "write the snapshot", source))?;
+        let summary = snap.summary.unwrap_or_default();
+        Ok(BackupSummary {
+            snapshot: snap.id.to_string(),
+            files: summary.total_files_processed,
+            bytes: summary.total_bytes_processed,
+            bytes_added: summary.data_added,
+            bytes_added_packed: summary.data_added_packed,
+        })
+    }
+
+    /// Every `stack` snapshot, oldest first; `stacklet` narrows to one stacklet.
+    pub fn snapshots(&self, stacklet: Option<&str>) -> Result<Vec<SnapshotInfo>, RepoError> {
+        let all = self
+            .repo
+            .get_all_snapshots()
+            .map_err(self.op("list the snapshots"))?;
+        let mut out: Vec<SnapshotInfo> = all
+            .into_iter()
+            .filter_map(|s| {
+                let id = stacklet_of(&s)?;
+                if stacklet.is_some_and(|want| want != id) {
+                    return None;
+                }
+                let summary = s.summary.clone().unwrap_or_default();
+                let manifest = s
+                    .description
+                    .as_deref()
+                    .and_then(|d| serde_json::from_str::<Manifest>(d).ok());
+                let full = s.id.to_string();
+                Some(SnapshotInfo {
+                    short_id: full.chars().take(8).collect(),
+                    id: full,
+                    time: s.time.strftime("%Y-%m-%d %H:%M:%S %:z").to_string(),
+                    stacklet: id,
+                    hostname: s.hostname.clone(),
+                    files: summary.total_files_processed,
+                    bytes: summary.total_bytes_processed,
+                    manifest,
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| a.time.cmp(&b.time));
+        Ok(out)
+    }
+
+    /// The snapshot `wanted` (an id or its prefix; `None`: the newest) of stacklet `id`, with its
+    /// manifest.
+    pub fn find(
+        &self,
+        id: &str,
+        wanted: Option<&str>,
+    ) -> Result<(SnapshotInfo, Manifest), RepoError> {
+        let snaps = self.snapshots(None)?;
+        let found = match wanted {
+            None => snaps.iter().rev().find(|s| s.stacklet == id),
+            Some(w) => {
+                let hit = snaps.iter().find(|s| s.id.starts_with(w));
+                if let Some(s) = hit
+                    && s.stacklet != id
+                {
+                    return Err(RepoError::WrongSnapshot {
+                        snapshot: w.to_string(),
+                        id: id.to_string(),
+                    });
+                }
+                hit
+            }
+        };
+        let Some(snap) = found.cloned() else {
+            return Err(RepoError::NoSnapshot {
+                id: id.to_string(),
+                path: self.path.clone(),
+            });
+        };
+        let manifest = snap.manifest.clone().ok_or_else(|| RepoError::NoManifest {
+            snapshot: snap.short_id.clone(),
+            source: serde::de::Error::custom("the snapshot's description is not a manifest"),
+        })?;
+        Ok((snap, manifest))
+    }
+
+    /// Restore the subtree `inner` (an absolute path as it was backed up) of snapshot `snapshot`
+    /// into `dest`, which must not exist yet or be empty.
+    pub fn restore(
+        self,
+        snapshot: &str,
+        inner: &Path,
+        dest: &Path,
+    ) -> Result<RestoreSummary, RepoError> {
+        let path = self.path.clone();
+        let repo = self
+            .repo
+            .to_indexed()
+            .map_err(|source| operation(&path, "read the index", source))?;
+        restore_with(&repo, snapshot, inner, dest)
+            .map_err(|source| operation(&path, "restore the snapshot", source))
+    }
+
+    /// Forget snapshots by the retention policy (per stacklet and host), then prune unused data.
+    /// Returns the forgotten snapshots' short ids.
+    pub fn forget(self, keep: &Keep) -> Result<Vec<String>, RepoError> {
+        let path = self.path.clone();
+        let snaps = self
+            .repo
+            .get_all_snapshots()
+            .map_err(|s| operation(&path, "list the snapshots", s))?;
+        let opts = KeepOptions::default()
+            .keep_daily(Some(keep.daily))
+            .keep_weekly(Some(keep.weekly))
+            .keep_monthly(Some(keep.monthly));
+        let now = rustic_core::jiff::Zoned::now();
+        let mut groups: std::collections::BTreeMap<(String, String), Vec<_>> = Default::default();
+        for s in snaps {
+            if let Some(id) = stacklet_of(&s) {
+                groups.entry((id, s.hostname.clone())).or_default().push(s);
+            }
+        }
+        let mut forget = Vec::new();
+        for (_, group) in groups {
+            let decided = opts
+                .apply(group, &now)
+                .map_err(|s| operation(&path, "apply the retention policy", s))?;
+            forget.extend(
+                decided
+                    .into_iter()
+                    .filter(|d| !d.keep)
+                    .map(|d| d.snapshot.id),
+            );
+        }
+        let short: Vec<String> = forget
+            .iter()
+            .map(|i| i.to_string().chars().take(8).collect())
+            .collect();
+        if !forget.is_empty() {
+            self.repo
+                .delete_snapshots(&forget)
+                .map_err(|s| operation(&path, "forget snapshots", s))?;
+        }
+        let prune = PruneOptions::default();
+        let plan = self
+            .repo
+            .prune_plan(&prune)
+            .map_err(|s| operation(&path, "plan the prune", s))?;
+        self.repo
+            .prune(&prune, plan)
+            .map_err(|s| operation(&path, "prune", s))?;
+        Ok(short)
+    }
+
+    /// Check the repository's structure and read every pack back (the full integrity check).
+    pub fn check(&self) -> Result<Vec<String>, RepoError> {
+        let opts = CheckOptions::default().trust_cache(true).read_data(true);
+        let results = self.repo.check(opts).map_err(self.op("check"))?;
+        let problems: Vec<String> = results
+            .0
+            .iter()
+            .map(|(level, msg)| format!("{level:?}: {msg}"))
+            .collect();
+        Ok(problems)
+    }
+}
+
+/// Retention: how many daily, weekly and monthly snapshots of each stacklet stay.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Keep {
+    pub daily: i32,
+    pub weekly: i32,
+    pub monthly: i32,
+}
+
+fn unopened(path: &Path, bars: Bars) -> Result<Repository<()>, RepoError> {
+    let location = path.to_string_lossy().into_owned();
+    let backends = BackendOptions::default()
+        .repository(location)
+        .to_backends()
+        .map_err(|source| open_error(path, source))?;
+    let opts = RepositoryOptions::default().no_cache(true);
+    Repository::new_with_progress(&opts, &backends, bars).map_err(|source| open_error(path, source))
+}
+
+fn backup_with<S: IndexedIds>(
+    repo: &Repository<S>,
+    list: &PathList,
+    snap: rustic_core::repofile::SnapshotFile,
+) -> rustic_core::RusticResult<rustic_core::repofile::SnapshotFile> {
+    // Parents are found by host and paths (restic's default): the instance's own earlier
+    // snapshots of this stacklet, so unchanged files are skipped by their metadata.
+    repo.backup(&BackupOptions::default(), list, snap)
+}
+
+fn restore_with<S: IndexedFull>(
+    repo: &Repository<S>,
+    snapshot: &str,
+    inner: &Path,
+    dest: &Path,
+) -> rustic_core::RusticResult<RestoreSummary> {
+    let node =
+        repo.node_from_snapshot_path(&format!("{snapshot}:{}", inner.display()), |_| true)?;
+    let ls = repo.ls(&node, &LsOptions::default())?;
+    let dest_text = format!("{}/", dest.display());
+    let destination = LocalDestination::new(&dest_text, true, false)?;
+    let opts = RestoreOptions::default();
+    let plan = repo.prepare_restore(&opts, ls.clone(), &destination, false)?;
+    let summary = RestoreSummary {
+        files: plan.stats.files.restore,
+        bytes: plan.restore_size,
+    };
+    repo.restore(plan, &opts, ls, &destination)?;
+    Ok(summary)
+}
+
+fn stacklet_of(s: &rustic_core::repofile::SnapshotFile) -> Option<String> {
+    if !s.tags.contains(TAG) {
+        return None;
+    }
+    s.tags
+        .iter()
+        .find_map(|t| t.strip_prefix(STACKLET_TAG_PREFIX).map(str::to_string))
+}
+
+fn open_error(path: &Path, source: Box<rustic_core::RusticError>) -> RepoError {
+    RepoError::Open {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn operation(path: &Path, what: &'static str, source: Box<rustic_core::RusticError>) -> RepoError {
+    RepoError::Operation {
+        what,
+        path: path.to_path_buf(),
+        source,
+    }
+}

@@ -1,0 +1,470 @@
+//! Backups through the binary (docs/backups.md): a real restic-format repository, real
+//! containers, Debian's `restic` reading what `stack` wrote, restores, retention, integrity
+//! checks and restore drills in a throw-away instance beside the household one.
+//!
+//! Ids `bk-*`, host ports 45700–45899 (drills land on +1000: 46700–46899).
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+
+use crate::support::{Repo, docker_lines, inspect, stderr, stdout};
+
+/// `GET /` on 127.0.0.1:`port`: the body when it answers 200.
+fn get(port: u16) -> Option<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    write!(stream, "GET / HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).ok()?;
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    (head.split_whitespace().nth(1) == Some("200")).then(|| body.to_string())
+}
+
+fn ok(cmd: &mut assert_cmd::Command) -> std::process::Output {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "stdout:\n{}\nstderr:\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    out
+}
+
+fn fails(cmd: &mut assert_cmd::Command) -> std::process::Output {
+    let out = cmd.output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "stdout:\n{}\nstderr:\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    out
+}
+
+/// A repo whose `[backup]` points into it, with stacklet `id`: busybox httpd on `port` serving
+/// `<data>/<id>/www` (bind-mounted read-write), a `[<id>]` table and a generated secret.
+fn web_repo(id: &str, port: u16, extra_manifest: &str) -> Repo {
+    crate::support::ensure_test_images();
+    Repo::new()
+        .file(
+            "stack.toml",
+            &format!(
+                "[core]\ndata_dir = \"data\"\n\n[backup]\nrepository = \"backups\"\n\n[{id}]\ncolour = \"blue\" # the family's choice\n"
+            ),
+        )
+        .stacklet(
+            id,
+            &format!(
+                "port = {port}\n{extra_manifest}\n[env]\ngenerate = [\"TOKEN\"]\n\n[env.defaults]\nWWW = \"{{data_dir}}/{id}/www\"\n\n[health]\nurl = \"http://localhost:{port}/\"\nexpect = \"200\"\ntimeout = 30\n"
+            ),
+        )
+        .file(
+            &format!("stacklets/{id}/docker-compose.yml"),
+            &format!(
+                r#"name: stack-{id}
+services:
+  web:
+    container_name: stack-{id}
+    image: stack-test/busybox:1
+    init: true
+    command: ["httpd", "-f", "-p", "8080", "-h", "/www"]
+    volumes:
+      - ${{WWW}}:/www
+    ports:
+      - "127.0.0.1:{port}:8080"
+"#
+            ),
+        )
+        .file(&format!("data/{id}/www/index.html"), "v1\n")
+        .file(&format!("data/{id}/www/photos/cat.jpg"), &"meow".repeat(5000))
+}
+
+/// Every container of any instance whose name is `drill-<id>-…`.
+fn drill_containers(id: &str) -> Vec<String> {
+    docker_lines(&["ps", "-a", "--format", "{{.Names}}"])
+        .into_iter()
+        .filter(|n| n.starts_with(&format!("drill-{id}-")))
+        .collect()
+}
+
+fn drill_dirs(id: &str) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name().is_some_and(|n| {
+                n.to_string_lossy()
+                    .starts_with(&format!("stack-drill-{id}-"))
+            })
+        })
+        .collect()
+}
+
+fn password(repo: &Repo) -> String {
+    let secrets: toml::Table = toml::from_str(&repo.read(".stack/secrets.toml")).unwrap();
+    secrets["global__BACKUP_PASSWORD"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// `restic -r <repo>/backups <args>` with the instance's password.
+fn restic(repo: &Repo, args: &[&str]) -> std::process::Output {
+    let out = std::process::Command::new("restic")
+        .arg("-r")
+        .arg(repo.join("backups"))
+        .args(args)
+        .env("RESTIC_PASSWORD", password(repo))
+        .env("RESTIC_CACHE_DIR", repo.join("restic-cache"))
+        .output()
+        .expect("restic is installed (scripts/test.sh installs it)");
+    assert!(out.status.success(), "restic {args:?}: {}", stderr(&out));
+    out
+}
+
+#[test]
+fn backup_then_restore_puts_data_secrets_and_config_back() {
+    let id = "bk-files";
+    let port = 45701;
+    let repo = web_repo(id, port, "");
+    let _cleanup = repo.cleanup(&[id]);
+    ok(repo.stack().args(["up", id]));
+    assert_eq!(get(port).as_deref(), Some("v1\n"));
+    let token = repo.read(".stack/secrets.toml");
+
+    // `all` = every set-up stacklet: here, this one.
+    let out = ok(repo.stack().args(["backup", "all"]));
+    let err = stderr(&out);
+    assert!(err.contains("Generated the backup password"), "{err}");
+    assert!(err.contains("Store it off this machine"), "{err}");
+    assert!(err.contains("Backed up BK-FILES: snapshot"), "{err}");
+    assert!(err.contains("(stopped)"), "no consistency note: {err}");
+    assert!(err.contains("deduplicated"), "{err}");
+    // Stopped for the snapshot, started again.
+    assert_eq!(get(port).as_deref(), Some("v1\n"));
+    let history = repo.read(".stack/events.jsonl");
+    assert!(
+        history.contains("\"action\":\"backup\"") && history.contains("\"outcome\":\"ok\""),
+        "{history}"
+    );
+    // The staging copy of the secrets is gone.
+    assert!(!repo.join(".stack/backup").join(id).exists());
+
+    // Debian's restic reads the repository: the snapshot, its tags, and its files.
+    let snaps: serde_json::Value =
+        serde_json::from_slice(&restic(&repo, &["snapshots", "--json"]).stdout).unwrap();
+    let tags = snaps[0]["tags"].as_array().unwrap();
+    assert!(tags.iter().any(|t| t == "stacklet=bk-files"), "{snaps}");
+    let target = repo.join("restic-restore");
+    restic(
+        &repo,
+        &["restore", "latest", "--target", target.to_str().unwrap()],
+    );
+    let data = repo.join("data").canonicalize().unwrap();
+    let restored = target.join(data.strip_prefix("/").unwrap()).join(id);
+    assert_eq!(
+        std::fs::read_to_string(restored.join("www/index.html")).unwrap(),
+        "v1\n"
+    );
+
+    // Change everything the snapshot holds.
+    std::fs::write(repo.join(&format!("data/{id}/www/index.html")), "v2\n").unwrap();
+    std::fs::write(repo.join(&format!("data/{id}/www/new.txt")), "later").unwrap();
+    let config = repo.read("stack.toml").replace("blue", "red");
+    std::fs::write(repo.join("stack.toml"), config).unwrap();
+    let secrets = repo.read(".stack/secrets.toml");
+    let changed = secrets
+        .lines()
+        .map(|l| {
+            if l.starts_with("bk-files__TOKEN") {
+                "bk-files__TOKEN = \"changed\"".to_string()
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(repo.join(".stack/secrets.toml"), changed).unwrap();
+    assert_eq!(get(port).as_deref(), Some("v2\n"));
+
+    // Running: refused without --yes, nothing changed.
+    let out = fails(repo.stack().args(["restore", id]));
+    let err = stderr(&out);
+    assert!(err.contains("is running"), "{err}");
+    assert!(err.contains(&format!("stack restore {id} --yes")), "{err}");
+    assert_eq!(get(port).as_deref(), Some("v2\n"));
+
+    let out = ok(repo.stack().args(["restore", id, "--yes"]));
+    let err = stderr(&out);
+    assert!(err.contains("Restored bk-files from snapshot"), "{err}");
+    assert_eq!(get(port).as_deref(), Some("v1\n"));
+    assert!(!repo.join(&format!("data/{id}/www/new.txt")).exists());
+    assert_eq!(
+        repo.read(&format!("data/{id}/www/photos/cat.jpg")),
+        "meow".repeat(5000)
+    );
+    assert!(
+        repo.read("stack.toml")
+            .contains("colour = \"blue\" # the family's choice")
+    );
+    let secrets = repo.read(".stack/secrets.toml");
+    assert!(secrets.contains(token.trim()), "{secrets}");
+    // Healthy, so the replaced data is gone; nothing else is left in the data dir.
+    let leftovers: Vec<String> = std::fs::read_dir(repo.join("data"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(leftovers, vec![id.to_string()]);
+    assert!(
+        repo.read(".stack/events.jsonl")
+            .contains("\"action\":\"restore\"")
+    );
+}
+
+#[test]
+fn forget_keeps_the_policy_and_prunes_and_check_reads_everything() {
+    // A stacklet without containers: its data dir alone is backed up.
+    let id = "bk-plain";
+    let repo = Repo::new()
+        .file(
+            "stack.toml",
+            "[core]\ndata_dir = \"data\"\n\n[backup]\nrepository = \"backups\"\n",
+        )
+        .stacklet(id, "")
+        .file(&format!("data/{id}/notes.txt"), "first");
+    ok(repo.stack().args(["backup", id]));
+    std::fs::write(repo.join(&format!("data/{id}/notes.txt")), "second").unwrap();
+    std::fs::write(
+        repo.join(&format!("data/{id}/big.bin")),
+        "x".repeat(300_000),
+    )
+    .unwrap();
+    ok(repo.stack().args(["backup", id]));
+
+    let list = ok(repo.stack().args(["backup", "list", id, "--json"]));
+    let snaps: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(snaps.as_array().unwrap().len(), 2, "{snaps}");
+    assert_eq!(snaps[1]["stacklet"], id);
+    assert_eq!(snaps[1]["manifest"]["stacklet_version"], "0.1.0");
+    assert_eq!(snaps[1]["manifest"]["consistency"], "stopped");
+    let newest = snaps[1]["id"].as_str().unwrap().to_string();
+    let table = stdout(&ok(repo.stack().args(["backup", "list"])));
+    assert!(
+        table.contains("SNAPSHOT") && table.contains(&newest[..8]),
+        "{table}"
+    );
+
+    let packs_before = count_files(&repo.join("backups/data"));
+    let out = ok(repo.stack().args([
+        "backup",
+        "forget",
+        "--keep-daily",
+        "1",
+        "--keep-weekly",
+        "0",
+        "--keep-monthly",
+        "0",
+    ]));
+    assert!(
+        stderr(&out).contains("Forgot 1 snapshot(s)"),
+        "{}",
+        stderr(&out)
+    );
+    let snaps: serde_json::Value =
+        serde_json::from_slice(&ok(repo.stack().args(["backup", "list", "--json"])).stdout)
+            .unwrap();
+    assert_eq!(snaps.as_array().unwrap().len(), 1);
+    assert_eq!(snaps[0]["id"], newest.as_str());
+    // Pruned: the first snapshot's "first" is no longer needed, so a pack was rewritten or removed.
+    assert!(count_files(&repo.join("backups/data")) <= packs_before);
+
+    let out = ok(repo.stack().args(["backup", "check"]));
+    assert!(
+        stderr(&out).contains("the repository is intact"),
+        "{}",
+        stderr(&out)
+    );
+    // The newest snapshot still restores (the data dir is stopped-state: no containers).
+    std::fs::write(repo.join(&format!("data/{id}/notes.txt")), "third").unwrap();
+    ok(repo.stack().args(["restore", id]));
+    assert_eq!(repo.read(&format!("data/{id}/notes.txt")), "second");
+}
+
+fn count_files(dir: &Path) -> usize {
+    walkdir(dir)
+}
+
+fn walkdir(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .filter_map(Result::ok)
+        .map(|e| {
+            if e.path().is_dir() {
+                walkdir(&e.path())
+            } else {
+                1
+            }
+        })
+        .sum()
+}
+
+#[test]
+fn a_drill_passes_while_the_household_keeps_serving() {
+    let id = "bk-drill";
+    let port = 45710;
+    let repo = web_repo(id, port, "").file(
+        &format!("stacklets/{id}/hooks/on_verify.sh"),
+        "grep -q v1 \"$STACK_DATA_DIR/bk-drill/www/index.html\"\n",
+    );
+    let _cleanup = repo.cleanup(&[id]);
+    ok(repo.stack().args(["up", id]));
+    ok(repo.stack().args(["backup", id]));
+    let started = inspect(&format!("stack-{id}"), "{{.State.StartedAt}}");
+    let before: Vec<(String, String)> =
+        ["stack.toml", ".stack/secrets.toml", ".stack/events.jsonl"]
+            .iter()
+            .map(|f| (f.to_string(), repo.read(f)))
+            .collect();
+
+    // Serve while the drill runs: a thread asks the household all along.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut answers = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                assert_eq!(
+                    get(port).as_deref(),
+                    Some("v1\n"),
+                    "the household stopped serving"
+                );
+                answers += 1;
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            answers
+        })
+    };
+    let out = ok(repo.stack().args(["backup", "drill", id]));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let answers = watcher
+        .join()
+        .expect("the household answered every request");
+    assert!(answers > 0);
+
+    let line = stdout(&out);
+    assert!(
+        line.starts_with("drill passed: bk-drill, snapshot "),
+        "{line}"
+    );
+    assert!(
+        line.contains("healthy in") && line.trim_end().ends_with(", verified"),
+        "{line}"
+    );
+    // The household: same container, same files, still serving.
+    assert_eq!(
+        inspect(&format!("stack-{id}"), "{{.State.StartedAt}}"),
+        started
+    );
+    for (file, text) in before {
+        assert_eq!(repo.read(&file), text, "{file} changed");
+    }
+    assert_eq!(get(port).as_deref(), Some("v1\n"));
+    // The throw-away instance is gone completely.
+    assert_eq!(drill_containers(id), Vec::<String>::new());
+    assert_eq!(drill_dirs(id), Vec::<std::path::PathBuf>::new());
+    let networks = docker_lines(&["network", "ls", "--format", "{{.Name}}"]);
+    assert!(
+        !networks
+            .iter()
+            .any(|n| n.starts_with(&format!("drill-{id}-"))),
+        "{networks:?}"
+    );
+}
+
+#[test]
+fn a_drill_from_a_corrupt_pack_fails_at_its_step_and_harms_nothing() {
+    let id = "bk-broken";
+    let port = 45720;
+    let repo = web_repo(id, port, "");
+    let _cleanup = repo.cleanup(&[id]);
+    ok(repo.stack().args(["up", id]));
+    ok(repo.stack().args(["backup", id]));
+    // Flip bytes in the middle of every pack file: the data can no longer be decrypted.
+    for pack in files_under(&repo.join("backups/data")) {
+        let mut bytes = std::fs::read(&pack).unwrap();
+        let mid = bytes.len() / 2;
+        for b in &mut bytes[mid.saturating_sub(16)..mid + 16] {
+            *b ^= 0xff;
+        }
+        let mut perms = std::fs::metadata(&pack).unwrap().permissions();
+        #[allow(clippy::permissions_set_readonly_false)]
+        perms.set_readonly(false);
+        std::fs::set_permissions(&pack, perms).unwrap();
+        std::fs::write(&pack, bytes).unwrap();
+    }
+    let started = inspect(&format!("stack-{id}"), "{{.State.StartedAt}}");
+
+    let out = fails(repo.stack().args(["backup", "drill", id]));
+    let err = stderr(&out);
+    assert!(
+        err.contains("Drill of `bk-broken` failed at restoring the snapshot"),
+        "{err}"
+    );
+    assert!(!stdout(&out).contains("drill passed"));
+    assert_eq!(
+        inspect(&format!("stack-{id}"), "{{.State.StartedAt}}"),
+        started
+    );
+    assert_eq!(get(port).as_deref(), Some("v1\n"));
+    assert_eq!(drill_containers(id), Vec::<String>::new());
+    assert_eq!(drill_dirs(id), Vec::<std::path::PathBuf>::new());
+
+    let out = fails(repo.stack().args(["backup", "check"]));
+    assert!(stderr(&out).contains("problem(s)"), "{}", stderr(&out));
+}
+
+fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().filter_map(Result::ok) {
+        if entry.path().is_dir() {
+            out.extend(files_under(&entry.path()));
+        } else {
+            out.push(entry.path());
+        }
+    }
+    out
+}
+
+#[test]
+fn an_on_backup_hook_dumps_while_the_stacklet_keeps_running() {
+    let id = "bk-dump";
+    let port = 45730;
+    let repo = web_repo(id, port, "").file(
+        &format!("stacklets/{id}/hooks/on_backup.py"),
+        "def run(ctx):\n    ctx.exec(\"stack-bk-dump\", [\"sh\", \"-c\", \"echo 'dump of the database' > /www/dump.sql\"])\n",
+    );
+    let _cleanup = repo.cleanup(&[id]);
+    ok(repo.stack().args(["up", id]));
+    let started = inspect(&format!("stack-{id}"), "{{.State.StartedAt}}");
+    let out = ok(repo.stack().args(["backup", id]));
+    let err = stderr(&out);
+    assert!(err.contains("(on_backup)"), "{err}");
+    assert_eq!(
+        inspect(&format!("stack-{id}"), "{{.State.StartedAt}}"),
+        started
+    );
+    // The dump the container wrote is in the snapshot.
+    let data = repo.join("data").canonicalize().unwrap();
+    let listing = stdout(&restic(&repo, &["ls", "latest"]));
+    let dump = data.join(id).join("www/dump.sql");
+    assert!(
+        listing.lines().any(|l| l == dump.to_str().unwrap()),
+        "{listing}"
+    );
+}
