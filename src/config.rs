@@ -510,6 +510,68 @@ fn json_to_toml(value: &serde_json::Value) -> Option<toml_edit::Value> {
     })
 }
 
+/// The `[<table>]` table of `stack.toml` as a TOML document of its own (comments kept); `None`
+/// when the file or the table does not exist. A backup stores this text.
+pub fn table_text(instance: &Instance, table: &str) -> Result<Option<String>, UserError> {
+    let path = instance.config_file();
+    let display = display_path(instance, &path);
+    let source = match std::fs::read_to_string(&path) {
+        Ok(s) => s,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(UserError::new(format!("Cannot read `{display}`")).because(e)),
+    };
+    let doc: toml_edit::DocumentMut = source.parse().map_err(|e: toml_edit::TomlError| {
+        UserError::new(format!("Invalid `{display}`")).because(e)
+    })?;
+    let Some(item) = doc.get(table) else {
+        return Ok(None);
+    };
+    let mut out = toml_edit::DocumentMut::new();
+    out.insert(table, item.clone());
+    Ok(Some(out.to_string()))
+}
+
+/// Replace the `[<table>]` table of `stack.toml` with the one in `text` (a document as
+/// [`table_text`] wrote it), or remove it when `text` is `None`; every other table and comment
+/// stays. Written atomically.
+pub fn replace_table(
+    instance: &Instance,
+    table: &str,
+    text: Option<&str>,
+) -> Result<(), UserError> {
+    let path = instance.config_file();
+    let display = display_path(instance, &path);
+    let source = match std::fs::read_to_string(&path) {
+        Ok(s) => s,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(UserError::new(format!("Cannot read `{display}`")).because(e)),
+    };
+    let mut doc: toml_edit::DocumentMut = source.parse().map_err(|e: toml_edit::TomlError| {
+        UserError::new(format!("Invalid `{display}`")).because(e)
+    })?;
+    let new = match text {
+        Some(text) => {
+            let parsed: toml_edit::DocumentMut =
+                text.parse().map_err(|e: toml_edit::TomlError| {
+                    UserError::new(format!("Invalid `[{table}]` table in the backup")).because(e)
+                })?;
+            parsed.get(table).cloned()
+        }
+        None => None,
+    };
+    match new {
+        Some(item) => {
+            doc.insert(table, item);
+        }
+        None if doc.get(table).is_none() => return Ok(()),
+        None => {
+            doc.remove(table);
+        }
+    }
+    crate::atomic::write_keeping_mode(&path, doc.to_string().as_bytes())
+        .map_err(|e| UserError::new(format!("Cannot write `{display}`")).because(e))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -605,66 +667,34 @@ mod tests {
             err.message
         );
     }
-}
 
-/// The `[<table>]` table of `stack.toml` as a TOML document of its own (comments kept); `None`
-/// when the file or the table does not exist. A backup stores this text.
-pub fn table_text(instance: &Instance, table: &str) -> Result<Option<String>, UserError> {
-    let path = instance.config_file();
-    let display = display_path(instance, &path);
-    let source = match std::fs::read_to_string(&path) {
-        Ok(s) => s,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(UserError::new(format!("Cannot read `{display}`")).because(e)),
-    };
-    let doc: toml_edit::DocumentMut = source.parse().map_err(|e: toml_edit::TomlError| {
-        UserError::new(format!("Invalid `{display}`")).because(e)
-    })?;
-    let Some(item) = doc.get(table) else {
-        return Ok(None);
-    };
-    let mut out = toml_edit::DocumentMut::new();
-    out.insert(table, item.clone());
-    Ok(Some(out.to_string()))
-}
-
-/// Replace the `[<table>]` table of `stack.toml` with the one in `text` (a document as
-/// [`table_text`] wrote it), or remove it when `text` is `None`; every other table and comment
-/// stays. Written atomically.
-pub fn replace_table(
-    instance: &Instance,
-    table: &str,
-    text: Option<&str>,
-) -> Result<(), UserError> {
-    let path = instance.config_file();
-    let display = display_path(instance, &path);
-    let source = match std::fs::read_to_string(&path) {
-        Ok(s) => s,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(UserError::new(format!("Cannot read `{display}`")).because(e)),
-    };
-    let mut doc: toml_edit::DocumentMut = source.parse().map_err(|e: toml_edit::TomlError| {
-        UserError::new(format!("Invalid `{display}`")).because(e)
-    })?;
-    let new = match text {
-        Some(text) => {
-            let parsed: toml_edit::DocumentMut =
-                text.parse().map_err(|e: toml_edit::TomlError| {
-                    UserError::new(format!("Invalid `[{table}]` table in the backup")).because(e)
-                })?;
-            parsed.get(table).cloned()
-        }
-        None => None,
-    };
-    match new {
-        Some(item) => {
-            doc.insert(table, item);
-        }
-        None if doc.get(table).is_none() => return Ok(()),
-        None => {
-            doc.remove(table);
-        }
+    #[test]
+    fn a_stacklet_table_round_trips_and_replaces_only_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("stacklets")).unwrap();
+        let instance = Instance::discover(dir.path(), None, None).unwrap();
+        let file = instance.config_file();
+        std::fs::write(
+            &file,
+            "# top\n[core]\ndata_dir = \"data\"\n\n[photos]\ncolour = \"blue\" # chosen\n",
+        )
+        .unwrap();
+        let saved = table_text(&instance, "photos").unwrap().unwrap();
+        assert!(saved.contains("colour = \"blue\" # chosen"), "{saved}");
+        assert_eq!(table_text(&instance, "docs").unwrap(), None);
+        std::fs::write(
+            &file,
+            "# top\n[core]\ndata_dir = \"data\"\n\n[photos]\ncolour = \"red\"\n",
+        )
+        .unwrap();
+        replace_table(&instance, "photos", Some(&saved)).unwrap();
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(text.starts_with("# top\n[core]"), "{text}");
+        assert!(
+            text.contains("colour = \"blue\" # chosen") && !text.contains("red"),
+            "{text}"
+        );
+        replace_table(&instance, "photos", None).unwrap();
+        assert!(!std::fs::read_to_string(&file).unwrap().contains("photos"));
     }
-    crate::atomic::write_keeping_mode(&path, doc.to_string().as_bytes())
-        .map_err(|e| UserError::new(format!("Cannot write `{display}`")).because(e))
 }

@@ -108,13 +108,51 @@ fn secrets_error(e: secrets::SecretsError) -> UserError {
     UserError::wrap(e).maybe_hint(hint)
 }
 
-/// Run blocking repository work off the runtime thread.
+/// Run blocking repository work off the runtime thread. rustic_core panics on some damaged
+/// repositories (a tree pack that does not decrypt ends in `index still in use`); such a panic is
+/// this command's error, worded for a person, not a crash with a page of internal state.
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, repo::RepoError> + Send + 'static,
 ) -> anyhow::Result<T> {
-    Ok(tokio::task::spawn_blocking(f)
-        .await
-        .context("The backup task panicked")??)
+    quiet_library_panics();
+    match tokio::task::spawn_blocking(f).await {
+        Ok(result) => Ok(result?),
+        Err(e) if e.is_panic() => {
+            let payload = e.into_panic();
+            let text = payload
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| payload.downcast_ref::<&str>().copied())
+                .unwrap_or("no message");
+            let first: String = text.chars().take(120).collect();
+            Err(UserError::new(
+                "The backup library stopped on damaged or unreadable repository data",
+            )
+            .because(repo::RepoError::Panicked { message: first })
+            .hint("`stack backup check` shows the damage; keep the repository as it is and back up to another place (`--to <path>`)")
+            .into())
+        }
+        Err(e) => Err(anyhow::Error::new(e).context("The backup task was cancelled")),
+    }
+}
+
+/// A panic inside rustic_core is reported as the command's error (above), so the default hook's
+/// message — which can hold the whole repository index — is not printed too. Other panics keep
+/// the hook they had.
+fn quiet_library_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if info
+                .location()
+                .is_some_and(|l| l.file().contains("/rustic_core-"))
+            {
+                return;
+            }
+            previous(info);
+        }));
+    });
 }
 
 /// Open the repository (creating it on first backup when `create`).

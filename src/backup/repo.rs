@@ -24,7 +24,7 @@ pub enum RepoError {
     Open {
         path: PathBuf,
         #[source]
-        source: Box<rustic_core::RusticError>,
+        source: LibraryError,
     },
     #[error("`{}` exists but is not a backup repository (no `config` file)", path.display())]
     NotARepository { path: PathBuf },
@@ -33,18 +33,48 @@ pub enum RepoError {
         what: &'static str,
         path: PathBuf,
         #[source]
-        source: Box<rustic_core::RusticError>,
+        source: LibraryError,
     },
     #[error("No snapshot of `{id}` in the backup repository `{}`", path.display())]
     NoSnapshot { id: String, path: PathBuf },
     #[error("Snapshot `{snapshot}` is not a `stack` backup of `{id}`")]
     WrongSnapshot { snapshot: String, id: String },
+    #[error("internal panic: {message}")]
+    Panicked { message: String },
     #[error("Snapshot `{snapshot}` has no readable `stack` manifest")]
     NoManifest {
         snapshot: String,
         #[source]
         source: serde_json::Error,
     },
+}
+
+/// A rustic_core error in one line: its own display runs to a page (labels, docs links, context
+/// dumps, backtraces); the guidance with its context filled in and its cause is what helps.
+#[derive(Debug)]
+pub struct LibraryError(Box<rustic_core::RusticError>);
+
+impl std::fmt::Display for LibraryError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = self.0.display_log();
+        f.write_str(text.strip_prefix("Error: ").unwrap_or(&text))
+    }
+}
+
+// The one-line display already holds the cause.
+impl std::error::Error for LibraryError {}
+
+/// The lines of a rustic message that say something, joined into one: labels, blank lines and
+/// everything from the "additional details" (context dumps, backtraces) on are dropped.
+fn squash(text: &str) -> String {
+    text.lines()
+        .map(str::trim)
+        .take_while(|l| {
+            !l.starts_with("Some additional details") && !l.starts_with("For more information")
+        })
+        .filter(|l| !l.is_empty() && *l != "Message:")
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// What a finished backup added.
@@ -335,7 +365,7 @@ impl Repo {
         let problems: Vec<String> = results
             .0
             .iter()
-            .map(|(level, msg)| format!("{level:?}: {msg}"))
+            .map(|(level, msg)| format!("{level:?}: {}", squash(&msg.to_string())))
             .collect();
         Ok(problems)
     }
@@ -402,7 +432,7 @@ fn stacklet_of(s: &rustic_core::repofile::SnapshotFile) -> Option<String> {
 fn open_error(path: &Path, source: Box<rustic_core::RusticError>) -> RepoError {
     RepoError::Open {
         path: path.to_path_buf(),
-        source,
+        source: LibraryError(source),
     }
 }
 
@@ -410,6 +440,20 @@ fn operation(path: &Path, what: &'static str, source: Box<rustic_core::RusticErr
     RepoError::Operation {
         what,
         path: path.to_path_buf(),
-        source,
+        source: LibraryError(source),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rustic_page_becomes_one_line() {
+        let page = "Error: error checking trees : `rustic_core` experienced an error related to `cryptographic operations`.\n\nMessage:\nerror processing Pack:4471ab7c at BlobLocation { offset: 1300 }\n\n\nSome additional details ...\n\nContext:\n- nonce: [13, 57]\n\nBacktrace:\n";
+        assert_eq!(
+            squash(page),
+            "Error: error checking trees : `rustic_core` experienced an error related to `cryptographic operations`. error processing Pack:4471ab7c at BlobLocation { offset: 1300 }"
+        );
     }
 }
