@@ -79,6 +79,12 @@ services:
         )
         .file(&format!("data/{id}/www/index.html"), "v1\n")
         .file(&format!("data/{id}/www/photos/cat.jpg"), &"meow".repeat(5000))
+        // The data exists before the first `up`, so its secret must too (a set-up stacklet's
+        // missing secret is refused, never regenerated).
+        .file(
+            ".stack/secrets.toml",
+            &format!("{id}__TOKEN = \"first-token-of-{id}\"\n"),
+        )
 }
 
 /// Every container of any instance whose name is `drill-<id>-…`.
@@ -234,7 +240,7 @@ fn forget_keeps_the_policy_and_prunes_and_check_reads_everything() {
             "stack.toml",
             "[core]\ndata_dir = \"data\"\n\n[backup]\nrepository = \"backups\"\n",
         )
-        .stacklet(id, "")
+        .stacklet(id, "type = \"host\"\n")
         .file(&format!("data/{id}/notes.txt"), "first");
     ok(repo.stack().args(["backup", id]));
     std::fs::write(repo.join(&format!("data/{id}/notes.txt")), "second").unwrap();
