@@ -494,6 +494,7 @@ async fn run(caddy: &Caddy<'_>, argv: &[&str]) -> Result<Result<(), Vec<String>>
                 argv: &argv,
                 env: &one_off.env,
                 binds: &binds,
+                extra_hosts: &[],
             };
             match engine::run_once(caddy.docker, caddy.ns, &run, &mut on_line).await? {
                 Some(code) => code,

@@ -27,6 +27,8 @@ pub struct OneOff<'a> {
     pub env: &'a [String],
     /// `host:container[:ro]` bind mounts.
     pub binds: &'a [String],
+    /// `name:address` host entries (`host.docker.internal:host-gateway`).
+    pub extra_hosts: &'a [String],
 }
 
 /// Run `run` to completion, handing every output line to `on_line`. `Ok(None)` when the image is
@@ -44,9 +46,12 @@ pub async fn run_once(
         cmd: Some(run.argv.to_vec()),
         env: Some(run.env.to_vec()),
         labels: Some(labels),
-        network_disabled: Some(true),
+        // `NetworkDisabled` also stops the engine from writing `/etc/hosts` entries; with host
+        // entries asked for, network mode `none` alone keeps the container offline.
+        network_disabled: Some(run.extra_hosts.is_empty()),
         host_config: Some(HostConfig {
             binds: Some(run.binds.to_vec()),
+            extra_hosts: Some(run.extra_hosts.to_vec()),
             network_mode: Some("none".into()),
             ..Default::default()
         }),

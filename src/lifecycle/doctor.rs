@@ -74,11 +74,115 @@ pub async fn run(session: &mut Session, ids: &[String], platform: Option<&str>) 
     let Some(engine_platform) = engine_platform else {
         return checks;
     };
+    checks.push(docker_root(session).await);
     let wanted = platform.map_or(engine_platform, str::to_string);
+    let mut images = Vec::new();
     for id in ids {
-        stacklet(session, id, &wanted, &mut checks).await;
+        stacklet(session, id, &wanted, &mut checks, &mut images).await;
     }
+    checks.push(host_gateway(session, &images).await);
     checks
+}
+
+/// Free space where the engine keeps images and containers. On a Mac that folder is inside the
+/// engine's VM (OrbStack, Docker Desktop), so it cannot be measured from here: a warning says so.
+async fn docker_root(session: &mut Session) -> Check {
+    let Ok(docker) = session.docker().await else {
+        return check("docker root", Status::Warn, "the engine does not answer");
+    };
+    let root = match docker.info().await {
+        Ok(info) => info.docker_root_dir.unwrap_or_default(),
+        Err(e) => return check("docker root", Status::Warn, e.to_string()),
+    };
+    let path = std::path::Path::new(&root);
+    match crate::disk::free(path).filter(|_| path.is_dir()) {
+        Some(free) if free < 5 << 30 => Check {
+            hint: Some("remove unused images (`docker image prune`) or grow the disk".into()),
+            ..check(
+                "docker root",
+                Status::Warn,
+                format!("`{root}`: {} free", crate::output::human_bytes(free)),
+            )
+        },
+        Some(free) => check(
+            "docker root",
+            Status::Ok,
+            format!("`{root}`: {} free", crate::output::human_bytes(free)),
+        ),
+        None => check(
+            "docker root",
+            Status::Warn,
+            format!(
+                "`{root}` is not on this machine's disk (inside the engine's VM); its free space cannot be measured here"
+            ),
+        ),
+    }
+}
+
+/// Whether `host.docker.internal` resolves inside a container given `host-gateway` (how stacklets
+/// reach host services such as the local AI). Runs a one-off container of an image that is
+/// already on this machine (doctor never pulls) and reads its `/etc/hosts`.
+async fn host_gateway(session: &mut Session, images: &[String]) -> Check {
+    const NAME: &str = "host.docker.internal";
+    let Ok(docker) = session.docker().await else {
+        return check(NAME, Status::Warn, "the engine does not answer");
+    };
+    let argv = ["cat".to_string(), "/etc/hosts".to_string()];
+    let extra_hosts = [format!("{NAME}:host-gateway")];
+    // The stacklets' own images first, then a few others this machine already has.
+    let local: Vec<String> = docker
+        .list_images(None::<bollard::query_parameters::ListImagesOptions>)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .flat_map(|i| i.repo_tags)
+        .filter(|t| t != "<none>:<none>")
+        .take(5)
+        .collect();
+    for image in images.iter().chain(&local).map(String::as_str) {
+        let run = engine::OneOff {
+            image,
+            argv: &argv,
+            env: &[],
+            binds: &[],
+            extra_hosts: &extra_hosts,
+        };
+        let mut hosts = Vec::new();
+        match engine::run_once(&docker, &session.ws.namespace, &run, &mut |l| {
+            hosts.push(l.to_string())
+        })
+        .await
+        {
+            // Not on this machine, or no `cat` in it: try the next image.
+            Ok(None) | Err(_) => continue,
+            Ok(Some(code)) if code != 0 => continue,
+            Ok(Some(_)) => {
+                let address = hosts.iter().find_map(|l| {
+                    let mut words = l.split_whitespace();
+                    let address = words.next()?;
+                    words.any(|w| w == NAME).then(|| address.to_string())
+                });
+                return match address {
+                    Some(a) => check(
+                        NAME,
+                        Status::Ok,
+                        format!("resolves to {a} in a container ({image})"),
+                    ),
+                    None => Check {
+                        hint: Some(
+                            "use a Docker Engine 20.10 or newer, OrbStack or Docker Desktop".into(),
+                        ),
+                        ..check(NAME, Status::Fail, "the engine does not map `host-gateway`")
+                    },
+                };
+            }
+        }
+    }
+    check(
+        NAME,
+        Status::Warn,
+        "not checked: no local image with `cat` to run it in (run doctor again after `stack up`)",
+    )
 }
 
 #[cfg(feature = "python")]
@@ -144,7 +248,13 @@ fn data_dir(session: &Session) -> Check {
 }
 
 /// The images of `id` (on their registries, with a variant for `platform`) and its ports.
-async fn stacklet(session: &mut Session, id: &str, platform: &str, checks: &mut Vec<Check>) {
+async fn stacklet(
+    session: &mut Session,
+    id: &str,
+    platform: &str,
+    checks: &mut Vec<Check>,
+    images: &mut Vec<String>,
+) {
     let fail = |name: String, e: &dyn std::fmt::Display| check(name, Status::Fail, e.to_string());
     let Some(stacklet) = session.ws.catalog.get(id).cloned() else {
         return;
@@ -170,6 +280,7 @@ async fn stacklet(session: &mut Session, id: &str, platform: &str, checks: &mut 
         let Some(image) = service.image.clone() else {
             continue;
         };
+        images.push(image.clone());
         let label = format!("{id}: image `{image}`");
         // A recorded digest is what `up` would pull; ask for exactly that.
         let asked = match records.get(name).filter(|p| p.image == image) {

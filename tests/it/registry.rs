@@ -418,3 +418,41 @@ fn update_all_goes_on_past_a_failed_stacklet() {
     assert_eq!(served(45141), "ua-good-two");
     assert_eq!(recorded(&repo, "reg-ua2")["web"]["digest"], second.as_str());
 }
+
+#[test]
+fn doctor_checks_host_gateway_in_a_container_and_dockers_disk() {
+    let repo = crate::support::Repo::new().web_stacklet(
+        "reg-doc-hg",
+        45290,
+        crate::support::Web::default(),
+    );
+    let out = repo
+        .stack()
+        .args(["doctor", "reg-doc-hg", "--json"])
+        .output()
+        .unwrap();
+    let checks: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", crate::support::stderr(&out)));
+    let find = |name: &str| {
+        checks
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["check"] == name)
+            .unwrap_or_else(|| panic!("no `{name}` check in {checks}"))
+            .clone()
+    };
+    let hg = find("host.docker.internal");
+    assert_eq!(hg["status"], "ok", "{hg}");
+    // The stacklet's own (local) image ran the probe; the address is the bridge gateway.
+    assert!(
+        hg["detail"]
+            .as_str()
+            .unwrap()
+            .contains("(stack-test/busybox:1)"),
+        "{hg}"
+    );
+    let root = find("docker root");
+    assert_eq!(root["status"], "ok", "{root}");
+    assert!(root["detail"].as_str().unwrap().contains("free"), "{root}");
+}
