@@ -56,13 +56,30 @@ pub struct LibraryError(Box<rustic_core::RusticError>);
 
 impl std::fmt::Display for LibraryError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let text = self.0.display_log();
-        f.write_str(text.strip_prefix("Error: ").unwrap_or(&text))
+        f.write_str(&one_line(&self.0.display_log()))
     }
 }
 
 // The one-line display already holds the cause.
 impl std::error::Error for LibraryError {}
+
+/// rustic's log line without its `Error: ` prefix; a cause that displays over several lines (a
+/// nested error with its backtrace) is cut to its first line, its final `(source: …)` kept.
+fn one_line(text: &str) -> String {
+    let text = text.strip_prefix("Error: ").unwrap_or(text);
+    let mut out = text
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim_end()
+        .to_string();
+    if let Some(at) = text.rfind(": (source: ")
+        && !out.contains(&text[at..])
+    {
+        out.push_str(text[at..].lines().next().unwrap_or_default());
+    }
+    out
+}
 
 /// The lines of a rustic message that say something, joined into one: labels, blank lines and
 /// everything from the "additional details" (context dumps, backtraces) on are dropped.
@@ -447,6 +464,16 @@ fn operation(path: &Path, what: &'static str, source: Box<rustic_core::RusticErr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cause_with_a_backtrace_is_cut_to_its_first_line() {
+        let log = "Error: Failed to read `x` (kind: related to `crypto`): caused by: decrypt\n\nBacktrace:\n   0: frame\n      at /rustc/x\n   : (source: aead::Error)";
+        assert_eq!(
+            one_line(log),
+            "Failed to read `x` (kind: related to `crypto`): caused by: decrypt: (source: aead::Error)"
+        );
+        assert_eq!(one_line("Error: plain"), "plain");
+    }
 
     #[test]
     fn a_rustic_page_becomes_one_line() {
