@@ -93,20 +93,9 @@ pub fn after(ws: &Workspace, lan_ip: &str, event: &Event) -> Result<(), String> 
     let password = secrets
         .get(&bot.password_secret)
         .ok_or("no stacker-bot password")?;
-    let rendered = crate::render::env::render(ws, messages, lan_ip).map_err(|e| e.to_string())?;
-    let homeserver = rendered
-        .entries
-        .iter()
-        .find(|(k, _)| k == "SYNAPSE_API_URL")
-        .map(|(_, v)| v.clone())
-        .ok_or("no SYNAPSE_API_URL")?;
-    let server = ws
-        .config
-        .messages
-        .server_name
-        .clone()
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "home".into());
+    let homeserver =
+        crate::lifecycle::bots::homeserver(ws, messages, lan_ip).map_err(|e| format!("{e:#}"))?;
+    let server = crate::lifecycle::bots::server_name(ws);
     let client = Client::new(&homeserver)?;
     let session_file = bot_state_dir(ws, &bot.stacklet, &bot.id).join("session.json");
     let mut token = std::fs::read(&session_file)

@@ -26,23 +26,8 @@ pub fn runner_config(session: &mut Session) -> anyhow::Result<serde_json::Value>
         .hint("stack up messages")
         .into());
     }
-    let rendered = crate::render::env::render(ws, &messages, &session.lan_ip)?;
-    let env = |key: &str| {
-        rendered
-            .entries
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.clone())
-    };
-    let homeserver =
-        env("SYNAPSE_API_URL").context("The messages stacklet renders no `SYNAPSE_API_URL`")?;
-    let server_name = ws
-        .config
-        .messages
-        .server_name
-        .clone()
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "home".to_string());
+    let homeserver = homeserver(ws, &messages, &session.lan_ip)?;
+    let server_name = server_name(ws);
     let secrets_file = ws.instance.secrets_file();
     let secrets = Secrets::ensure(
         &secrets_file,
@@ -130,4 +115,29 @@ pub fn bot_state_dir(
     bot: &str,
 ) -> std::path::PathBuf {
     ws.config.data_dir.join(stacklet).join("bot").join(bot)
+}
+
+/// Where the messages stacklet's Synapse answers: its rendered `SYNAPSE_API_URL`.
+pub fn homeserver(
+    ws: &crate::workspace::Workspace,
+    messages: &crate::stacklet::Stacklet,
+    lan_ip: &str,
+) -> anyhow::Result<String> {
+    let rendered = crate::render::env::render(ws, messages, lan_ip)?;
+    rendered
+        .entries
+        .into_iter()
+        .find(|(k, _)| k == "SYNAPSE_API_URL")
+        .map(|(_, v)| v)
+        .context("The messages stacklet renders no `SYNAPSE_API_URL`")
+}
+
+/// The Matrix server name: `[messages].server_name`, else `home` (as the messages hooks use it).
+pub fn server_name(ws: &crate::workspace::Workspace) -> String {
+    ws.config
+        .messages
+        .server_name
+        .clone()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "home".to_string())
 }

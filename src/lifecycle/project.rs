@@ -94,10 +94,7 @@ pub fn load_project_with(
 mod tests {
     use std::path::Path;
 
-    use crate::config::{Config, Users};
-    use crate::instance::Instance;
     use crate::output::{Printer, Verbosity};
-    use crate::stacklet::Catalog;
     use crate::workspace::Workspace;
 
     /// The shipped `core`'s services for an instance whose `stack.toml` is `config`.
@@ -105,27 +102,16 @@ mod tests {
         let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
         let tmp = tempfile::tempdir().unwrap();
         std::fs::write(tmp.path().join("stack.toml"), config).unwrap();
-        let instance = Instance::discover(
-            repo,
+        let (printer, _) = Printer::capturing(Verbosity::Quiet);
+        let ws = Workspace::load_from(
+            &printer,
             Some(repo.to_str().unwrap()),
             Some(tmp.path().to_str().unwrap()),
+            crate::workspace::BrokenWarnings::None,
         )
         .unwrap();
-        let catalog = Catalog::load(&instance).unwrap();
-        let ids = catalog.ids().map(str::to_string).collect();
-        let (config, _) = Config::load(&instance, &ids).unwrap();
-        let users = Users::load(&instance, &ids).unwrap();
-        let namespace = crate::namespace::Namespace::default_instance(&instance.dir, 0);
-        let ws = Workspace {
-            instance,
-            catalog,
-            config,
-            users,
-            namespace,
-        };
         let core = ws.catalog.get("core").unwrap();
         let rendered = crate::render::env::render(&ws, core, "192.0.2.10").unwrap();
-        let (printer, _) = Printer::capturing(Verbosity::Quiet);
         let project = super::load_project_with(&ws, core, &rendered, Vec::new(), &printer)
             .unwrap()
             .unwrap();
