@@ -51,6 +51,15 @@ if ! docker info >/dev/null 2>&1; then
   docker info >/dev/null 2>&1 || { echo "error: no Docker Engine answers (see /tmp/dockerd.log)" >&2; exit 1; }
 fi
 
+# The integration tests publish fixed host ports in 42000-47999 (each test its own). Linux hands out
+# ephemeral ports for outgoing connections from 32768 up, so a test's port could be taken for a
+# moment by any client socket; as root, keep the kernel from choosing ports in that range.
+reserved=/proc/sys/net/ipv4/ip_local_reserved_ports
+if [ -w "$reserved" ] && ! grep -q '42000-47999' "$reserved"; then
+  current="$(cat "$reserved")"
+  echo "${current:+$current,}42000-47999" >"$reserved"
+fi
+
 scripts/install-compose.sh >/dev/null
 if [ -x scripts/test-images.sh ]; then scripts/test-images.sh >/dev/null; fi
 # A real Synapse (and matrix-nio) in a cached venv, for the messages tests (tests/it/synapse.rs).
