@@ -14,7 +14,6 @@ use crate::instance::Instance;
 use crate::stacklet::manifest::toml_message;
 
 pub const DEFAULT_DATA_DIR: &str = "~/famstack-data";
-const KNOWN_TABLES: &[&str] = &["core", "updates", "ai", "messages", "backup"];
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(default)]
@@ -72,7 +71,8 @@ pub struct Backup {
     pub keep_daily: u16,
     pub keep_weekly: u16,
     pub keep_monthly: u16,
-    /// When set, `stack backup all` runs daily at this time (`HH:MM`) and a drill weekly.
+    /// When set, `stack update --install-schedule` also runs `stack backup all` on this cron
+    /// (the `[updates].schedule` syntax) and a weekly drill (`schedule.rs`).
     pub schedule: Option<String>,
 }
 
@@ -99,17 +99,9 @@ pub enum BackupMode {
     Live,
 }
 
+/// `stack.toml`: its known tables as read, and what is derived from the whole file.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default)]
-struct RawConfig {
-    core: Core,
-    updates: Updates,
-    ai: Ai,
-    messages: Messages,
-    backup: Backup,
-}
-
-#[derive(Clone, Debug, Default)]
 pub struct Config {
     pub core: Core,
     pub updates: Updates,
@@ -117,10 +109,13 @@ pub struct Config {
     pub messages: Messages,
     pub backup: Backup,
     /// The whole file, for per-stacklet tables.
+    #[serde(skip)]
     pub table: toml::Table,
     /// Absolute data dir (`~` expanded, relative to the instance dir).
+    #[serde(skip)]
     pub data_dir: PathBuf,
     /// Whether `stack.toml` exists (a missing one means all defaults).
+    #[serde(skip)]
     pub present: bool,
 }
 
@@ -130,13 +125,7 @@ impl Config {
         instance: &Instance,
         stacklet_ids: &BTreeSet<String>,
     ) -> Result<(Self, Vec<String>), UserError> {
-        let path = instance.config_file();
-        let display = display_path(instance, &path);
-        let source = match std::fs::read_to_string(&path) {
-            Ok(s) => Some(s),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(UserError::new(format!("Cannot read `{display}`")).because(e)),
-        };
+        let (display, source) = read_optional(instance, &instance.config_file())?;
         let Some(source) = source else {
             let data_dir = instance.resolve_data_dir(DEFAULT_DATA_DIR);
             return Ok((
@@ -154,17 +143,18 @@ impl Config {
             ))
         };
         let table: toml::Table = toml::from_str(&source).map_err(invalid)?;
-        let raw: RawConfig = toml::from_str(&source).map_err(invalid)?;
+        let config: Config = toml::from_str(&source).map_err(invalid)?;
         let mut warnings = unknown_table_keys(&table, &display);
-        if let Some(tz) = &raw.core.timezone {
+        if let Some(tz) = &config.core.timezone {
             check_timezone(tz, &display)?;
         }
+        let known = known_tables();
         for key in table.keys() {
-            if !KNOWN_TABLES.contains(&key.as_str()) && !stacklet_ids.contains(key) {
+            if !known.iter().any(|(name, _)| name == key) && !stacklet_ids.contains(key) {
                 let mut w = format!("Unknown key `{key}` in `{display}` (ignored)");
-                let candidates = KNOWN_TABLES
+                let candidates = known
                     .iter()
-                    .copied()
+                    .map(|(name, _)| *name)
                     .chain(stacklet_ids.iter().map(String::as_str));
                 if let Some(c) = closest(key, candidates) {
                     w.push_str(&format!("; did you mean `{c}`?"));
@@ -172,15 +162,16 @@ impl Config {
                 warnings.push(w);
             }
         }
-        if !(0..=i64::from(u16::MAX)).contains(&raw.core.port_offset) {
+        if !(0..=i64::from(u16::MAX)).contains(&config.core.port_offset) {
             return Err(UserError::new(format!(
                 "Invalid `{display}`: `[core].port_offset` must be an integer from 0 to 65535, not {}",
-                raw.core.port_offset
+                config.core.port_offset
             ))
             .hint("`port_offset = 1000` runs a second instance's ports 1000 above the first's"));
         }
         let data_dir = instance.resolve_data_dir(
-            raw.core
+            config
+                .core
                 .data_dir
                 .as_deref()
                 .filter(|d| !d.is_empty())
@@ -188,14 +179,10 @@ impl Config {
         );
         Ok((
             Self {
-                core: raw.core,
-                updates: raw.updates,
-                ai: raw.ai,
-                messages: raw.messages,
-                backup: raw.backup,
                 table,
                 data_dir,
                 present: true,
+                ..config
             },
             warnings,
         ))
@@ -215,18 +202,22 @@ fn fields_of<T: Serialize + Default>() -> Vec<String> {
     }
 }
 
-/// A warning for each key inside a known table (`[core]`, `[ai]`, …) that nothing reads, with the
-/// closest known key: `domian` would otherwise be ignored without a word.
-fn unknown_table_keys(table: &toml::Table, display: &str) -> Vec<String> {
-    let known: [(&str, Vec<String>); 5] = [
+/// The tables of `stack.toml` that `stack` reads (the fields of [`Config`]) and their keys.
+fn known_tables() -> [(&'static str, Vec<String>); 5] {
+    [
         ("core", fields_of::<Core>()),
         ("updates", fields_of::<Updates>()),
         ("ai", fields_of::<Ai>()),
         ("messages", fields_of::<Messages>()),
         ("backup", fields_of::<Backup>()),
-    ];
+    ]
+}
+
+/// A warning for each key inside a known table (`[core]`, `[ai]`, …) that nothing reads, with the
+/// closest known key: `domian` would otherwise be ignored without a word.
+fn unknown_table_keys(table: &toml::Table, display: &str) -> Vec<String> {
     let mut warnings = Vec::new();
-    for (name, fields) in &known {
+    for (name, fields) in &known_tables() {
         let Some(toml::Value::Table(section)) = table.get(*name) else {
             continue;
         };
@@ -311,12 +302,9 @@ pub struct Users {
 
 impl Users {
     pub fn load(instance: &Instance, stacklet_ids: &BTreeSet<String>) -> Result<Self, UserError> {
-        let path = instance.users_file();
-        let display = display_path(instance, &path);
-        let source = match std::fs::read_to_string(&path) {
-            Ok(s) => s,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
-            Err(e) => return Err(UserError::new(format!("Cannot read `{display}`")).because(e)),
+        let (display, source) = read_optional(instance, &instance.users_file())?;
+        let Some(source) = source else {
+            return Ok(Self::default());
         };
         Self::parse(&source, &display, stacklet_ids)
     }
@@ -390,6 +378,24 @@ impl Users {
     }
 }
 
+/// The text of an instance file (`None` when it does not exist), and its path as shown in
+/// messages.
+fn read_optional(instance: &Instance, path: &Path) -> Result<(String, Option<String>), UserError> {
+    let display = display_path(instance, path);
+    match std::fs::read_to_string(path) {
+        Ok(source) => Ok((display, Some(source))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok((display, None)),
+        Err(e) => Err(UserError::new(format!("Cannot read `{display}`")).because(e)),
+    }
+}
+
+/// `stack.toml`'s text as a document that keeps comments and layout when edited.
+fn document(display: &str, source: &str) -> Result<toml_edit::DocumentMut, UserError> {
+    source.parse().map_err(|e: toml_edit::TomlError| {
+        UserError::new(format!("Invalid `{display}`")).because(e)
+    })
+}
+
 /// A path as shown in messages: relative to the repo root when inside it.
 pub fn display_path(instance: &Instance, path: &Path) -> String {
     path.strip_prefix(&instance.root)
@@ -407,15 +413,8 @@ pub fn set_value(
     value: &serde_json::Value,
 ) -> Result<(), UserError> {
     let path = instance.config_file();
-    let display = display_path(instance, &path);
-    let source = match std::fs::read_to_string(&path) {
-        Ok(s) => s,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(UserError::new(format!("Cannot read `{display}`")).because(e)),
-    };
-    let mut doc: toml_edit::DocumentMut = source.parse().map_err(|e: toml_edit::TomlError| {
-        UserError::new(format!("Invalid `{display}`")).because(e)
-    })?;
+    let (display, source) = read_optional(instance, &path)?;
+    let mut doc = document(&display, &source.unwrap_or_default())?;
     let new = json_to_toml(value).ok_or_else(|| {
         UserError::new(format!(
             "Cannot store `{value}` as `[{table}].{key}` in `{display}`: null is not a TOML value"
@@ -464,12 +463,8 @@ pub fn get_value(
     table: &str,
     key: &str,
 ) -> Result<Option<serde_json::Value>, UserError> {
-    let path = instance.config_file();
-    let display = display_path(instance, &path);
-    let source = match std::fs::read_to_string(&path) {
-        Ok(s) => s,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(UserError::new(format!("Cannot read `{display}`")).because(e)),
+    let (display, Some(source)) = read_optional(instance, &instance.config_file())? else {
+        return Ok(None);
     };
     let parsed: toml::Table = toml::from_str(&source).map_err(|e| {
         UserError::new(format!(
@@ -513,16 +508,10 @@ fn json_to_toml(value: &serde_json::Value) -> Option<toml_edit::Value> {
 /// The `[<table>]` table of `stack.toml` as a TOML document of its own (comments kept); `None`
 /// when the file or the table does not exist. A backup stores this text.
 pub fn table_text(instance: &Instance, table: &str) -> Result<Option<String>, UserError> {
-    let path = instance.config_file();
-    let display = display_path(instance, &path);
-    let source = match std::fs::read_to_string(&path) {
-        Ok(s) => s,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(UserError::new(format!("Cannot read `{display}`")).because(e)),
+    let (display, Some(source)) = read_optional(instance, &instance.config_file())? else {
+        return Ok(None);
     };
-    let doc: toml_edit::DocumentMut = source.parse().map_err(|e: toml_edit::TomlError| {
-        UserError::new(format!("Invalid `{display}`")).because(e)
-    })?;
+    let doc = document(&display, &source)?;
     let Some(item) = doc.get(table) else {
         return Ok(None);
     };
@@ -540,15 +529,8 @@ pub fn replace_table(
     text: Option<&str>,
 ) -> Result<(), UserError> {
     let path = instance.config_file();
-    let display = display_path(instance, &path);
-    let source = match std::fs::read_to_string(&path) {
-        Ok(s) => s,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(UserError::new(format!("Cannot read `{display}`")).because(e)),
-    };
-    let mut doc: toml_edit::DocumentMut = source.parse().map_err(|e: toml_edit::TomlError| {
-        UserError::new(format!("Invalid `{display}`")).because(e)
-    })?;
+    let (display, source) = read_optional(instance, &path)?;
+    let mut doc = document(&display, &source.unwrap_or_default())?;
     let new = match text {
         Some(text) => {
             let parsed: toml_edit::DocumentMut =

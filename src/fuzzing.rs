@@ -103,7 +103,7 @@ pub fn api_signature(data: &[u8]) {
     };
     let now = timestamp.parse::<i64>().unwrap_or(0);
     let forged = sign::verify(key, &request, now);
-    let good = sign::sign(key, method, pq, timestamp, nonce, body);
+    let good = sign::sign(key, &sign::canonical(method, pq, timestamp, nonce, body));
     assert!(
         forged.is_err() || signature == good,
         "a signature other than the key's verified"

@@ -81,23 +81,10 @@ fn mac(key: &str, text: &str) -> Hmac<Sha256> {
     mac
 }
 
-/// The lowercase hex signature a client sends (clients and tests use this).
-pub fn sign(
-    key: &str,
-    method: &str,
-    path_and_query: &str,
-    timestamp: &str,
-    nonce: &str,
-    body: &[u8],
-) -> String {
-    hex::encode(
-        mac(
-            key,
-            &canonical(method, path_and_query, timestamp, nonce, body),
-        )
-        .finalize()
-        .into_bytes(),
-    )
+/// The lowercase hex signature a client sends of a request's [`canonical`] text (clients and
+/// tests use this).
+pub fn sign(key: &str, canonical: &str) -> String {
+    hex::encode(mac(key, canonical).finalize().into_bytes())
 }
 
 pub fn valid_nonce(nonce: &str) -> bool {
@@ -164,10 +151,18 @@ mod tests {
     const KEY: &str = "k3y-for-tests";
     const NONCE: &str = "abcdefghijklmnop";
 
+    const PATH: &str = "/v1/stacklets/hello/up?x=1";
+
+    /// The signature of a `POST` of `body` to [`PATH`] at `ts`.
+    fn signed_at(ts: &str, body: &[u8]) -> String {
+        sign(KEY, &canonical("POST", PATH, ts, NONCE, body))
+    }
+
+    /// That request as the server sees it, carrying `sig`.
     fn signed<'a>(body: &'a [u8], ts: &'a str, sig: &'a str) -> Request<'a> {
         Request {
             method: "POST",
-            path_and_query: "/v1/stacklets/hello/up?x=1",
+            path_and_query: PATH,
             timestamp: Some(ts),
             nonce: Some(NONCE),
             signature: Some(sig),
@@ -192,7 +187,10 @@ mod tests {
             hex::encode(mac.finalize().into_bytes()),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
-        let sig = sign(KEY, "GET", "/v1/status", "1700000000", NONCE, b"");
+        let sig = sign(
+            KEY,
+            &canonical("GET", "/v1/status", "1700000000", NONCE, b""),
+        );
         assert_eq!(sig.len(), 64);
         assert_eq!(
             sig,
@@ -212,14 +210,7 @@ mod tests {
     #[test]
     fn a_good_signature_verifies() {
         let body = br#"{"a":1}"#;
-        let sig = sign(
-            KEY,
-            "POST",
-            "/v1/stacklets/hello/up?x=1",
-            "1000",
-            NONCE,
-            body,
-        );
+        let sig = signed_at("1000", body);
         let v = verify(KEY, &signed(body, "1000", &sig), 1030).unwrap();
         assert_eq!(
             v,
@@ -233,14 +224,7 @@ mod tests {
     #[test]
     fn tampering_with_any_signed_part_is_refused() {
         let body = br#"{"a":1}"#;
-        let sig = sign(
-            KEY,
-            "POST",
-            "/v1/stacklets/hello/up?x=1",
-            "1000",
-            NONCE,
-            body,
-        );
+        let sig = signed_at("1000", body);
         assert_eq!(
             verify(KEY, &signed(br#"{"a":2}"#, "1000", &sig), 1000),
             Err(Refusal::BadSignature)
@@ -272,14 +256,7 @@ mod tests {
 
     #[test]
     fn the_clock_window_is_sixty_seconds_either_way() {
-        let sig = sign(
-            KEY,
-            "POST",
-            "/v1/stacklets/hello/up?x=1",
-            "1000",
-            NONCE,
-            b"",
-        );
+        let sig = signed_at("1000", b"");
         assert!(verify(KEY, &signed(b"", "1000", &sig), 1060).is_ok());
         assert!(verify(KEY, &signed(b"", "1000", &sig), 940).is_ok());
         assert_eq!(
@@ -301,14 +278,7 @@ mod tests {
 
     #[test]
     fn headers_and_nonces_are_checked() {
-        let sig = sign(
-            KEY,
-            "POST",
-            "/v1/stacklets/hello/up?x=1",
-            "1000",
-            NONCE,
-            b"",
-        );
+        let sig = signed_at("1000", b"");
         let mut r = signed(b"", "1000", &sig);
         r.signature = None;
         assert_eq!(

@@ -98,6 +98,7 @@ struct RawHealth {
     checks: Vec<RawCheck>,
 }
 
+// Kept apart from `RawHealth` on purpose: `#[serde(flatten)]` loses toml's spans (error lines).
 #[derive(Clone, Debug, Deserialize)]
 struct RawCheck {
     name: Option<String>,
