@@ -188,10 +188,11 @@ pub struct UpdateArgs {
     /// Print one JSON document on stdout
     #[arg(long)]
     pub json: bool,
-    /// Run `stack update all` on `[updates].schedule` (launchd agent on macOS, systemd timer on Linux)
+    /// Run `stack update all` on `[updates].schedule`, and `stack backup all` plus a weekly drill
+    /// on `[backup].schedule` when set (launchd agents on macOS, systemd timers on Linux)
     #[arg(long, conflicts_with_all = ["check", "remove_schedule", "target"])]
     pub install_schedule: bool,
-    /// Remove the schedule `--install-schedule` set up
+    /// Remove the schedules `--install-schedule` set up
     #[arg(long, conflicts_with_all = ["check", "target"])]
     pub remove_schedule: bool,
     #[command(flatten)]

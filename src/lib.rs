@@ -42,6 +42,7 @@ mod render;
 mod scaffold;
 mod schedule;
 mod secrets;
+mod service_unit;
 mod services;
 mod stacklet;
 mod start_page;

@@ -1,13 +1,17 @@
-//! The native update schedule (`stack update --install-schedule`): `[updates].schedule` (the
-//! reference's Watchtower cron, six fields with seconds: `0 0 3 * * *`) becomes a launchd agent on
-//! macOS or a systemd timer on Linux that runs `stack update all` for this instance.
+//! The instance's scheduled jobs (`stack update --install-schedule`): `[updates].schedule` runs
+//! `stack update all`; `[backup].schedule`, when set, runs `stack backup all` and a weekly
+//! `stack backup drill all` (docs/updates.md, docs/backups.md). Both keys take the reference's
+//! Watchtower cron: six fields with seconds (`0 0 3 * * *`), or five without.
 //!
-//! Only what both launchd and systemd can express is accepted: each field a number or `*`. The
-//! files are written atomically; loading them is left to `launchctl` / `systemctl`.
+//! Only what both launchd and systemd can express is accepted: each field a number or `*`. This
+//! module decides the jobs; `service_unit.rs` writes and loads them.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+use crate::config::Config;
 use crate::error::UserError;
+use crate::instance::Instance;
+use crate::service_unit::{Job, When, instance_env};
 
 /// A schedule: `None` in a field means every value.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -17,20 +21,23 @@ pub struct Calendar {
     pub hour: Option<u32>,
     pub day: Option<u32>,
     pub month: Option<u32>,
+    /// 0 (Sunday) to 6.
     pub weekday: Option<u32>,
 }
 
+/// `[updates].schedule` when it is not set: 3am nightly.
 pub const DEFAULT: &str = "0 0 3 * * *";
 
-/// Parse a six-field cron (`sec min hour day month weekday`); five fields mean no seconds.
-pub fn parse(cron: &str) -> Result<Calendar, UserError> {
+/// Parse a six-field cron (`sec min hour day month weekday`); five fields mean no seconds. `key`
+/// (`[updates].schedule`) names the setting in errors.
+pub fn parse(cron: &str, key: &str) -> Result<Calendar, UserError> {
     let fields: Vec<&str> = cron.split_whitespace().collect();
     let fields: Vec<&str> = match fields.len() {
         6 => fields,
         5 => std::iter::once("0").chain(fields).collect(),
         _ => {
             return Err(UserError::new(format!(
-                "`stack.toml` [updates].schedule = \"{cron}\": expected six cron fields (sec min hour day month weekday)"
+                "`stack.toml` {key} = \"{cron}\": expected six cron fields (sec min hour day month weekday)"
             ))
             .hint(format!("for example `schedule = \"{DEFAULT}\"` (3am nightly)")));
         }
@@ -44,7 +51,7 @@ pub fn parse(cron: &str) -> Result<Calendar, UserError> {
                 Ok(v) if v <= max => Some(v),
                 _ => {
                     return Err(UserError::new(format!(
-                        "`stack.toml` [updates].schedule = \"{cron}\": `{n}` is not a number from 0 to {max} or `*`"
+                        "`stack.toml` {key} = \"{cron}\": `{n}` is not a number from 0 to {max} or `*`"
                     ))
                     .hint("ranges, lists and steps cannot be expressed as a launchd agent; use plain numbers"));
                 }
@@ -61,40 +68,28 @@ pub fn parse(cron: &str) -> Result<Calendar, UserError> {
     })
 }
 
-/// systemd `OnCalendar=`.
-pub fn on_calendar(c: &Calendar) -> String {
-    let f = |v: Option<u32>| v.map_or("*".to_string(), |v| format!("{v:02}"));
-    let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-    let weekday = c
-        .weekday
-        .map(|d| format!("{} ", days[d as usize]))
-        .unwrap_or_default();
-    format!(
-        "{weekday}*-{}-{} {}:{}:{:02}",
-        f(c.month),
-        f(c.day),
-        f(c.hour),
-        f(c.minute),
-        c.second
-    )
+/// The weekly drill of a backup schedule: an hour after the backup's time (04:00 when the backup
+/// runs every hour), on the backup's weekday (Sunday when it runs on every day; the next day when
+/// the hour passes midnight), so it drills the snapshot just taken.
+pub fn drill_calendar(backup: &Calendar) -> Calendar {
+    let (hour, next_day) = match backup.hour {
+        Some(23) => (0, 1),
+        Some(h) => (h + 1, 0),
+        None => (4, 0),
+    };
+    Calendar {
+        second: backup.second,
+        minute: Some(backup.minute.unwrap_or(0)),
+        hour: Some(hour),
+        day: None,
+        month: None,
+        weekday: Some(backup.weekday.map_or(0, |d| (d + next_day) % 7)),
+    }
 }
 
-/// launchd `StartCalendarInterval` keys (launchd has no seconds).
-pub fn launchd_interval(c: &Calendar) -> String {
-    [
-        ("Minute", c.minute),
-        ("Hour", c.hour),
-        ("Day", c.day),
-        ("Month", c.month),
-        ("Weekday", c.weekday),
-    ]
-    .iter()
-    .filter_map(|(k, v)| v.map(|v| format!("      <key>{k}</key><integer>{v}</integer>\n")))
-    .collect()
-}
-
-/// The unit's name, distinct per instance so two instances can each have one.
-pub fn label(instance_dir: &Path) -> String {
+/// A job's name, distinct per instance so two instances can each have one:
+/// `stack-<kind>-<instance dir name>-<hash of its path>`.
+pub fn label(kind: &str, instance_dir: &Path) -> String {
     let name: String = instance_dir
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
@@ -111,152 +106,295 @@ pub fn label(instance_dir: &Path) -> String {
     use sha2::Digest;
     let digest = sha2::Sha256::digest(instance_dir.display().to_string().as_bytes());
     let hash: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
-    format!("stack-update-{name}-{hash}")
+    format!("stack-{kind}-{name}-{hash}")
 }
 
-/// The files a schedule consists of: path → contents.
+/// The kinds of scheduled jobs, in the order they are installed.
+pub const KINDS: [&str; 3] = ["update", "backup", "drill"];
+
+/// One job to install, with the schedule it came from (for the report).
+pub struct Scheduled {
+    pub job: Job,
+    /// `stack update all`
+    pub command: String,
+    /// `0 0 3 * * *`
+    pub cron: String,
+}
+
+/// What `--install-schedule` does: the jobs to install, and the labels of the jobs to remove
+/// (the backup jobs when `[backup].schedule` is not set).
 pub struct Plan {
-    pub files: Vec<(PathBuf, String)>,
-    /// Commands that load it (`systemctl --user enable --now …`), run in order.
-    pub load: Vec<Vec<String>>,
-    pub unload: Vec<Vec<String>>,
+    pub install: Vec<Scheduled>,
+    pub remove: Vec<String>,
 }
 
-/// Where `stack` runs decides the flavour: macOS → a launchd agent in `~/Library/LaunchAgents`;
-/// Linux as root → a system timer in `/etc/systemd/system`; else a user timer in
-/// `~/.config/systemd/user`.
-pub fn plan(
-    calendar: &Calendar,
-    exe: &Path,
-    instance_dir: &Path,
-    root: &Path,
-    home: &Path,
-    system: bool,
-    macos: bool,
-) -> Plan {
-    let label = label(instance_dir);
-    let exe = exe.display();
-    let dir = instance_dir.display();
-    let root = root.display();
-    if macos {
-        let path = home.join(format!("Library/LaunchAgents/{label}.plist"));
-        let plist = format!(
-            r#"<?xml version="1.0" encoding="UTF-8"?>
-<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
-<plist version="1.0">
-  <dict>
-    <key>Label</key><string>{label}</string>
-    <key>ProgramArguments</key>
-    <array><string>{exe}</string><string>update</string><string>all</string></array>
-    <key>EnvironmentVariables</key>
-    <dict><key>STACK_ROOT</key><string>{root}</string><key>STACK_DIR</key><string>{dir}</string></dict>
-    <key>WorkingDirectory</key><string>{root}</string>
-    <key>StartCalendarInterval</key>
-    <dict>
-{interval}    </dict>
-    <key>StandardOutPath</key><string>{dir}/.stack/update.log</string>
-    <key>StandardErrorPath</key><string>{dir}/.stack/update.log</string>
-  </dict>
-</plist>
-"#,
-            interval = launchd_interval(calendar)
-        );
-        let p = path.display().to_string();
-        return Plan {
-            files: vec![(path, plist)],
-            load: vec![vec![
-                "launchctl".into(),
-                "load".into(),
-                "-w".into(),
-                p.clone(),
-            ]],
-            unload: vec![vec!["launchctl".into(), "unload".into(), "-w".into(), p]],
-        };
-    }
-    let unit_dir = if system {
-        PathBuf::from("/etc/systemd/system")
-    } else {
-        home.join(".config/systemd/user")
-    };
-    let service = format!(
-        "[Unit]\nDescription=stack update all ({dir})\n\n[Service]\nType=oneshot\nEnvironment=STACK_ROOT={root}\nEnvironment=STACK_DIR={dir}\nWorkingDirectory={root}\nExecStart={exe} update all\n"
-    );
-    let timer = format!(
-        "[Unit]\nDescription=stack update all on [updates].schedule ({dir})\n\n[Timer]\nOnCalendar={}\nPersistent=true\n\n[Install]\nWantedBy=timers.target\n",
-        on_calendar(calendar)
-    );
-    let ctl = |args: &[&str]| -> Vec<String> {
-        let mut v = vec!["systemctl".to_string()];
-        if !system {
-            v.push("--user".into());
+/// The instance's scheduled jobs from its `stack.toml`, running `exe`. Every schedule is checked
+/// before anything is written.
+pub fn plan(config: &Config, instance: &Instance, exe: &Path) -> Result<Plan, UserError> {
+    let update_cron = config
+        .updates
+        .schedule
+        .clone()
+        .unwrap_or_else(|| DEFAULT.to_string());
+    let update = parse(&update_cron, "[updates].schedule")?;
+    let mut install = vec![scheduled(
+        instance,
+        exe,
+        "update",
+        &["update", "all"],
+        update_cron,
+        update,
+    )];
+    let mut remove = Vec::new();
+    match &config.backup.schedule {
+        Some(cron) => {
+            let backup = parse(cron, "[backup].schedule")?;
+            if config.backup.repository.is_none() {
+                return Err(UserError::new(
+                    "`stack.toml` sets [backup].schedule but not [backup].repository: the scheduled backup would have nowhere to go",
+                )
+                .hint("set `[backup] repository = \"/Volumes/Backup/stack\"` (an external disk or a NAS mount)"));
+            }
+            let drill = drill_calendar(&backup);
+            let drill_cron = format!(
+                "{} {} {} * * {}",
+                drill.second,
+                drill.minute.unwrap_or(0),
+                drill.hour.unwrap_or(0),
+                drill.weekday.unwrap_or(0)
+            );
+            install.push(scheduled(
+                instance,
+                exe,
+                "backup",
+                &["backup", "all"],
+                cron.clone(),
+                backup,
+            ));
+            install.push(scheduled(
+                instance,
+                exe,
+                "drill",
+                &["backup", "drill", "all"],
+                drill_cron,
+                drill,
+            ));
         }
-        v.extend(args.iter().map(|a| (*a).to_string()));
-        v
-    };
-    let timer_name = format!("{label}.timer");
-    Plan {
-        files: vec![
-            (unit_dir.join(format!("{label}.service")), service),
-            (unit_dir.join(&timer_name), timer),
-        ],
-        load: vec![
-            ctl(&["daemon-reload"]),
-            ctl(&["enable", "--now", &timer_name]),
-        ],
-        unload: vec![ctl(&["disable", "--now", &timer_name])],
+        None => remove.extend(["backup", "drill"].map(|k| label(k, &instance.dir))),
+    }
+    Ok(Plan { install, remove })
+}
+
+/// Every label `--remove-schedule` removes.
+pub fn all_labels(instance: &Instance) -> Vec<String> {
+    KINDS.iter().map(|k| label(k, &instance.dir)).collect()
+}
+
+fn scheduled(
+    instance: &Instance,
+    exe: &Path,
+    kind: &str,
+    args: &[&str],
+    cron: String,
+    calendar: Calendar,
+) -> Scheduled {
+    let command = format!("stack {}", args.join(" "));
+    let mut argv = vec![exe.display().to_string()];
+    argv.extend(args.iter().map(|a| (*a).to_string()));
+    Scheduled {
+        job: Job {
+            label: label(kind, &instance.dir),
+            description: format!("{command} ({})", instance.dir.display()),
+            written_by:
+                "`stack update --install-schedule`; `stack update --remove-schedule` removes it"
+                    .to_string(),
+            argv,
+            env: instance_env(instance),
+            working_dir: Some(instance.root.clone()),
+            log: instance.state_dir().join(format!("{kind}.log")),
+            when: When::Calendar(calendar),
+        },
+        command,
+        cron,
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use std::path::PathBuf;
 
-    #[test]
-    fn cron_becomes_calendars() {
-        let c = parse(DEFAULT).unwrap();
-        assert_eq!(on_calendar(&c), "*-*-* 03:00:00");
-        assert_eq!(
-            launchd_interval(&c),
-            "      <key>Minute</key><integer>0</integer>\n      <key>Hour</key><integer>3</integer>\n"
-        );
-        let weekly = parse("30 4 * * 0").unwrap();
-        assert_eq!(on_calendar(&weekly), "Sun *-*-* 04:30:00");
-        assert!(parse("0 */5 * * * *").is_err());
-        assert!(parse("0 0 25 * * *").is_err());
-        assert!(parse("daily").is_err());
+    use super::*;
+    use crate::service_unit::{Manager, Target};
+
+    fn instance(dir: &str) -> Instance {
+        Instance {
+            root: PathBuf::from(dir),
+            dir: PathBuf::from(dir),
+            separate: false,
+        }
+    }
+
+    fn config(backup: Option<&str>) -> Config {
+        let mut config = Config::default();
+        config.backup.schedule = backup.map(str::to_string);
+        config.backup.repository = Some("/mnt/backup".into());
+        config
+    }
+
+    fn linux() -> Target {
+        Target {
+            manager: Manager::SystemdUser,
+            dir: PathBuf::from("/home/fam/.config/systemd/user"),
+        }
     }
 
     #[test]
-    fn linux_user_timer_and_macos_agent() {
-        let c = parse(DEFAULT).unwrap();
-        let p = plan(
-            &c,
-            Path::new("/opt/stack"),
-            Path::new("/home/fam/family"),
-            Path::new("/home/fam/family"),
-            Path::new("/home/fam"),
-            false,
-            false,
-        );
-        assert_eq!(p.files.len(), 2);
-        assert!(p.files[0].0.starts_with("/home/fam/.config/systemd/user"));
-        assert!(p.files[0].1.contains("ExecStart=/opt/stack update all"));
-        assert!(p.files[1].1.contains("OnCalendar=*-*-* 03:00:00"));
+    fn cron_is_checked() {
         assert_eq!(
-            p.load[1][..2],
-            ["systemctl".to_string(), "--user".to_string()]
+            parse(DEFAULT, "[updates].schedule").unwrap(),
+            Calendar {
+                second: 0,
+                minute: Some(0),
+                hour: Some(3),
+                day: None,
+                month: None,
+                weekday: None
+            }
         );
-        let m = plan(
-            &c,
+        assert_eq!(parse("30 4 * * 7", "k").unwrap().weekday, Some(0));
+        assert!(parse("0 */5 * * * *", "k").is_err());
+        assert!(parse("0 0 25 * * *", "k").is_err());
+        let err = parse("daily", "[backup].schedule").unwrap_err();
+        assert!(
+            err.message.contains("[backup].schedule = \"daily\""),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn the_update_job_runs_this_binary_for_this_instance() {
+        let plan = plan(
+            &config(None),
+            &instance("/home/fam/family"),
             Path::new("/opt/stack"),
-            Path::new("/Users/f/s"),
-            Path::new("/Users/f/s"),
-            Path::new("/Users/f"),
-            false,
-            true,
+        )
+        .unwrap();
+        assert_eq!(plan.install.len(), 1);
+        let files = plan.install[0].job.files(&linux());
+        assert!(files[0].0.starts_with("/home/fam/.config/systemd/user"));
+        assert!(files[0].1.contains("ExecStart=/opt/stack update all"));
+        assert!(
+            files[0]
+                .1
+                .contains("Environment=\"STACK_ROOT=/home/fam/family\"")
         );
-        assert!(m.files[0].0.starts_with("/Users/f/Library/LaunchAgents"));
-        assert!(m.files[0].1.contains("<key>Hour</key><integer>3</integer>"));
-        assert_eq!(m.load[0][0], "launchctl");
+        assert!(files[1].1.contains("OnCalendar=*-*-* 03:00:00"));
+        // Without `[backup].schedule` the backup jobs are removed.
+        assert_eq!(plan.remove.len(), 2);
+        assert!(plan.remove[0].starts_with("stack-backup-family-"));
+        assert!(plan.remove[1].starts_with("stack-drill-family-"));
+    }
+
+    #[test]
+    fn a_path_with_markup_is_escaped_in_the_agent() {
+        let plan = plan(
+            &config(Some("0 30 2 * * *")),
+            &instance("/Users/f/Tom & Jerry <home>"),
+            Path::new("/Users/f/bin & <tools>/stack"),
+        )
+        .unwrap();
+        let mac = Target {
+            manager: Manager::Launchd,
+            dir: PathBuf::from("/Users/f/Library/LaunchAgents"),
+        };
+        for scheduled in &plan.install {
+            let plist = &scheduled.job.files(&mac)[0].1;
+            assert!(
+                !plist.contains("& ") && !plist.contains("<home>"),
+                "{plist}"
+            );
+            assert!(
+                plist.contains("<string>/Users/f/bin &amp; &lt;tools&gt;/stack</string>"),
+                "{plist}"
+            );
+            assert!(
+                plist.contains(
+                    "<key>STACK_ROOT</key><string>/Users/f/Tom &amp; Jerry &lt;home&gt;</string>"
+                ),
+                "{plist}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_backup_schedule_adds_the_backup_and_a_weekly_drill() {
+        let plan = plan(
+            &config(Some("0 30 2 * * *")),
+            &instance("/home/fam/family"),
+            Path::new("/opt/stack"),
+        )
+        .unwrap();
+        assert!(plan.remove.is_empty());
+        let commands: Vec<_> = plan.install.iter().map(|s| s.command.as_str()).collect();
+        assert_eq!(
+            commands,
+            [
+                "stack update all",
+                "stack backup all",
+                "stack backup drill all"
+            ]
+        );
+        let backup = plan.install[1].job.files(&linux());
+        assert!(backup[0].1.contains("ExecStart=/opt/stack backup all\n"));
+        assert!(backup[1].1.contains("OnCalendar=*-*-* 02:30:00"));
+        let drill = plan.install[2].job.files(&linux());
+        assert!(
+            drill[0]
+                .1
+                .contains("ExecStart=/opt/stack backup drill all\n")
+        );
+        assert!(
+            drill[1].1.contains("OnCalendar=Sun *-*-* 03:30:00"),
+            "{}",
+            drill[1].1
+        );
+        assert_eq!(plan.install[2].cron, "0 30 3 * * 0");
+        let labels: Vec<_> = plan.install.iter().map(|s| s.job.label.clone()).collect();
+        assert_eq!(labels, all_labels(&instance("/home/fam/family")));
+    }
+
+    #[test]
+    fn the_drill_follows_the_backup() {
+        let drill = |cron| drill_calendar(&parse(cron, "k").unwrap());
+        // Weekly backups on Wednesdays at 23:15: the drill after it, Thursday at 00:15.
+        let weekly = drill("0 15 23 * * 3");
+        assert_eq!(
+            (weekly.weekday, weekly.hour, weekly.minute),
+            (Some(4), Some(0), Some(15))
+        );
+        let saturday = drill("0 0 23 * * 6");
+        assert_eq!((saturday.weekday, saturday.hour), (Some(0), Some(0)));
+        // Hourly backups: the drill on Sundays at 04:00.
+        let hourly = drill("0 0 * * * *");
+        assert_eq!(
+            (hourly.weekday, hourly.hour, hourly.minute),
+            (Some(0), Some(4), Some(0))
+        );
+    }
+
+    #[test]
+    fn a_backup_schedule_needs_a_repository() {
+        let mut config = config(Some("0 0 2 * * *"));
+        config.backup.repository = None;
+        let err = plan(&config, &instance("/f"), Path::new("/opt/stack"))
+            .err()
+            .unwrap();
+        assert!(
+            err.message.contains("[backup].repository"),
+            "{}",
+            err.message
+        );
+        assert!(err.hints[0].contains("repository ="));
     }
 }

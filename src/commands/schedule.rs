@@ -1,4 +1,5 @@
-//! `stack update --install-schedule` / `--remove-schedule` (`schedule.rs` decides the files).
+//! `stack update --install-schedule` / `--remove-schedule`: the instance's scheduled jobs
+//! (`schedule.rs` decides them, `service_unit.rs` writes and loads them).
 
 use std::process::ExitCode;
 
@@ -6,77 +7,65 @@ use crate::error::UserError;
 use crate::lifecycle::Session;
 use crate::output::Printer;
 use crate::schedule;
+use crate::service_unit::{self, Target};
 
 pub fn schedule(printer: &Printer, install: bool) -> anyhow::Result<ExitCode> {
     let session = Session::open(printer, None)?;
     let ws = &session.ws;
-    let cron = ws
-        .config
-        .updates
-        .schedule
-        .clone()
-        .unwrap_or_else(|| schedule::DEFAULT.to_string());
-    let calendar = schedule::parse(&cron)?;
-    let exe = std::env::current_exe()
-        .map_err(|e| UserError::new(format!("Cannot find the `stack` binary: {e}")))?;
-    let home = std::env::home_dir().ok_or_else(|| UserError::new("No home directory"))?;
-    let system = !cfg!(target_os = "macos") && is_root();
-    let plan = schedule::plan(
-        &calendar,
-        &exe,
-        &ws.instance.dir,
-        &ws.instance.root,
-        &home,
-        system,
-        cfg!(target_os = "macos"),
-    );
-    if install {
-        for (path, contents) in &plan.files {
-            crate::atomic::write_keeping_mode(path, contents.as_bytes())
-                .map_err(|e| UserError::new(format!("Cannot write `{}`: {e}", path.display())))?;
-            printer.status("Wrote", path.display().to_string());
-        }
-        run_all(printer, &plan.load)?;
-        printer.status("Scheduled", format!("`stack update all` at `{cron}`"));
-    } else {
-        // Unloading a schedule that is not loaded is not an error worth stopping for.
-        let _ = run_all(printer, &plan.unload);
-        for (path, _) in &plan.files {
-            match std::fs::remove_file(path) {
-                Ok(()) => printer.status("Removed", path.display().to_string()),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => {
-                    return Err(
-                        UserError::new(format!("Cannot remove `{}`: {e}", path.display())).into(),
-                    );
-                }
+    let target = Target::detect().map_err(|why| {
+        let verb = if install { "install" } else { "remove" };
+        UserError::new(format!("Cannot {verb} the schedule: {why}")).hint(
+            "run `stack update all` (and `stack backup all`) from cron or another scheduler instead",
+        )
+    })?;
+    let remove = if install {
+        let exe = std::env::current_exe()
+            .map_err(|e| UserError::new("Cannot find the `stack` binary").because(e))?;
+        let plan = schedule::plan(&ws.config, &ws.instance, &exe)?;
+        let mut problems = Vec::new();
+        for scheduled in &plan.install {
+            let installed = service_unit::install(&scheduled.job, &target).map_err(|e| {
+                UserError::new(format!(
+                    "Cannot write the schedule of `{}`",
+                    scheduled.command
+                ))
+                .because(e)
+            })?;
+            for path in &installed.files {
+                printer.status("Wrote", path.display().to_string());
+            }
+            match installed.loaded {
+                Ok(()) => printer.status(
+                    "Scheduled",
+                    format!("`{}` at `{}`", scheduled.command, scheduled.cron),
+                ),
+                Err(problem) => problems.push(problem),
             }
         }
-    }
+        if let Some(problem) = problems.first() {
+            remove_jobs(printer, &plan.remove, &target)?;
+            return Err(UserError::new(format!(
+                "Wrote the schedule but could not load it: {problem}"
+            ))
+            .hint("the unit files are written; load them by hand once the service manager runs")
+            .into());
+        }
+        plan.remove
+    } else {
+        schedule::all_labels(&ws.instance)
+    };
+    remove_jobs(printer, &remove, &target)?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn run_all(printer: &Printer, commands: &[Vec<String>]) -> Result<(), UserError> {
-    for argv in commands {
-        printer.status("Running", argv.join(" "));
-        let status = std::process::Command::new(&argv[0])
-            .args(&argv[1..])
-            .status()
-            .map_err(|e| UserError::new(format!("Cannot run `{}`: {e}", argv.join(" "))))?;
-        if !status.success() {
-            return Err(
-                UserError::new(format!("`{}` failed ({status})", argv.join(" "))).hint(
-                    "the unit files are written; load them by hand once the service manager runs",
-                ),
-            );
+fn remove_jobs(printer: &Printer, labels: &[String], target: &Target) -> Result<(), UserError> {
+    for label in labels {
+        let removed = service_unit::uninstall(label, target).map_err(|e| {
+            UserError::new(format!("Cannot remove the scheduled job `{label}`")).because(e)
+        })?;
+        for path in removed {
+            printer.status("Removed", path.display().to_string());
         }
     }
     Ok(())
-}
-
-fn is_root() -> bool {
-    std::process::Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }

@@ -481,3 +481,120 @@ fn an_on_backup_hook_dumps_while_the_stacklet_keeps_running() {
         "{listing}"
     );
 }
+
+/// The unit files in `dir`, by name.
+fn unit_files(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// `stack update --install-schedule` with the units going to `units`. This machine may run no
+/// service manager that could load them: then the files are still written and the command says
+/// how to load them by hand.
+fn install_schedule(repo: &Repo, units: &Path) -> String {
+    let out = repo
+        .stack()
+        .args(["update", "--install-schedule"])
+        .env("STACK_SERVICE_DIR", units)
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(
+        out.status.success() || err.contains("load them by hand"),
+        "{err}"
+    );
+    err
+}
+
+#[test]
+fn a_backup_schedule_installs_the_backup_and_a_weekly_drill_next_to_the_update_schedule() {
+    let units = tempfile::tempdir().unwrap();
+    let repo = Repo::new().host_stacklet("bk-sched", "").file(
+        "stack.toml",
+        "[core]\ndata_dir = \"data\"\n[backup]\nschedule = \"0 30 2 * * *\"\n",
+    );
+    // A schedule with nowhere to back up to is refused before anything is written.
+    let out = fails(
+        repo.stack()
+            .args(["update", "--install-schedule"])
+            .env("STACK_SERVICE_DIR", units.path()),
+    );
+    assert!(
+        stderr(&out).contains("[backup].repository") && stderr(&out).contains("hint:"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(unit_files(units.path()).is_empty());
+
+    let repo = repo.file(
+        "stack.toml",
+        "[core]\ndata_dir = \"data\"\n[backup]\nrepository = \"backups\"\nschedule = \"0 30 2 * * *\"\n",
+    );
+    install_schedule(&repo, units.path());
+    let files = unit_files(units.path());
+    let exe = std::fs::canonicalize(env!("CARGO_BIN_EXE_stack")).unwrap();
+    let root = std::fs::canonicalize(repo.path()).unwrap();
+    let read = |name: &str| std::fs::read_to_string(units.path().join(name)).unwrap();
+    let named = |kind: &str, ext: &str| {
+        files
+            .iter()
+            .find(|f| f.starts_with(&format!("stack-{kind}-")) && f.ends_with(ext))
+            .unwrap_or_else(|| panic!("no {kind} {ext} in {files:?}"))
+            .clone()
+    };
+    if cfg!(target_os = "macos") {
+        assert_eq!(files.len(), 3, "{files:?}");
+        let drill = read(&named("drill", ".plist"));
+        assert!(
+            drill.contains("<string>backup</string>\n    <string>drill</string>"),
+            "{drill}"
+        );
+        assert!(drill.contains("<key>Weekday</key><integer>0</integer>"));
+    } else {
+        assert_eq!(files.len(), 6, "{files:?}");
+        let backup = read(&named("backup", ".service"));
+        assert!(
+            backup.contains(&format!("ExecStart={} backup all\n", exe.display())),
+            "{backup}"
+        );
+        assert!(
+            backup.contains(&format!("STACK_ROOT={}", root.display())),
+            "{backup}"
+        );
+        let timer = read(&named("backup", ".timer"));
+        assert!(timer.contains("OnCalendar=*-*-* 02:30:00\n"), "{timer}");
+        let drill = read(&named("drill", ".service"));
+        assert!(
+            drill.contains(&format!("ExecStart={} backup drill all\n", exe.display())),
+            "{drill}"
+        );
+        // Weekly, an hour after that day's backup.
+        let timer = read(&named("drill", ".timer"));
+        assert!(timer.contains("OnCalendar=Sun *-*-* 03:30:00\n"), "{timer}");
+        let update = read(&named("update", ".service"));
+        assert!(update.contains(" update all\n"), "{update}");
+    }
+
+    // Removing the key removes the backup jobs; the update schedule stays.
+    let repo = repo.file(
+        "stack.toml",
+        "[core]\ndata_dir = \"data\"\n[backup]\nrepository = \"backups\"\n",
+    );
+    let err = install_schedule(&repo, units.path());
+    let left = unit_files(units.path());
+    assert!(
+        !left.is_empty() && left.iter().all(|f| f.starts_with("stack-update-")),
+        "{left:?}"
+    );
+    assert!(err.contains("Removed"), "{err}");
+
+    let out = ok(repo
+        .stack()
+        .args(["update", "--remove-schedule"])
+        .env("STACK_SERVICE_DIR", units.path()));
+    assert!(unit_files(units.path()).is_empty(), "{}", stderr(&out));
+}
