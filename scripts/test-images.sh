@@ -3,11 +3,16 @@
 #   stack-test/busybox:1  a rootfs holding the static busybox and its applet symlinks
 #   stack-test/caddy:1    the caddy binary with the shared libraries it links (Debian's build links
 #                         libc and libzstd), plus busybox for sh/wget in healthchecks
+#   stack-test/postgres:1 Debian's PostgreSQL server and client programs with their shared
+#                         libraries and share/ files, busybox, a `postgres` user (uid 70) and an
+#                         entrypoint that does what the official image's does with POSTGRES_USER,
+#                         POSTGRES_PASSWORD, POSTGRES_DB and PGDATA (tests/it/backup.rs dumps it)
 # Both come from `docker import` of a tar made here, so this takes well under a second.
 # Idempotent: an image that already exists is left alone (pass --force to rebuild).
 # `--busybox-tag TAG` builds only the busybox image, under TAG instead (the offline demo uses it
 # to stand in for `busybox:1.36.1`: scripts/demo.sh).
-# Needs: docker CLI talking to an engine, /bin/busybox (Debian `busybox-static`), /usr/bin/caddy.
+# Needs: docker CLI talking to an engine, /bin/busybox (Debian `busybox-static`), /usr/bin/caddy,
+# /usr/lib/postgresql/<major>/bin (Debian `postgresql`).
 set -euo pipefail
 
 force=0
@@ -96,4 +101,69 @@ if [ "$force" = 1 ] || ! have stack-test/caddy:1; then
     --change 'CMD ["caddy", "run", "--config", "/etc/caddy/Caddyfile", "--adapter", "caddyfile"]'
 else
   echo "exists stack-test/caddy:1"
+fi
+
+# The newest PostgreSQL Debian installed (/usr/lib/postgresql/<major>).
+postgres_dir() { ls -d /usr/lib/postgresql/*/bin/postgres 2>/dev/null | sort -V | tail -1 | sed 's,/bin/postgres$,,'; }
+
+if [ "$force" = 1 ] || ! have stack-test/postgres:1; then
+  pg="${POSTGRES_DIR:-$(postgres_dir)}"
+  [ -n "$pg" ] && [ -x "$pg/bin/postgres" ] || { echo "error: no /usr/lib/postgresql/*/bin/postgres: apt-get install -y postgresql" >&2; exit 1; }
+  major="${pg##*/}"
+  root="$work/postgres"
+  busybox_rootfs "$root"
+  printf 'root:x:0:0:root:/root:/bin/sh\npostgres:x:70:70:postgres:/var/lib/postgresql:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' >"$root/etc/passwd"
+  printf 'root:x:0:\npostgres:x:70:\nnogroup:x:65534:\n' >"$root/etc/group"
+  mkdir -p "$root$pg/bin" "$root$pg/lib" "$root/usr/share/postgresql" "$root/var/lib/postgresql" "$root/var/run/postgresql"
+  for program in postgres initdb pg_ctl pg_dump pg_restore psql pg_isready createdb dropdb; do
+    cp "$pg/bin/$program" "$root$pg/bin/"
+    copy_libs "$pg/bin/$program" "$root"
+  done
+  # The server's modules (plpgsql, the snowball dictionaries initdb loads); not the JIT (LLVM).
+  for module in "$pg"/lib/*.so; do
+    case "$module" in */llvmjit*.so) continue ;; esac
+    cp "$module" "$root$pg/lib/"
+    copy_libs "$module" "$root"
+  done
+  cp -a "/usr/share/postgresql/$major" "$root/usr/share/postgresql/"
+  rm -rf "$root/usr/share/postgresql/$major/man"
+  # Debian builds against the system's time zone files; the image runs in UTC.
+  mkdir -p "$root/usr/share/zoneinfo/Etc"
+  cp -L /usr/share/zoneinfo/UTC "$root/usr/share/zoneinfo/UTC"
+  cp -L /usr/share/zoneinfo/Etc/UTC "$root/usr/share/zoneinfo/Etc/UTC"
+  cat >"$root/usr/bin/stack-postgres-entrypoint" <<'ENTRYPOINT'
+#!/bin/sh
+# After docker-library/postgres' docker-entrypoint.sh: as root, hand PGDATA to postgres, initdb it
+# once (POSTGRES_USER as superuser with POSTGRES_PASSWORD, local connections trusted, others by
+# password), create POSTGRES_DB, then run the server as postgres.
+set -eu
+: "${POSTGRES_USER:=postgres}"
+: "${POSTGRES_DB:=$POSTGRES_USER}"
+: "${POSTGRES_PASSWORD:?POSTGRES_PASSWORD is required}"
+mkdir -p "$PGDATA" /var/run/postgresql
+chown postgres:postgres "$PGDATA" /var/run/postgresql
+chmod 700 "$PGDATA"
+if [ ! -s "$PGDATA/PG_VERSION" ]; then
+  printf '%s\n' "$POSTGRES_PASSWORD" >/tmp/pwfile
+  chown postgres /tmp/pwfile
+  su postgres -s /bin/sh -c 'initdb -D "$PGDATA" -U "$POSTGRES_USER" --pwfile=/tmp/pwfile --auth-local=trust --auth-host=scram-sha-256 --encoding=UTF8 --locale=C' 2>&1 >/dev/null | grep -v 'locale: not found\|no usable system locales' >&2 || true
+  rm -f /tmp/pwfile
+  [ -s "$PGDATA/PG_VERSION" ] || { echo "initdb failed" >&2; exit 1; }
+  echo "host all all all scram-sha-256" >>"$PGDATA/pg_hba.conf"
+  echo "listen_addresses = '*'" >>"$PGDATA/postgresql.conf"
+  if [ "$POSTGRES_DB" != postgres ]; then
+    printf 'CREATE DATABASE "%s";\n' "$POSTGRES_DB" | su postgres -s /bin/sh -c 'postgres --single -D "$PGDATA" -j postgres' >/dev/null
+  fi
+  echo "stack-test/postgres: initialised $PGDATA with database $POSTGRES_DB"
+fi
+exec su postgres -s /bin/sh -c 'exec postgres -D "$PGDATA"'
+ENTRYPOINT
+  chmod 755 "$root/usr/bin/stack-postgres-entrypoint"
+  import "$root" stack-test/postgres:1 \
+    --change "ENV PATH=/bin:/usr/bin:/sbin:/usr/sbin:$pg/bin" \
+    --change 'ENV PGDATA=/var/lib/postgresql/data' \
+    --change 'ENV TZ=UTC' \
+    --change 'CMD ["stack-postgres-entrypoint"]'
+else
+  echo "exists stack-test/postgres:1"
 fi

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The test command (README "Tests", and what CI runs): makes sure the prerequisites of the
-# integration tests are present — a running Docker Engine, Debian's static busybox and caddy (test
-# images are built from them, no registry needed), Docker Compose v2 as a test oracle, a Synapse
-# virtualenv (scripts/test-synapse.sh; needs PyPI the first time) — then runs
+# integration tests are present — a running Docker Engine, Debian's static busybox, caddy and
+# PostgreSQL (test images are built from them, no registry needed), Docker Compose v2 as a test
+# oracle, a Synapse virtualenv (scripts/test-synapse.sh; needs PyPI the first time) — then runs
 # the whole suite. As root on Debian/Ubuntu it installs what is missing; otherwise it says what to
 # install. Extra arguments go to `cargo test`.
 set -euo pipefail
@@ -23,6 +23,8 @@ command -v zbarimg >/dev/null 2>&1 || need+=(zbar-tools)
 command -v tmux >/dev/null 2>&1 || need+=(tmux)
 # The backup tests read `stack`'s repositories with Debian's restic (format interoperability).
 command -v restic >/dev/null 2>&1 || need+=(restic)
+# ... and dump a real PostgreSQL server, an image built from Debian's binaries (scripts/test-images.sh).
+ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
 /usr/bin/python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 # The registry tests (tests/it/registry.rs) run Debian's distribution registry on loopback, with
 # htpasswd (bcrypt) auth for the credentials test.

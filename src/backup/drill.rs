@@ -12,7 +12,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use super::{Settings, apply_meta, blocking, fetch, mark_set_up, open};
+use super::{
+    Settings, apply_meta, blocking, fetch, images_to_restore, load_dump, mark_set_up, open,
+    save_images,
+};
 use crate::backup::progress::Bars;
 use crate::hooks::HookName;
 use crate::lifecycle::down::{self, UninstallPlan};
@@ -34,6 +37,7 @@ pub enum Step {
     Prepare,
     Restore,
     Up,
+    Load,
     Verify,
     Destroy,
 }
@@ -44,6 +48,7 @@ impl fmt::Display for Step {
             Step::Prepare => "preparing the temporary instance",
             Step::Restore => "restoring the snapshot",
             Step::Up => "bringing it up to its health gate",
+            Step::Load => "on_restore (loading the dump)",
             Step::Verify => "on_verify",
             Step::Destroy => "destroying the temporary instance",
         })
@@ -151,7 +156,7 @@ pub async fn drill(
         )?;
         apply_meta(&instance, id, &meta)?;
         mark_set_up(&instance, id)?;
-        anyhow::Ok(summary)
+        anyhow::Ok((summary, meta.images))
     }
     .await
     .map_err(fail(Step::Restore));
@@ -169,6 +174,18 @@ pub async fn drill(
     let mut session = match loaded {
         Ok(ws) => Session::with_workspace(ws, printer),
         Err(e) => return Err(e),
+    };
+    // The image records the data ran with (those that can apply on this machine).
+    let restored = match restored {
+        Ok((summary, Some(images))) => async {
+            let kept = images_to_restore(&mut session, &images).await?;
+            save_images(&session.ws.instance, id, Some(&kept))?;
+            anyhow::Ok(summary)
+        }
+        .await
+        .map_err(fail(Step::Restore)),
+        Ok((summary, None)) => Ok(summary),
+        Err(e) => Err(e),
     };
     let outcome = match restored {
         Ok(summary) => run(&mut session, &ids, id)
@@ -192,7 +209,8 @@ pub async fn drill(
     Ok(passed)
 }
 
-/// Bring the restored stacklet (and, fresh, what it requires) up and verify it.
+/// Bring the restored stacklet (and, fresh, what it requires) up, load its dump (`on_restore`,
+/// then a restart, as `stack restore` does) and verify it.
 async fn run(
     session: &mut Session,
     ids: &[String],
@@ -202,6 +220,7 @@ async fn run(
     for dep in ids {
         up::up(session, dep).await.map_err(|e| (Step::Up, e))?;
     }
+    load_dump(session, id).await.map_err(|e| (Step::Load, e))?;
     let healthy = started.elapsed();
     let verify = async {
         let stacklet = session.ws.catalog.require(id)?.clone();

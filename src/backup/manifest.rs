@@ -2,9 +2,10 @@
 //! and as `manifest.json` beside the secrets and config), and the tags that mark a snapshot as a
 //! `stack` backup of one stacklet.
 //!
-//! A snapshot holds two absolute paths: the stacklet's data dir and a staging dir of small files
-//! (`manifest.json`, `secrets.toml`, `config.toml`). The manifest records both as they were backed
-//! up, so a restore finds them on any machine and into any instance.
+//! A snapshot holds two absolute paths: the stacklet's data dir (without the folders its
+//! `[backup].exclude` names) and a staging dir of small files (`manifest.json`, `secrets.toml`,
+//! `config.toml`, `images.json`). The manifest records both as they were backed up, so a restore
+//! finds them on any machine and into any instance.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -20,6 +21,8 @@ pub const STACKLET_TAG_PREFIX: &str = "stacklet=";
 pub const MANIFEST_FILE: &str = "manifest.json";
 pub const SECRETS_FILE: &str = "secrets.toml";
 pub const CONFIG_FILE: &str = "config.toml";
+/// The stacklet's recorded images (`pins.rs`), when it has any.
+pub const IMAGES_FILE: &str = "images.json";
 
 /// Bumped when a restore of an older manifest would need different handling.
 pub const FORMAT: u32 = 1;
@@ -42,17 +45,23 @@ pub struct Manifest {
     pub data_bytes: u64,
     /// How the files were made consistent: `on_backup` (a dump hook ran), `stopped` or `live`.
     pub consistency: String,
-    /// Recorded image digests (service → digest), when the instance records them.
+    /// Recorded images (service → registry digest, or the local image id of an image that has
+    /// none), when the stacklet has records; the full records are `images.json`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digests: Option<BTreeMap<String, String>>,
+    /// Folders of the data dir left out (`[backup].exclude`), relative to it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub excluded: Vec<String>,
 }
 
-/// Files and bytes under `dir` (symlinks are not followed; a missing dir is empty).
-pub fn tree_size(dir: &std::path::Path) -> (u64, u64) {
+/// Files and bytes under `dir` outside the `skip` folders (symlinks are not followed; a missing
+/// dir is empty).
+pub fn tree_size(dir: &std::path::Path, skip: &[PathBuf]) -> (u64, u64) {
     let mut files = 0;
     let mut bytes = 0;
     for entry in walkdir::WalkDir::new(dir)
         .into_iter()
+        .filter_entry(|e| !skip.iter().any(|s| s == e.path()))
         .filter_map(Result::ok)
     {
         if entry.file_type().is_file() {
@@ -106,9 +115,20 @@ mod tests {
             data_bytes: 10,
             consistency: "stopped".into(),
             digests: None,
+            excluded: Vec::new(),
         };
         let text = serde_json::to_string(&m).unwrap();
-        assert!(!text.contains("digests"));
+        assert!(!text.contains("digests") && !text.contains("excluded"));
         assert_eq!(serde_json::from_str::<Manifest>(&text).unwrap(), m);
+    }
+
+    #[test]
+    fn tree_size_leaves_out_the_excluded_folders() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("postgres/base")).unwrap();
+        std::fs::write(dir.path().join("postgres/base/1"), "12345").unwrap();
+        std::fs::write(dir.path().join("dump.sql"), "abc").unwrap();
+        assert_eq!(tree_size(dir.path(), &[]), (2, 8));
+        assert_eq!(tree_size(dir.path(), &[dir.path().join("postgres")]), (1, 3));
     }
 }

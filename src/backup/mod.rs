@@ -30,7 +30,7 @@ use crate::render::env;
 use crate::secrets::{self, Secrets};
 use crate::workspace::Workspace;
 
-use manifest::{CONFIG_FILE, FORMAT, MANIFEST_FILE, Manifest, SECRETS_FILE};
+use manifest::{CONFIG_FILE, FORMAT, IMAGES_FILE, MANIFEST_FILE, Manifest, SECRETS_FILE};
 use progress::Bars;
 use repo::{BackupSummary, Keep, Repo, RestoreSummary};
 
@@ -291,10 +291,30 @@ async fn snapshot(
         crate::atomic::write_private(&staging.join(CONFIG_FILE), text.as_bytes())
             .with_context(|| format!("Cannot write `{}`", staging.join(CONFIG_FILE).display()))?;
     }
+    // The recorded images go with the data they ran on (a restore writes them back).
+    let pins = crate::pins::load(&ws.instance, id)?;
+    let digests = if pins.is_empty() {
+        None
+    } else {
+        let mut text = serde_json::to_vec_pretty(&pins)?;
+        text.push(b'\n');
+        crate::atomic::write_private(&staging.join(IMAGES_FILE), &text)
+            .with_context(|| format!("Cannot write `{}`", staging.join(IMAGES_FILE).display()))?;
+        Some(
+            pins.iter()
+                .map(|(service, pin)| (service.clone(), pin.shown().to_string()))
+                .collect(),
+        )
+    };
     let data_path = data.canonicalize().ok();
+    let excluded = stacklet.manifest.backup_exclude.clone();
+    let skip: Vec<PathBuf> = data_path
+        .iter()
+        .flat_map(|d| excluded.iter().map(move |e| d.join(e)))
+        .collect();
     let (data_files, data_bytes) = data_path
         .as_deref()
-        .map(manifest::tree_size)
+        .map(|d| manifest::tree_size(d, &skip))
         .unwrap_or_default();
     let meta_path = staging.canonicalize().unwrap_or(staging.clone());
     let manifest = Manifest {
@@ -309,7 +329,8 @@ async fn snapshot(
         data_files,
         data_bytes,
         consistency: consistency.to_string(),
-        digests: None,
+        digests,
+        excluded,
     };
     let text = serde_json::to_string_pretty(&manifest)?;
     crate::atomic::write_private(&staging.join(MANIFEST_FILE), text.as_bytes())
@@ -333,7 +354,7 @@ async fn snapshot(
     }
     let mut sources = vec![meta_path];
     sources.extend(data_path);
-    let summary = blocking(move || repo.backup(&sources, &manifest)).await;
+    let summary = blocking(move || repo.backup(&sources, &skip, &manifest)).await;
     let _ = std::fs::remove_dir_all(&staging);
     summary
 }
@@ -353,6 +374,8 @@ pub struct RestoreDone {
 struct Meta {
     secrets: Vec<(String, String)>,
     config: Option<String>,
+    /// The recorded images; `None` in a snapshot of a stacklet that had none.
+    images: Option<crate::pins::Pins>,
 }
 
 /// Restore snapshot data and meta of `id` into `data_target` (which must not exist) and a
@@ -397,7 +420,21 @@ async fn fetch(
         .filter_map(|(k, v)| Some((k, v.as_str()?.to_string())))
         .collect();
     let config = std::fs::read_to_string(meta.join(CONFIG_FILE)).ok();
-    Ok((Meta { secrets, config }, summary))
+    let images = match std::fs::read(meta.join(IMAGES_FILE)) {
+        Ok(bytes) => Some(
+            serde_json::from_slice(&bytes)
+                .context("The snapshot's `images.json` does not parse")?,
+        ),
+        Err(_) => None,
+    };
+    Ok((
+        Meta {
+            secrets,
+            config,
+            images,
+        },
+        summary,
+    ))
 }
 
 /// Write a snapshot's secrets and config table into `ws`'s instance: the stacklet's own secrets
@@ -413,6 +450,63 @@ fn apply_meta(instance: &Instance, id: &str, meta: &Meta) -> anyhow::Result<()> 
     }
     crate::config::replace_table(instance, id, meta.config.as_deref())?;
     Ok(())
+}
+
+/// The snapshot's image records that can apply here: every record of a registry image (`up`
+/// pulls it by its digest when it is missing), and a record of an image without a registry digest
+/// (built elsewhere, imported, recorded by its local id) only while this machine has that image —
+/// nothing could pull it, and without its record `up` takes what the compose file names.
+async fn images_to_restore(
+    session: &mut Session,
+    images: &crate::pins::Pins,
+) -> anyhow::Result<crate::pins::Pins> {
+    let mut kept = crate::pins::Pins::new();
+    for (service, pin) in images {
+        let usable = match &pin.digest {
+            Some(_) => true,
+            None => {
+                let docker = session.docker().await?;
+                crate::engine::image_id(&docker, &pin.id).await?.is_some()
+            }
+        };
+        if usable {
+            kept.insert(service.clone(), pin.clone());
+        }
+    }
+    Ok(kept)
+}
+
+/// Write the restored image records; `None` (a snapshot without records) keeps the instance's.
+fn save_images(
+    instance: &Instance,
+    id: &str,
+    images: Option<&crate::pins::Pins>,
+) -> anyhow::Result<()> {
+    match images {
+        Some(images) => Ok(crate::pins::save(instance, id, images)?),
+        None => Ok(()),
+    }
+}
+
+/// After the restored stacklet came up healthy: its `on_restore` hook loads what `on_backup`
+/// dumped; then the stacklet is restarted (`down`, `up`), so every service starts on the loaded
+/// data instead of what it saw before (an application that started on an empty database keeps
+/// caches and counters of it). Returns whether the hook ran.
+async fn load_dump(session: &mut Session, id: &str) -> anyhow::Result<bool> {
+    let stacklet = session.ws.catalog.require(id)?.clone();
+    let rendered = env::render(&session.ws, &stacklet, &session.lan_ip)?;
+    let ran = session
+        .run_hook(&stacklet, HookName::OnRestore, &rendered)
+        .await?;
+    if ran {
+        session.printer.status(
+            "Restarting",
+            format!("{} on the loaded data", stacklet.manifest.name),
+        );
+        down::down(session, id).await?;
+        up::up(session, id).await?;
+    }
+    Ok(ran)
 }
 
 /// Mark the stacklet set up: the restored data already went through its first run, so
@@ -469,8 +563,18 @@ pub async fn restore_one(
             stacklet.manifest.name, snap.short_id, snap.time
         ),
     );
-    let fetched = fetch(settings, password, bars, &snap.id, &manifest, &incoming).await;
-    let (meta, restored) = match fetched {
+    let fetched = async {
+        let (meta, restored) =
+            fetch(settings, password, bars, &snap.id, &manifest, &incoming).await?;
+        let previous_images = crate::pins::load(&session.ws.instance, id)?;
+        let images = match &meta.images {
+            Some(images) => Some(images_to_restore(session, images).await?),
+            None => None,
+        };
+        anyhow::Ok((meta, restored, previous_images, images))
+    }
+    .await;
+    let (meta, restored, previous_images, images) = match fetched {
         Ok(v) => v,
         Err(e) => {
             let _ = std::fs::remove_dir_all(&incoming);
@@ -495,6 +599,7 @@ pub async fn restore_one(
     };
     if let Err(e) = swapped
         .and_then(|()| apply_meta(&session.ws.instance, id, &meta))
+        .and_then(|()| save_images(&session.ws.instance, id, images.as_ref()))
         .and_then(|()| mark_set_up(&session.ws.instance, id))
     {
         // Nothing ran on the restored data yet: put the old data back.
@@ -502,18 +607,12 @@ pub async fn restore_one(
             let _ = std::fs::remove_dir_all(&data);
             let _ = std::fs::rename(aside, &data);
         }
+        let _ = crate::pins::save(&session.ws.instance, id, &previous_images);
         return Err(e);
     }
     session.reload()?;
     let healthy = match up::up(session, id).await {
-        Ok(()) => {
-            let stacklet = session.ws.catalog.require(id)?.clone();
-            let rendered = env::render(&session.ws, &stacklet, &session.lan_ip)?;
-            session
-                .run_hook(&stacklet, HookName::OnRestore, &rendered)
-                .await
-                .map(|_| ())
-        }
+        Ok(()) => load_dump(session, id).await.map(|_| ()),
         Err(e) => Err(e),
     };
     if let Err(e) = healthy {

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 
 use rustic_backend::BackendOptions;
 use rustic_core::{
-    BackupOptions, CheckOptions, ConfigOptions, Credentials, IndexedFull, IndexedIds, KeepOptions,
-    KeyOptions, LocalDestination, LsOptions, OpenStatus, PathList, PruneOptions, Repository,
+    BackupOptions, CheckOptions, ConfigOptions, Credentials, Excludes, IndexedFull, IndexedIds,
+    KeepOptions, KeyOptions, LocalDestination, LsOptions, OpenStatus, PathList, PruneOptions, Repository,
     RepositoryOptions, RestoreOptions, SnapshotOptions,
 };
 
@@ -193,12 +193,13 @@ impl Repo {
         move |source| operation(&self.path, what, source)
     }
 
-    /// Snapshot `sources` (absolute paths) with `manifest` as the description and the `stack`
-    /// tags. The newest earlier snapshot of the same stacklet is the parent, so unchanged files
-    /// are not read again.
+    /// Snapshot `sources` (absolute paths) without the folders `exclude` (absolute paths), with
+    /// `manifest` as the description and the `stack` tags. The newest earlier snapshot of the same
+    /// stacklet is the parent, so unchanged files are not read again.
     pub fn backup(
         self,
         sources: &[PathBuf],
+        exclude: &[PathBuf],
         manifest: &Manifest,
     ) -> Result<BackupSummary, RepoError> {
         let path = self.path.clone();
@@ -224,7 +225,7 @@ impl Repo {
             .add_tags(&format!("{TAG},{STACKLET_TAG_PREFIX}{}", manifest.stacklet))
             .and_then(|o| o.description(description).to_snapshot())
             .map_err(|source| operation(&path, "describe the snapshot", source))?;
-        let snap = backup_with(&repo, &list, snap)
+        let snap = backup_with(&repo, &list, exclude, snap)
             .map_err(|source| operation(&path, "write the snapshot", source))?;
         let summary = snap.summary.unwrap_or_default();
         Ok(BackupSummary {
@@ -409,11 +410,27 @@ fn unopened(path: &Path, bars: Bars) -> Result<Repository<()>, RepoError> {
 fn backup_with<S: IndexedIds>(
     repo: &Repository<S>,
     list: &PathList,
+    exclude: &[PathBuf],
     snap: rustic_core::repofile::SnapshotFile,
 ) -> rustic_core::RusticResult<rustic_core::repofile::SnapshotFile> {
     // Parents are found by host and paths (restic's default): the instance's own earlier
     // snapshots of this stacklet, so unchanged files are skipped by their metadata.
-    repo.backup(&BackupOptions::default(), list, snap)
+    let excludes = Excludes::default().globs(exclude.iter().map(|p| exclude_glob(p)).collect::<Vec<_>>());
+    repo.backup(&BackupOptions::default().excludes(excludes), list, snap)
+}
+
+/// The glob that leaves out exactly the folder `path` (absolute): `!` excludes in rustic's
+/// override globs, a leading `/` anchors the pattern at the root, and the path's own glob
+/// characters are escaped so a folder named `[x]` is not a character class.
+fn exclude_glob(path: &Path) -> String {
+    let mut glob = String::from("!");
+    for c in path.to_string_lossy().chars() {
+        if matches!(c, '\\' | '*' | '?' | '[' | ']' | '{' | '}' | '!') {
+            glob.push('\\');
+        }
+        glob.push(c);
+    }
+    glob
 }
 
 fn restore_with<S: IndexedFull>(
@@ -482,5 +499,52 @@ mod tests {
             squash(page),
             "Error: error checking trees : `rustic_core` experienced an error related to `cryptographic operations`. error processing Pack:4471ab7c at BlobLocation { offset: 1300 }"
         );
+    }
+
+    /// The excluded folders (one with glob characters in its name) are not in the snapshot, their
+    /// neighbours are, and the rest of the tree restores.
+    #[test]
+    fn excluded_folders_stay_out_of_the_snapshot() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().canonicalize().unwrap();
+        let data = root.join("data/app");
+        for dir in ["postgres/base", "postgres-dump", "odd [1]/x", "keep"] {
+            std::fs::create_dir_all(data.join(dir)).unwrap();
+        }
+        std::fs::write(data.join("postgres/base/1"), "live").unwrap();
+        std::fs::write(data.join("postgres-dump/app.sql"), "dump").unwrap();
+        std::fs::write(data.join("odd [1]/x/y"), "odd").unwrap();
+        std::fs::write(data.join("keep/z"), "kept").unwrap();
+        let manifest = Manifest {
+            format: super::super::manifest::FORMAT,
+            stacklet: "app".into(),
+            stacklet_version: "1".into(),
+            stack_version: "0".into(),
+            time: "2026-11-28T03:00:00Z".into(),
+            instance: "default".into(),
+            data_path: Some(data.clone()),
+            meta_path: data.clone(),
+            data_files: 0,
+            data_bytes: 0,
+            consistency: "on_backup".into(),
+            digests: None,
+            excluded: vec!["postgres".into(), "odd [1]".into()],
+        };
+        let (repo, _) = Repo::open_or_init(&root.join("repo"), "pw", Bars::hidden()).unwrap();
+        let summary = repo
+            .backup(
+                std::slice::from_ref(&data),
+                &[data.join("postgres"), data.join("odd [1]")],
+                &manifest,
+            )
+            .unwrap();
+        assert_eq!(summary.files, 2, "{summary:?}");
+        let repo = Repo::open(&root.join("repo"), "pw", Bars::hidden()).unwrap();
+        let dest = root.join("restored");
+        repo.restore(&summary.snapshot, &data, &dest).unwrap();
+        assert_eq!(std::fs::read_to_string(dest.join("postgres-dump/app.sql")).unwrap(), "dump");
+        assert_eq!(std::fs::read_to_string(dest.join("keep/z")).unwrap(), "kept");
+        assert!(!dest.join("postgres").exists());
+        assert!(!dest.join("odd [1]").exists());
     }
 }

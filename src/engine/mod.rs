@@ -39,7 +39,7 @@ pub use crash::{Crash, watch_for_crash};
 pub use error::EngineError;
 pub use exec::exec;
 pub use gate::wait_containers_healthy;
-pub use images::{ImageOptions, ensure_images, image_ref, local_ids};
+pub use images::{ImageOptions, ensure_images, image_id, image_ref, local_ids};
 pub use inspect::{ProjectState, all_project_states, ps, ps_all};
 pub use lifecycle::{DownOptions, down, stop};
 pub use limits::check_limits;

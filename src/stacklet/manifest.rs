@@ -65,6 +65,14 @@ struct RawManifest {
     #[serde(default)]
     services: toml::Table,
     login_field: Option<String>,
+    #[serde(default)]
+    backup: RawBackup,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+struct RawBackup {
+    #[serde(default)]
+    exclude: Vec<String>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -171,6 +179,9 @@ pub struct Manifest {
     pub health: Vec<HealthCheck>,
     pub services: Vec<NativeService>,
     pub login_field: Option<String>,
+    /// `[backup].exclude`: folders of `<data>/<id>` a snapshot leaves out (docs/backups.md),
+    /// relative, normalised (`postgres`, `cache/models`).
+    pub backup_exclude: Vec<String>,
 }
 
 /// A problem in one manifest: the file, the key, the line when known, and what was expected.
@@ -201,6 +212,7 @@ const TOP_KEYS: &[&str] = &[
     "health",
     "services",
     "login_field",
+    "backup",
 ];
 
 impl Manifest {
@@ -372,6 +384,21 @@ impl Manifest {
                 stop: svc.stop,
             });
         }
+        let mut backup_exclude = Vec::new();
+        for entry in &raw.backup.exclude {
+            let folder = backup_folder(entry).ok_or_else(|| {
+                err(
+                    Some("backup.exclude"),
+                    format!(
+                        "`{entry}` is not a folder inside the stacklet's data dir{}; expected a \
+                         relative path such as `postgres`, without `..`",
+                        at("backup.exclude")
+                    ),
+                    Some("paths are relative to `<data>/<id>`".into()),
+                )
+            })?;
+            backup_exclude.push(folder);
+        }
         Ok((
             Self {
                 id,
@@ -392,6 +419,7 @@ impl Manifest {
                 health,
                 services,
                 login_field: raw.login_field,
+                backup_exclude,
             },
             warnings,
         ))
@@ -504,6 +532,20 @@ fn valid_port(p: i64) -> Option<u16> {
     u16::try_from(p).ok().filter(|p| *p >= 1)
 }
 
+/// A `[backup].exclude` entry as a normalised relative path (`a/b`), or `None` when it is empty,
+/// absolute or leaves the data dir.
+fn backup_folder(entry: &str) -> Option<String> {
+    let mut parts = Vec::new();
+    for part in Path::new(entry.trim()).components() {
+        match part {
+            std::path::Component::Normal(p) => parts.push(p.to_str()?.to_string()),
+            std::path::Component::CurDir => {}
+            _ => return None,
+        }
+    }
+    (!parts.is_empty()).then(|| parts.join("/"))
+}
+
 pub fn is_env_name(name: &str) -> bool {
     name.chars()
         .next()
@@ -524,6 +566,7 @@ fn unknown_keys(table: &toml::Table, display: &str) -> Vec<String> {
     let nested: &[(&str, &[&str])] = &[
         ("upstream", &["image", "channel"]),
         ("env", &["generate", "defaults"]),
+        ("backup", &["exclude"]),
         (
             "health",
             &[
@@ -751,5 +794,19 @@ expect = "pong"
         let src = GOOD.replace("42010\n", "70000\n");
         let e = Manifest::parse(&src, "f", "photos").unwrap_err();
         assert!(e.message.contains("out of range"), "{}", e.message);
+    }
+
+    #[test]
+    fn backup_exclude_is_normalised_and_stays_inside_the_data_dir() {
+        let src = format!("{GOOD}\n[backup]\nexclude = [\"postgres\", \"./cache/models/\"]\n");
+        let (m, w) = Manifest::parse(&src, "f", "photos").unwrap();
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(m.backup_exclude, vec!["postgres", "cache/models"]);
+        for bad in ["/srv/postgres", "../other", "a/../../b", ""] {
+            let src = format!("{GOOD}\n[backup]\nexclude = [\"{bad}\"]\n");
+            let e = Manifest::parse(&src, "f", "photos").unwrap_err();
+            assert_eq!(e.key.as_deref(), Some("backup.exclude"), "{bad}");
+            assert!(e.message.contains("relative path"), "{}", e.message);
+        }
     }
 }

@@ -598,3 +598,292 @@ fn a_backup_schedule_installs_the_backup_and_a_weekly_drill_next_to_the_update_s
         .env("STACK_SERVICE_DIR", units.path()));
     assert!(unit_files(units.path()).is_empty(), "{}", stderr(&out));
 }
+
+/// `psql` in the test database container as its owner: the output of `sql`, trimmed.
+fn psql(container: &str, sql: &str) -> String {
+    let out = std::process::Command::new("docker")
+        .args(["exec", container, "psql", "-U", "paperless", "-d", "paperless"])
+        .args(["-v", "ON_ERROR_STOP=1", "-tAc", sql])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "psql {sql}: {}", stderr(&out));
+    stdout(&out).trim().to_string()
+}
+
+/// A shipped hook of `docs` with its database container renamed to `container`.
+fn docs_hook(name: &str, container: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("stacklets/docs/hooks/{name}"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    if name != "on_start.py" {
+        assert!(text.contains("\"stack-docs-db\""), "{name} no longer names stack-docs-db");
+    }
+    text.replace("\"stack-docs-db\"", &format!("\"{container}\""))
+}
+
+/// A stacklet laid out like `docs` (its env keys, its `[backup] exclude`, Postgres 18's folders
+/// under the mount root) with a real PostgreSQL server (stack-test/postgres:1, Debian's build)
+/// and a busybox web service that waits for the database. Its `on_start`, `on_backup` and
+/// `on_restore` are the shipped docs hooks, which call the shipped `lib/stack_postgres.py`.
+fn postgres_repo(id: &str, port: u16) -> Repo {
+    crate::support::ensure_test_images();
+    let db = format!("stack-{id}-db");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut repo = Repo::new()
+        .file(
+            "stack.toml",
+            "[core]\ndata_dir = \"data\"\n\n[backup]\nrepository = \"backups\"\n",
+        )
+        .stacklet(
+            id,
+            &format!(
+                r#"port = {port}
+
+[env]
+generate = ["DB_PASSWORD"]
+
+[env.defaults]
+DOCS_DB_DIR      = "{{data_dir}}/{id}/postgres"
+DOCS_DB_DUMP_DIR = "{{data_dir}}/{id}/postgres-dump"
+DB_USER          = "paperless"
+DB_NAME          = "paperless"
+
+[backup]
+exclude = ["postgres"]
+
+[health]
+url = "http://localhost:{port}/"
+expect = "200"
+timeout = 120
+"#
+            ),
+        )
+        .file(
+            &format!("stacklets/{id}/docker-compose.yml"),
+            &format!(
+                r#"name: stack-{id}
+services:
+  db:
+    container_name: {db}
+    image: stack-test/postgres:1
+    stop_signal: SIGINT
+    environment:
+      POSTGRES_DB: ${{DB_NAME}}
+      POSTGRES_USER: ${{DB_USER}}
+      POSTGRES_PASSWORD: ${{DB_PASSWORD}}
+      # Postgres 18 images keep PGDATA one level below their mount root.
+      PGDATA: /var/lib/postgresql/18/docker
+    volumes:
+      - ${{DOCS_DB_DIR}}:/var/lib/postgresql
+      - ${{DOCS_DB_DUMP_DIR}}:/stack-dump
+    healthcheck:
+      test: ["CMD-SHELL", "pg_isready -U ${{DB_USER}} -d ${{DB_NAME}}"]
+      interval: 1s
+      timeout: 5s
+      retries: 120
+  web:
+    container_name: stack-{id}-web
+    image: stack-test/busybox:1
+    init: true
+    command: ["sh", "-c", "mkdir -p /www && echo ok > /www/index.html && exec httpd -f -p 8080 -h /www"]
+    ports:
+      - "127.0.0.1:{port}:8080"
+    depends_on:
+      db:
+        condition: service_healthy
+"#
+            ),
+        )
+        .file(
+            "lib/stack_postgres.py",
+            &std::fs::read_to_string(root.join("lib/stack_postgres.py")).unwrap(),
+        )
+        // The drill's proof: the family table came back with its three rows.
+        .file(
+            &format!("stacklets/{id}/hooks/on_verify.py"),
+            &format!(
+                "def run(ctx):\n    out = ctx.exec(\"{db}\", [\"psql\", \"-U\", ctx.env[\"DB_USER\"], \"-d\", ctx.env[\"DB_NAME\"], \"-tAc\", \"SELECT count(*) FROM family\"])\n    if out.strip() != \"3\":\n        raise RuntimeError(f\"expected 3 family rows, found {{out!r}}\")\n"
+            ),
+        );
+    for hook in ["on_start.py", "on_backup.py", "on_restore.py"] {
+        repo = repo.file(
+            &format!("stacklets/{id}/hooks/{hook}"),
+            &docs_hook(hook, &db),
+        );
+    }
+    repo
+}
+
+#[test]
+fn a_postgres_stacklet_is_dumped_while_it_runs_and_its_dump_loaded_back_on_restore() {
+    let id = "bk-pg";
+    let port = 45740;
+    let db = format!("stack-{id}-db");
+    let repo = postgres_repo(id, port);
+    let _cleanup = repo.cleanup(&[id]);
+    ok(repo.stack().args(["up", id]));
+    psql(
+        &db,
+        "CREATE TABLE family (name text PRIMARY KEY, born int); \
+         INSERT INTO family VALUES ('Ana', 1980), ('Ben', 2012), ('Cleo', 2015);",
+    );
+    let started = inspect(&db, "{{.State.StartedAt}}");
+
+    let out = ok(repo.stack().args(["backup", id]));
+    let err = stderr(&out);
+    assert!(err.contains("(on_backup)"), "{err}");
+    assert!(err.contains("Dumping the database paperless"), "{err}");
+    // pg_dump ran beside the live server: nothing was stopped.
+    assert_eq!(inspect(&db, "{{.State.StartedAt}}"), started);
+    let dump = repo.join(&format!("data/{id}/postgres-dump/paperless.sql"));
+    let text = std::fs::read_to_string(&dump).unwrap();
+    assert!(text.contains("COPY public.family") && text.contains("Cleo"), "{text}");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&dump).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    // In the snapshot: the dump; not the live database folder (`[backup] exclude`).
+    let data = repo.join("data").canonicalize().unwrap().join(id);
+    let listing = stdout(&restic(&repo, &["ls", "latest"]));
+    assert!(
+        listing
+            .lines()
+            .any(|l| Path::new(l) == data.join("postgres-dump/paperless.sql")),
+        "{listing}"
+    );
+    let live = data.join("postgres");
+    assert!(
+        !listing.lines().any(|l| Path::new(l).starts_with(&live)),
+        "the live database folder is in the snapshot:\n{listing}"
+    );
+    let snaps: serde_json::Value =
+        serde_json::from_slice(&ok(repo.stack().args(["backup", "list", id, "--json"])).stdout)
+            .unwrap();
+    assert_eq!(snaps[0]["manifest"]["excluded"], serde_json::json!(["postgres"]));
+    assert_eq!(snaps[0]["manifest"]["consistency"], "on_backup");
+
+    // The family changes its mind; a restore takes the database back to the snapshot.
+    psql(
+        &db,
+        "DELETE FROM family WHERE name = 'Ben'; INSERT INTO family VALUES ('Zed', 1999); \
+         CREATE TABLE scratch (x int);",
+    );
+    let out = ok(repo.stack().args(["restore", id, "--yes"]));
+    let err = stderr(&out);
+    assert!(err.contains("Loading the database paperless"), "{err}");
+    assert!(err.contains("loaded paperless from paperless.sql"), "{err}");
+    assert!(err.contains("Restarting"), "{err}");
+    assert_eq!(
+        psql(&db, "SELECT string_agg(name || ' ' || born, ', ' ORDER BY name) FROM family"),
+        "Ana 1980, Ben 2012, Cleo 2015"
+    );
+    assert_eq!(
+        psql(&db, "SELECT count(*) FROM pg_tables WHERE tablename = 'scratch'"),
+        "0"
+    );
+    assert_eq!(
+        psql(&db, "SELECT count(*) FROM pg_database WHERE datname LIKE '%stack_restore'"),
+        "0"
+    );
+    // The server runs on a cluster made anew from the dump, in the folder the restore left out.
+    assert!(repo.join(&format!("data/{id}/postgres/18/docker/PG_VERSION")).exists());
+    assert_eq!(get(port).as_deref(), Some("ok\n"));
+
+    // A drill loads the dump into its throw-away instance too, and on_verify counts the rows.
+    let out = ok(repo.stack().args(["backup", "drill", id]));
+    let line = stdout(&out);
+    assert!(line.starts_with("drill passed: bk-pg, snapshot "), "{line}");
+    assert!(line.trim_end().ends_with(", verified"), "{line}");
+    assert!(
+        stderr(&out).contains("Loading the database paperless"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(drill_containers(id), Vec::<String>::new());
+}
+
+/// Removes the test's own image tag and the image it committed, by exact name and id.
+struct Images(Vec<String>);
+
+impl Drop for Images {
+    fn drop(&mut self) {
+        for image in &self.0 {
+            let _ = std::process::Command::new("docker")
+                .args(["rmi", image])
+                .output();
+        }
+    }
+}
+
+fn image_id(reference: &str) -> String {
+    let out = std::process::Command::new("docker")
+        .args(["image", "inspect", "--format", "{{.Id}}", reference])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    stdout(&out).trim().to_string()
+}
+
+fn docker(args: &[&str]) {
+    let out = std::process::Command::new("docker").args(args).output().unwrap();
+    assert!(out.status.success(), "docker {args:?}: {}", stderr(&out));
+}
+
+#[test]
+fn a_restore_brings_back_the_recorded_images_and_the_stacklet_runs_them_again() {
+    let id = "bk-pins";
+    let port = 45750;
+    let tag = "stack-test/bk-pins:1";
+    let repo = web_repo(id, port, "");
+    let compose_path = format!("stacklets/{id}/docker-compose.yml");
+    let compose = repo.read(&compose_path).replace("stack-test/busybox:1", tag);
+    let repo = repo.file(&compose_path, &compose);
+    // Image X: the busybox image under a tag of this test's own (recorded by its id: it has no
+    // registry digest).
+    docker(&["tag", "stack-test/busybox:1", tag]);
+    let mut images = Images(vec![tag.to_string()]);
+    let _cleanup = repo.cleanup(&[id]);
+    let first = image_id(tag);
+    ok(repo.stack().args(["up", id]));
+    let records_path = format!(".stack/state/{id}/images.json");
+    let records = repo.read(&records_path);
+    assert!(records.contains(&first), "{records}");
+
+    ok(repo.stack().args(["backup", id]));
+    let snaps: serde_json::Value =
+        serde_json::from_slice(&ok(repo.stack().args(["backup", "list", id, "--json"])).stdout)
+            .unwrap();
+    assert_eq!(
+        snaps[0]["manifest"]["digests"],
+        serde_json::json!({ "web": first })
+    );
+    let staged = repo
+        .join(".stack/backup")
+        .canonicalize()
+        .unwrap_or(repo.join(".stack/backup"))
+        .join(id)
+        .join("images.json");
+    let listing = stdout(&restic(&repo, &["ls", "latest"]));
+    assert!(
+        listing.lines().any(|l| l.ends_with(&format!("/backup/{id}/images.json"))),
+        "{} not in\n{listing}",
+        staged.display()
+    );
+
+    // The tag moves to image Y, the records are lost, and `up` records and runs Y.
+    docker(&["create", "--name", "bk-pins-y", "stack-test/busybox:1"]);
+    docker(&["commit", "--change", "LABEL bk-pins=y", "bk-pins-y", tag]);
+    docker(&["rm", "bk-pins-y"]);
+    let second = image_id(tag);
+    images.0.push(second.clone());
+    assert_ne!(first, second);
+    std::fs::remove_file(repo.join(&records_path)).unwrap();
+    ok(repo.stack().args(["up", id]));
+    assert_eq!(inspect(&format!("stack-{id}"), "{{.Image}}"), second);
+
+    // The restore puts the records back with the data: the stacklet runs X again.
+    ok(repo.stack().args(["restore", id, "--yes"]));
+    assert_eq!(repo.read(&records_path), records);
+    assert_eq!(inspect(&format!("stack-{id}"), "{{.Image}}"), first);
+    assert_eq!(get(port).as_deref(), Some("v1\n"));
+}
