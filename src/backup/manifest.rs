@@ -129,6 +129,9 @@ mod tests {
         std::fs::write(dir.path().join("postgres/base/1"), "12345").unwrap();
         std::fs::write(dir.path().join("dump.sql"), "abc").unwrap();
         assert_eq!(tree_size(dir.path(), &[]), (2, 8));
-        assert_eq!(tree_size(dir.path(), &[dir.path().join("postgres")]), (1, 3));
+        assert_eq!(
+            tree_size(dir.path(), &[dir.path().join("postgres")]),
+            (1, 3)
+        );
     }
 }

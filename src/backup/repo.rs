@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use rustic_backend::BackendOptions;
 use rustic_core::{
     BackupOptions, CheckOptions, ConfigOptions, Credentials, Excludes, IndexedFull, IndexedIds,
-    KeepOptions, KeyOptions, LocalDestination, LsOptions, OpenStatus, PathList, PruneOptions, Repository,
-    RepositoryOptions, RestoreOptions, SnapshotOptions,
+    KeepOptions, KeyOptions, LocalDestination, LsOptions, OpenStatus, PathList, PruneOptions,
+    Repository, RepositoryOptions, RestoreOptions, SnapshotOptions,
 };
 
 use super::manifest::{Manifest, STACKLET_TAG_PREFIX, TAG};
@@ -415,7 +415,8 @@ fn backup_with<S: IndexedIds>(
 ) -> rustic_core::RusticResult<rustic_core::repofile::SnapshotFile> {
     // Parents are found by host and paths (restic's default): the instance's own earlier
     // snapshots of this stacklet, so unchanged files are skipped by their metadata.
-    let excludes = Excludes::default().globs(exclude.iter().map(|p| exclude_glob(p)).collect::<Vec<_>>());
+    let excludes =
+        Excludes::default().globs(exclude.iter().map(|p| exclude_glob(p)).collect::<Vec<_>>());
     repo.backup(&BackupOptions::default().excludes(excludes), list, snap)
 }
 
@@ -542,8 +543,14 @@ mod tests {
         let repo = Repo::open(&root.join("repo"), "pw", Bars::hidden()).unwrap();
         let dest = root.join("restored");
         repo.restore(&summary.snapshot, &data, &dest).unwrap();
-        assert_eq!(std::fs::read_to_string(dest.join("postgres-dump/app.sql")).unwrap(), "dump");
-        assert_eq!(std::fs::read_to_string(dest.join("keep/z")).unwrap(), "kept");
+        assert_eq!(
+            std::fs::read_to_string(dest.join("postgres-dump/app.sql")).unwrap(),
+            "dump"
+        );
+        assert_eq!(
+            std::fs::read_to_string(dest.join("keep/z")).unwrap(),
+            "kept"
+        );
         assert!(!dest.join("postgres").exists());
         assert!(!dest.join("odd [1]").exists());
     }

@@ -602,7 +602,15 @@ fn a_backup_schedule_installs_the_backup_and_a_weekly_drill_next_to_the_update_s
 /// `psql` in the test database container as its owner: the output of `sql`, trimmed.
 fn psql(container: &str, sql: &str) -> String {
     let out = std::process::Command::new("docker")
-        .args(["exec", container, "psql", "-U", "paperless", "-d", "paperless"])
+        .args([
+            "exec",
+            container,
+            "psql",
+            "-U",
+            "paperless",
+            "-d",
+            "paperless",
+        ])
         .args(["-v", "ON_ERROR_STOP=1", "-tAc", sql])
         .output()
         .unwrap();
@@ -615,7 +623,10 @@ fn docs_hook(name: &str, container: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("stacklets/docs/hooks/{name}"));
     let text = std::fs::read_to_string(&path).unwrap();
     if name != "on_start.py" {
-        assert!(text.contains("\"stack-docs-db\""), "{name} no longer names stack-docs-db");
+        assert!(
+            text.contains("\"stack-docs-db\""),
+            "{name} no longer names stack-docs-db"
+        );
     }
     text.replace("\"stack-docs-db\"", &format!("\"{container}\""))
 }
@@ -726,6 +737,14 @@ fn a_postgres_stacklet_is_dumped_while_it_runs_and_its_dump_loaded_back_on_resto
         "CREATE TABLE family (name text PRIMARY KEY, born int); \
          INSERT INTO family VALUES ('Ana', 1980), ('Ben', 2012), ('Cleo', 2015);",
     );
+    // An index over a function that calls another by its bare name, as Immich's do (earthdistance,
+    // vectors): it only loads when the dump's empty search_path is not taken literally.
+    psql(
+        &db,
+        "CREATE FUNCTION decade(y int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT y / 10'; \
+         CREATE FUNCTION decade_of(y int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT decade(y)'; \
+         CREATE INDEX family_decade ON family (decade_of(born));",
+    );
     let started = inspect(&db, "{{.State.StartedAt}}");
 
     let out = ok(repo.stack().args(["backup", id]));
@@ -736,7 +755,10 @@ fn a_postgres_stacklet_is_dumped_while_it_runs_and_its_dump_loaded_back_on_resto
     assert_eq!(inspect(&db, "{{.State.StartedAt}}"), started);
     let dump = repo.join(&format!("data/{id}/postgres-dump/paperless.sql"));
     let text = std::fs::read_to_string(&dump).unwrap();
-    assert!(text.contains("COPY public.family") && text.contains("Cleo"), "{text}");
+    assert!(
+        text.contains("COPY public.family") && text.contains("Cleo"),
+        "{text}"
+    );
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(
         std::fs::metadata(&dump).unwrap().permissions().mode() & 0o777,
@@ -759,7 +781,10 @@ fn a_postgres_stacklet_is_dumped_while_it_runs_and_its_dump_loaded_back_on_resto
     let snaps: serde_json::Value =
         serde_json::from_slice(&ok(repo.stack().args(["backup", "list", id, "--json"])).stdout)
             .unwrap();
-    assert_eq!(snaps[0]["manifest"]["excluded"], serde_json::json!(["postgres"]));
+    assert_eq!(
+        snaps[0]["manifest"]["excluded"],
+        serde_json::json!(["postgres"])
+    );
     assert_eq!(snaps[0]["manifest"]["consistency"], "on_backup");
 
     // The family changes its mind; a restore takes the database back to the snapshot.
@@ -774,19 +799,38 @@ fn a_postgres_stacklet_is_dumped_while_it_runs_and_its_dump_loaded_back_on_resto
     assert!(err.contains("loaded paperless from paperless.sql"), "{err}");
     assert!(err.contains("Restarting"), "{err}");
     assert_eq!(
-        psql(&db, "SELECT string_agg(name || ' ' || born, ', ' ORDER BY name) FROM family"),
+        psql(
+            &db,
+            "SELECT string_agg(name || ' ' || born, ', ' ORDER BY name) FROM family"
+        ),
         "Ana 1980, Ben 2012, Cleo 2015"
     );
     assert_eq!(
-        psql(&db, "SELECT count(*) FROM pg_tables WHERE tablename = 'scratch'"),
+        psql(
+            &db,
+            "SELECT count(*) FROM pg_tables WHERE tablename = 'scratch'"
+        ),
         "0"
     );
     assert_eq!(
-        psql(&db, "SELECT count(*) FROM pg_database WHERE datname LIKE '%stack_restore'"),
+        psql(
+            &db,
+            "SELECT count(*) FROM pg_indexes WHERE indexname = 'family_decade'"
+        ),
+        "1"
+    );
+    assert_eq!(
+        psql(
+            &db,
+            "SELECT count(*) FROM pg_database WHERE datname LIKE '%stack_restore'"
+        ),
         "0"
     );
     // The server runs on a cluster made anew from the dump, in the folder the restore left out.
-    assert!(repo.join(&format!("data/{id}/postgres/18/docker/PG_VERSION")).exists());
+    assert!(
+        repo.join(&format!("data/{id}/postgres/18/docker/PG_VERSION"))
+            .exists()
+    );
     assert_eq!(get(port).as_deref(), Some("ok\n"));
 
     // A drill loads the dump into its throw-away instance too, and on_verify counts the rows.
@@ -825,7 +869,10 @@ fn image_id(reference: &str) -> String {
 }
 
 fn docker(args: &[&str]) {
-    let out = std::process::Command::new("docker").args(args).output().unwrap();
+    let out = std::process::Command::new("docker")
+        .args(args)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "docker {args:?}: {}", stderr(&out));
 }
 
@@ -836,7 +883,9 @@ fn a_restore_brings_back_the_recorded_images_and_the_stacklet_runs_them_again() 
     let tag = "stack-test/bk-pins:1";
     let repo = web_repo(id, port, "");
     let compose_path = format!("stacklets/{id}/docker-compose.yml");
-    let compose = repo.read(&compose_path).replace("stack-test/busybox:1", tag);
+    let compose = repo
+        .read(&compose_path)
+        .replace("stack-test/busybox:1", tag);
     let repo = repo.file(&compose_path, &compose);
     // Image X: the busybox image under a tag of this test's own (recorded by its id: it has no
     // registry digest).
@@ -865,7 +914,9 @@ fn a_restore_brings_back_the_recorded_images_and_the_stacklet_runs_them_again() 
         .join("images.json");
     let listing = stdout(&restic(&repo, &["ls", "latest"]));
     assert!(
-        listing.lines().any(|l| l.ends_with(&format!("/backup/{id}/images.json"))),
+        listing
+            .lines()
+            .any(|l| l.ends_with(&format!("/backup/{id}/images.json"))),
         "{} not in\n{listing}",
         staged.display()
     );
