@@ -5,7 +5,8 @@
 //! the manifest and tags `manifest.rs`'s; the throw-away instance of a drill `drill.rs`'s.
 //!
 //! Invariants:
-//! - A stacklet stopped for its snapshot is started again, whatever the backup's outcome.
+//! - A stacklet stopped for its snapshot is started again, whatever the backup's outcome; one
+//!   started for its `on_backup` dump is stopped again.
 //! - A restore never deletes the data it replaces before the restored stacklet is healthy: it is
 //!   moved aside inside the data dir, and put back when the restore fails before `up`.
 //! - The password is generated once (`global__BACKUP_PASSWORD`) and never overwritten.
@@ -187,8 +188,9 @@ fn staging_dir(ws: &Workspace, id: &str) -> PathBuf {
     ws.instance.state_dir().join("backup").join(id)
 }
 
-/// Snapshot one stacklet: consistency first (`on_backup`, else stop in `stop` mode), then its
-/// data dir and its secrets, config table and manifest.
+/// Snapshot one stacklet: consistency first (`on_backup`, for which a stopped stacklet is started
+/// and then stopped again; else stop in `stop` mode), then its data dir and its secrets, config
+/// table, image records and manifest.
 pub async fn backup_one(
     session: &mut Session,
     settings: &Settings,
@@ -216,14 +218,38 @@ pub async fn backup_one(
     );
     let has_dump_hook = resolve(&stacklet.dir, HookName::OnBackup)?.is_some();
     let mut stopped = false;
+    let mut started_for_dump = false;
     let consistency = if has_dump_hook {
-        let rendered = env::render(&session.ws, &stacklet, &session.lan_ip)?;
-        session
-            .printer
-            .status("Dumping", format!("{} (on_backup)", stacklet.manifest.name));
-        session
-            .run_hook(&stacklet, HookName::OnBackup, &rendered)
-            .await?;
+        // The dump runs in the stacklet's containers (`ctx.exec`): a stopped stacklet is started
+        // for it and stopped again after the snapshot.
+        if !running && current.is_set_up() {
+            session.printer.status(
+                "Starting",
+                format!("{} for its dump", stacklet.manifest.name),
+            );
+            started_for_dump = true;
+        }
+        let dumped = async {
+            if started_for_dump {
+                up::up(session, id)
+                    .await
+                    .map_err(|e| e.context(format!("`{id}` did not start for its dump")))?;
+            }
+            let rendered = env::render(&session.ws, &stacklet, &session.lan_ip)?;
+            session
+                .printer
+                .status("Dumping", format!("{} (on_backup)", stacklet.manifest.name));
+            session
+                .run_hook(&stacklet, HookName::OnBackup, &rendered)
+                .await
+        }
+        .await;
+        if let Err(e) = dumped {
+            if started_for_dump {
+                let _ = down::down(session, id).await;
+            }
+            return Err(e);
+        }
         "on_backup"
     } else if running && settings.mode == BackupMode::Stop {
         down::down(session, id).await?;
@@ -235,6 +261,21 @@ pub async fn backup_one(
         "stopped"
     };
     let result = snapshot(session, settings, password, bars, id, consistency).await;
+    if started_for_dump {
+        session
+            .printer
+            .status("Stopping", format!("{} again", stacklet.manifest.name));
+        if let Err(e) = down::down(session, id).await {
+            return Err(e.context(format!(
+                "`{id}` was started for its dump and did not stop again{}",
+                if result.is_ok() {
+                    " (the snapshot was written)"
+                } else {
+                    ""
+                }
+            )));
+        }
+    }
     if stopped {
         session
             .printer

@@ -844,6 +844,20 @@ fn a_postgres_stacklet_is_dumped_while_it_runs_and_its_dump_loaded_back_on_resto
         stderr(&out)
     );
     assert_eq!(drill_containers(id), Vec::<String>::new());
+
+    // A stopped stacklet is started for its dump and stopped again.
+    ok(repo.stack().args(["down", id]));
+    assert_eq!(inspect(&db, "{{.State.Running}}"), "false");
+    let out = ok(repo.stack().args(["backup", id]));
+    let err = stderr(&out);
+    assert!(err.contains("Starting BK-PG for its dump"), "{err}");
+    assert!(err.contains("Dumping the database paperless"), "{err}");
+    assert!(err.contains("Stopping BK-PG again"), "{err}");
+    assert_eq!(inspect(&db, "{{.State.Running}}"), "false");
+    let snaps: serde_json::Value =
+        serde_json::from_slice(&ok(repo.stack().args(["backup", "list", id, "--json"])).stdout)
+            .unwrap();
+    assert_eq!(snaps[1]["manifest"]["consistency"], "on_backup", "{snaps}");
 }
 
 /// Removes the test's own image tag and the image it committed, by exact name and id.
