@@ -1,17 +1,28 @@
 """The bot runner: every active bot of the instance in one asyncio process (docs/bots.md).
 
-`stack bots run` starts it with a JSON config on stdin: the homeserver, the server name, the
-family's admins, the registration secret, the signed API's address and key, and one entry per
-bot of `.stack/bots.json` with its password and state folder. Each bot's account is registered
-through Synapse's shared-secret registration (idempotent), then the bot runs; a bot that crashes
-is logged and restarted with backoff and never takes the others down.
+Its configuration is one JSON document: the homeserver, the server name, the family's admins, the
+registration secret, the signed API's address and key, and one entry per bot of
+`.stack/bots.json` with its password and state folder. `stack bots run` hands it over on stdin;
+core's `bot-runner` container runs `bot_runner.py --config FILE` with the file the runtime writes
+(`.stack/bot-runner/config.json`, mounted read-only). With `--config` the runner watches the file
+and starts over — a fresh process, so changed bot modules load too — when the runtime rewrites
+it (a stacklet with a bot came up or went away); while the file is missing it runs no bot.
+
+Each bot's account is registered through Synapse's shared-secret registration (idempotent), then
+the bot runs; a bot that crashes is logged and restarted with backoff and never takes the others
+down.
 """
 
 import asyncio
+import hashlib
 import importlib.util
 import json
 import logging
+import os
 import sys
+
+# How often the configuration file is looked at (seconds).
+WATCH_INTERVAL = 2
 
 import microbot
 
@@ -72,10 +83,45 @@ async def main(config):
     await asyncio.gather(*(supervise(config, entry) for entry in bots))
 
 
+def fingerprint(path):
+    """The file's content hash, or None while it is missing or unreadable."""
+    try:
+        with open(path, "rb") as f:
+            return hashlib.sha256(f.read()).hexdigest()
+    except OSError:
+        return None
+
+
+async def watched(path):
+    """Run the bots of the configuration file until the file changes; then start over."""
+    seen = fingerprint(path)
+    bots = None
+    if seen is None:
+        log.warning("no configuration at %s (is `messages` set up? `stack up core` writes it); "
+                    "waiting for it", path)
+    else:
+        try:
+            with open(path) as f:
+                bots = asyncio.ensure_future(main(json.load(f)))
+        except (OSError, ValueError) as e:
+            log.error("cannot read %s: %s; waiting for a new one", path, e)
+    while fingerprint(path) == seen:
+        await asyncio.sleep(WATCH_INTERVAL)
+    log.info("%s changed; restarting with the new configuration", path)
+    if bots is not None:
+        bots.cancel()
+    os.execv(sys.executable, [sys.executable, *sys.argv])
+
+
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s",
                         stream=sys.stderr)
     try:
-        asyncio.run(main(json.load(sys.stdin)))
+        if sys.argv[1:2] == ["--config"] and len(sys.argv) == 3:
+            asyncio.run(watched(sys.argv[2]))
+        elif len(sys.argv) == 1:
+            asyncio.run(main(json.load(sys.stdin)))
+        else:
+            sys.exit("usage: bot_runner.py [--config FILE]   (without it, the configuration on stdin)")
     except KeyboardInterrupt:
         pass

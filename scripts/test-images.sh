@@ -7,12 +7,21 @@
 #                         libraries and share/ files, busybox, a `postgres` user (uid 70) and an
 #                         entrypoint that does what the official image's does with POSTGRES_USER,
 #                         POSTGRES_PASSWORD, POSTGRES_DB and PGDATA (tests/it/backup.rs dumps it)
-# Both come from `docker import` of a tar made here, so this takes well under a second.
+#   stack-test/python:3.11  a stand-in for `python:3.11-slim`, the base of core's bot-runner image:
+#                         the host's CPython 3.11 (interpreter, standard library, the shared
+#                         libraries they link), pip, and exactly the packages of
+#                         stacklets/core/bot-runner/requirements.txt at their pinned versions,
+#                         copied file by file from the Synapse test venv (scripts/test-synapse.sh
+#                         installs that list there), plus busybox for `/bin/sh`. The bot-runner
+#                         Dockerfile's `pip install --no-deps -r requirements.txt` then finds every
+#                         pin satisfied and needs no index (tests/it/bot_container.rs).
+# All come from `docker import` of a tar made here, so this takes a few seconds at most.
 # Idempotent: an image that already exists is left alone (pass --force to rebuild).
 # `--busybox-tag TAG` builds only the busybox image, under TAG instead (the offline demo uses it
 # to stand in for `busybox:1.36.1`: scripts/demo.sh).
 # Needs: docker CLI talking to an engine, /bin/busybox (Debian `busybox-static`), /usr/bin/caddy,
-# /usr/lib/postgresql/<major>/bin (Debian `postgresql`).
+# /usr/lib/postgresql/<major>/bin (Debian `postgresql`), /usr/bin/python3.11 and the venv of
+# scripts/test-synapse.sh (STACK_TEST_VENV).
 set -euo pipefail
 
 force=0
@@ -166,4 +175,70 @@ ENTRYPOINT
     --change 'CMD ["stack-postgres-entrypoint"]'
 else
   echo "exists stack-test/postgres:1"
+fi
+
+# The Python stand-in. The venv must hold every pin of the bot runner's requirements (it is checked
+# below, package by package); the rootfs mirrors Debian's layout, where the interpreter looks for
+# packages in /usr/local/lib/python3.11/dist-packages.
+python_tag=stack-test/python:3.11
+if [ "$force" = 1 ] || ! have "$python_tag"; then
+  python=/usr/bin/python3.11
+  venv="${STACK_TEST_VENV:-$HOME/.cache/stack-test/venv}"
+  requirements="$(cd "$(dirname "$0")/.." && pwd)/stacklets/core/bot-runner/requirements.txt"
+  [ -x "$python" ] || { echo "error: $python missing: apt-get install -y python3.11" >&2; exit 1; }
+  [ -x "$venv/bin/python" ] || { echo "error: no venv at $venv: run scripts/test-synapse.sh" >&2; exit 1; }
+  root="$work/python"
+  busybox_rootfs "$root"
+  mkdir -p "$root/usr/bin" "$root/usr/lib" "$root/usr/local/bin"
+  cp "$python" "$root/usr/bin/python3.11"
+  ln -s python3.11 "$root/usr/bin/python3"
+  ln -s /usr/bin/python3.11 "$root/usr/local/bin/python"
+  ln -s /usr/bin/python3.11 "$root/usr/local/bin/python3"
+  # The standard library, without Debian's "externally managed" marker (python:*-slim has none,
+  # and pip would refuse to run) and without the test suite.
+  cp -a /usr/lib/python3.11 "$root/usr/lib/python3.11"
+  rm -rf "$root/usr/lib/python3.11/EXTERNALLY-MANAGED" "$root/usr/lib/python3.11/test"
+  site="$root/usr/local/lib/python3.11/dist-packages"
+  mkdir -p "$site"
+  "$venv/bin/python" - "$requirements" "$site" <<'PY'
+import importlib.metadata as md, os, re, shutil, sys
+
+requirements, site = sys.argv[1], sys.argv[2]
+wanted = {"pip": None}
+for line in open(requirements):
+    line = line.split("#", 1)[0].strip()
+    if line:
+        name, version = line.split("==")
+        wanted[name] = version
+for name, version in wanted.items():
+    try:
+        dist = md.distribution(name)
+    except md.PackageNotFoundError:
+        sys.exit(f"error: the venv has no {name}; run scripts/test-synapse.sh")
+    if version is not None and dist.version != version:
+        sys.exit(f"error: the venv has {name} {dist.version}, requirements.txt pins {version}; "
+                 "run scripts/test-synapse.sh")
+    base = dist.locate_file("")
+    for f in dist.files or []:
+        source = os.path.normpath(os.path.join(str(base), str(f)))
+        if not source.startswith(str(base) + os.sep) or "__pycache__" in source:
+            continue  # console scripts in bin/, byte code
+        target = os.path.join(site, os.path.relpath(source, str(base)))
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        shutil.copy2(source, target)
+PY
+  # The shared libraries of the interpreter and of every extension module.
+  copy_libs "$python" "$root"
+  find "$root/usr/lib/python3.11" "$site" -name '*.so*' -type f | while read -r so; do
+    copy_libs "$so" "$root"
+  done
+  import "$root" "$python_tag" \
+    --change 'ENV PATH=/usr/local/bin:/usr/bin:/bin:/sbin:/usr/sbin' \
+    --change 'ENV LANG=C.UTF-8' \
+    --change 'CMD ["python3"]'
+  # The stand-in must run what the bot runner runs.
+  docker run --rm "$python_tag" python -c 'import nio, aiohttp, ssl, json, asyncio' \
+    || { echo "error: $python_tag cannot import matrix-nio" >&2; exit 1; }
+else
+  echo "exists $python_tag"
 fi

@@ -146,6 +146,18 @@ impl Instance {
         self.state_dir().join("caddy")
     }
 
+    /// `.stack/bot-runner/`: the configuration of core's bot-runner container (`config.json`,
+    /// with the bots' passwords), mounted read-only into it. A folder, not a file, so an atomic
+    /// rewrite (a new inode) is seen by the running container.
+    pub fn bot_runner_dir(&self) -> PathBuf {
+        self.state_dir().join("bot-runner")
+    }
+
+    /// `lib/` of the checkout: the bot runner and MicroBot (also the hooks' helpers).
+    pub fn lib_dir(&self) -> PathBuf {
+        self.root.join("lib")
+    }
+
     /// Per-stacklet runtime state (e.g. native services this runtime started).
     pub fn stacklet_state_dir(&self, id: &str) -> PathBuf {
         self.state_dir().join("state").join(id)

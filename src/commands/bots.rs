@@ -68,13 +68,21 @@ async fn run(
     use anyhow::Context;
     use tokio::io::AsyncWriteExt;
     let mut session = crate::lifecycle::Session::open(printer, None)?;
-    let mut config = crate::lifecycle::bots::runner_config(&mut session)?;
+    if let Some(name) = crate::lifecycle::bots::container_runner(&mut session).await? {
+        return Err(crate::error::UserError::new(format!(
+            "Core's bot runner (`{name}`) runs these bots already; a second runner would answer every message twice"
+        ))
+        .hint("stop it first: `stack down core` (it comes back with `stack up core`)")
+        .into());
+    }
+    let mut config =
+        crate::lifecycle::bots::runner_config(&mut session, crate::lifecycle::bots::Side::Host)?;
     if let Some(url) = api {
         config["api"]["url"] = serde_json::json!(url.trim_end_matches('/'));
     }
     let active = config["bots"].as_array().map_or(0, Vec::len);
     printer.status("Starting", format!("the bot runner with {active} bot(s)"));
-    let lib = session.ws.instance.root.join("lib");
+    let lib = session.ws.instance.lib_dir();
     let mut child = tokio::process::Command::new(python)
         .arg("-u")
         .arg(lib.join("bot_runner.py"))

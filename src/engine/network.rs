@@ -109,9 +109,47 @@ pub async fn host_gateway(docker: &Docker) -> Option<std::net::IpAddr> {
         )
         .await
         .ok()?;
-    network
-        .ipam?
-        .config?
-        .iter()
-        .find_map(|c| c.gateway.as_deref()?.parse().ok())
+    let config = network.ipam?.config?;
+    let gateway = |c: &bollard::models::IpamConfig| {
+        c.gateway
+            .as_deref()
+            .and_then(|g| g.parse().ok())
+            .or_else(|| first_host(c.subnet.as_deref()?))
+    };
+    config.iter().find_map(gateway)
+}
+
+/// The first host address of an IPv4 subnet (`172.17.0.0/16` → `172.17.0.1`): the gateway
+/// Docker's default address allocator gives a network. Engines that adopt an existing `docker0`
+/// (Debian's 20.10, for one) report only the subnet of the default bridge, while `host-gateway`
+/// still resolves to that address in containers.
+fn first_host(subnet: &str) -> Option<std::net::IpAddr> {
+    let (address, bits) = subnet.split_once('/')?;
+    let address: std::net::Ipv4Addr = address.parse().ok()?;
+    let bits: u32 = bits.parse().ok()?;
+    if !(1..=30).contains(&bits) {
+        return None;
+    }
+    let network = u32::from(address) & (u32::MAX << (32 - bits));
+    Some(std::net::Ipv4Addr::from(network + 1).into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_host;
+
+    #[test]
+    fn the_default_gateway_is_the_subnets_first_host() {
+        assert_eq!(
+            first_host("172.17.0.0/16"),
+            Some("172.17.0.1".parse().unwrap())
+        );
+        assert_eq!(
+            first_host("10.1.2.128/25"),
+            Some("10.1.2.129".parse().unwrap())
+        );
+        assert_eq!(first_host("fd00::/64"), None, "IPv4 only");
+        assert_eq!(first_host("10.0.0.0/32"), None);
+        assert_eq!(first_host("garbage"), None);
+    }
 }

@@ -199,6 +199,15 @@ pub async fn destroy(session: &mut Session, id: &str) -> anyhow::Result<()> {
         }
         None => {}
     }
+    // … and the running bot-runner container's configuration (without `messages`, none).
+    let bots_changed = id == crate::lifecycle::bots::MESSAGES
+        || target
+            .stacklet
+            .as_ref()
+            .is_some_and(|s| crate::bots::bot_file(s).is_some());
+    if bots_changed {
+        crate::lifecycle::bots::refresh_container_config(session);
+    }
     let state_dir = instance.stacklet_state_dir(id);
     if state_dir.is_dir() {
         std::fs::remove_dir_all(&state_dir).map_err(|e| {

@@ -37,10 +37,15 @@ pub fn load_project_with(
     let mut vars: BTreeMap<String, String> = process_env.into_iter().collect();
     vars.extend(rendered.entries.iter().cloned());
     // Profiles the runtime turns on: `domain` (Caddy) in domain mode, `watchtower` only when
-    // `[updates] watchtower = true` asks for the old updater (`stack update` replaces it).
+    // `[updates] watchtower = true` asks for the old updater (`stack update` replaces it), `bots`
+    // (core's bot runner) only while `messages` is set up — bots live in its Matrix rooms.
     let wanted = [
         ("domain", ws.config.domain_mode()),
         ("watchtower", ws.config.updates.watchtower == Some(true)),
+        (
+            crate::lifecycle::bots::PROFILE,
+            crate::lifecycle::bots::runner_wanted(ws),
+        ),
     ];
     for (profile, on) in wanted {
         if !on {
@@ -116,6 +121,57 @@ mod tests {
             .unwrap()
             .unwrap();
         project.services.keys().cloned().collect()
+    }
+
+    #[test]
+    fn the_bot_runner_runs_only_while_messages_is_set_up() {
+        let base = "[core]\ndata_dir = \"data\"\n";
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("stack.toml"), base).unwrap();
+        let services = || {
+            let (printer, _) = Printer::capturing(Verbosity::Quiet);
+            let ws = Workspace::load_from(
+                &printer,
+                Some(repo.to_str().unwrap()),
+                Some(tmp.path().to_str().unwrap()),
+                crate::workspace::BrokenWarnings::None,
+            )
+            .unwrap();
+            let core = ws.catalog.get("core").unwrap();
+            let rendered = crate::render::env::render(&ws, core, "192.0.2.10").unwrap();
+            super::load_project_with(&ws, core, &rendered, Vec::new(), &printer)
+                .unwrap()
+                .unwrap()
+        };
+        assert!(services().services.is_empty(), "no messages, no runner");
+        std::fs::create_dir_all(tmp.path().join(".stack")).unwrap();
+        std::fs::write(tmp.path().join(".stack/messages.setup-done"), "").unwrap();
+        let project = services();
+        let runner = &project.services["stack-core-bot-runner"];
+        assert_eq!(project.services.len(), 1);
+        // (This instance is a `STACK_DIR` one, so its name is in front.)
+        let name = runner.container_name.as_deref().unwrap();
+        assert!(name.ends_with("_stack-core-bot-runner"), "{name}");
+        // Code, bots and configuration at the host's paths; the base image is the default.
+        let lib = repo.join("lib").display().to_string();
+        let config = tmp.path().join(".stack/bot-runner");
+        assert_eq!(
+            runner.command.as_ref().unwrap(),
+            &[
+                "python".to_string(),
+                format!("{lib}/bot_runner.py"),
+                "--config".into(),
+                format!("{}/config.json", config.display()),
+            ]
+        );
+        let build = runner.build.as_ref().unwrap();
+        assert_eq!(
+            build.args["PYTHON_IMAGE"],
+            "docker.io/library/python:3.11-slim"
+        );
+        assert!(build.context.join("Dockerfile").is_file());
+        assert_eq!(runner.restart.as_deref(), Some("unless-stopped"));
     }
 
     #[test]

@@ -87,6 +87,10 @@ pub async fn up_with(
         .map_err(|e| UserError::new(format!("Cannot write `{}`", env_path.display())).because(e))?;
     // The bot runner's manifest, beside the `.env` it reads (docs/bots.md).
     crate::bots::refresh(&session.ws, &session.printer, &stacklet, false)?;
+    if id == crate::lifecycle::bots::CORE {
+        // Core's bot-runner container reads its configuration from a file written here.
+        crate::lifecycle::bots::prepare_core(session, project.as_ref())?;
+    }
 
     let images = match &project {
         Some(project) => {
@@ -168,6 +172,13 @@ pub async fn up_with(
 
     // Domain mode: reassemble the Caddyfile from every set-up stacklet and reload Caddy.
     crate::lifecycle::routes::refresh(session).await?;
+    // A stacklet with a bot (or `messages`, whose Synapse they use) is now set up: the running
+    // bot-runner container picks up its new configuration. Core wrote its own above.
+    if id != crate::lifecycle::bots::CORE
+        && (id == crate::lifecycle::bots::MESSAGES || crate::bots::bot_file(&stacklet).is_some())
+    {
+        crate::lifecycle::bots::refresh_container_config(session);
+    }
 
     let elapsed = started.elapsed();
     welcome::show(&printer, &session.ws, &stacklet, &rendered, elapsed)?;

@@ -397,12 +397,20 @@ impl ComposeLint<'_, '_> {
             return;
         };
         let folder = format!("{{data_dir}}/{}", self.input.id);
-        // `{caddy_dir}` and `{start_page_dir}` are runtime state the runtime itself writes (the
-        // assembled Caddyfile, the start page), not data: they live under the instance's
-        // `.stack/`, by design.
-        let runtime_state = ["{caddy_dir}", "{start_page_dir}"]
-            .iter()
-            .any(|dir| template == dir || template.starts_with(&format!("{dir}/")));
+        // `{caddy_dir}`, `{start_page_dir}` and `{bot_runner_dir}` are runtime state the runtime
+        // itself writes (the assembled Caddyfile, the start page, the bot runner's
+        // configuration), not data: they live under the instance's `.stack/`, by design. The
+        // checkout's `{lib_dir}` and `{stacklets_dir}` are code (core's bot runner mounts them
+        // read-only), not data either.
+        let runtime_state = [
+            "{caddy_dir}",
+            "{start_page_dir}",
+            "{bot_runner_dir}",
+            "{lib_dir}",
+            "{stacklets_dir}",
+        ]
+        .iter()
+        .any(|dir| template == dir || template.starts_with(&format!("{dir}/")));
         let below =
             runtime_state || template == &folder || template.starts_with(&format!("{folder}/"));
         if !below {

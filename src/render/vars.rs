@@ -69,6 +69,16 @@ pub fn variables(
         "start_page_dir",
         crate::start_page::dir(&ws.instance).display().to_string(),
     );
+    // The bot runner's container (core) mounts its code, the bots and its configuration from here.
+    set("lib_dir", ws.instance.lib_dir().display().to_string());
+    set(
+        "stacklets_dir",
+        ws.instance.stacklets_dir().display().to_string(),
+    );
+    set(
+        "bot_runner_dir",
+        ws.instance.bot_runner_dir().display().to_string(),
+    );
     set("admin_username", ADMIN_USERNAME.into());
     set("admin_email", ADMIN_EMAIL.into());
     set(
@@ -165,7 +175,7 @@ const FILE_POLL_SECONDS: &str = if cfg!(target_os = "linux") { "0" } else { "10"
 
 /// Owner (uid, gid) of `path`, or of its nearest existing parent while it does not exist yet
 /// (the first `up` creates the data dir below the person's home).
-fn owner(path: &std::path::Path) -> (u32, u32) {
+pub fn owner(path: &std::path::Path) -> (u32, u32) {
     use std::os::unix::fs::MetadataExt;
     path.ancestors()
         .find_map(|p| std::fs::metadata(p).ok())

@@ -13,7 +13,7 @@ use crate::messages::messages_repo;
 use crate::support::{Repo, Web, stderr};
 use crate::synapse::{self, Synapse};
 
-struct Killed(Child);
+pub struct Killed(pub Child);
 
 impl Drop for Killed {
     fn drop(&mut self) {
@@ -48,20 +48,20 @@ fn secret(repo: &Repo, key: &str) -> String {
         .to_string()
 }
 
-struct Person<'a> {
-    synapse: &'a Synapse,
-    token: String,
-    mxid: String,
+pub struct Person<'a> {
+    pub synapse: &'a Synapse,
+    pub token: String,
+    pub mxid: String,
 }
 
 impl Person<'_> {
-    fn call(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+    pub fn call(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
         self.synapse
             .request(method, path, body, Some(&self.token))
             .expect("reach Synapse")
     }
 
-    fn say(&self, room: &str, text: &str) {
+    pub fn say(&self, room: &str, text: &str) {
         let txn = format!(
             "t{}",
             std::time::SystemTime::now()
@@ -78,7 +78,7 @@ impl Person<'_> {
     }
 
     /// The room's last 100 events, oldest first.
-    fn events(&self, room: &str) -> Vec<Value> {
+    pub fn events(&self, room: &str) -> Vec<Value> {
         let (status, answer) = self.call(
             "GET",
             &format!("/_matrix/client/v3/rooms/{room}/messages?dir=b&limit=100"),
@@ -90,7 +90,7 @@ impl Person<'_> {
         events
     }
 
-    fn bot_texts(&self, room: &str, bot: &str) -> Vec<String> {
+    pub fn bot_texts(&self, room: &str, bot: &str) -> Vec<String> {
         self.events(room)
             .iter()
             .filter(|e| e["sender"] == bot && e["type"] == "m.room.message")
@@ -99,7 +99,13 @@ impl Person<'_> {
     }
 
     /// Wait until the bot has said something matching `pred` after its first `skip` messages.
-    fn await_bot(&self, room: &str, bot: &str, skip: usize, pred: impl Fn(&str) -> bool) -> String {
+    pub fn await_bot(
+        &self,
+        room: &str,
+        bot: &str,
+        skip: usize,
+        pred: impl Fn(&str) -> bool,
+    ) -> String {
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
             let texts = self.bot_texts(room, bot);
@@ -115,7 +121,7 @@ impl Person<'_> {
     }
 }
 
-fn login<'a>(synapse: &'a Synapse, user: &str, password: &str) -> Person<'a> {
+pub fn login<'a>(synapse: &'a Synapse, user: &str, password: &str) -> Person<'a> {
     Person {
         synapse,
         token: synapse
@@ -126,7 +132,7 @@ fn login<'a>(synapse: &'a Synapse, user: &str, password: &str) -> Person<'a> {
 }
 
 /// Accept the invitation to `#server` once the bot has made the room.
-fn join_server_room(p: &Person<'_>) -> String {
+pub fn join_server_room(p: &Person<'_>) -> String {
     let alias = format!("#server:{}", p.synapse.server_name)
         .replace('#', "%23")
         .replace(':', "%3A");

@@ -4,6 +4,7 @@
 mod ai;
 mod api;
 mod backup;
+mod bot_container;
 mod bot_runner;
 mod bots;
 mod caddy;
