@@ -10,8 +10,10 @@
 //!
 //! The test runs in a `STACK_DIR` instance of its own (`stkbotctr`), so its project, container,
 //! network and image names never meet the default instance's `stack-core` of the Caddy tests.
-//! Synapse listens on loopback only; containers reach the host through `host.docker.internal`
-//! (the bridge's gateway), so a small forwarder there hands their connections to it.
+//! The test has a Synapse of its own (its stacker-bot and scribe-bot would otherwise be the
+//! accounts and rooms of `bot_runner.rs` and `scribe_bot.rs`). Synapse listens on loopback only;
+//! containers reach the host through `host.docker.internal` (the bridge's gateway), so a small
+//! forwarder there hands their connections to it.
 
 use std::io::Write as _;
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -25,7 +27,7 @@ use serde_json::Value;
 use crate::bot_runner::{Killed, join_server_room, login};
 use crate::messages::messages_repo;
 use crate::support::{Repo, docker_lines, ensure_test_images, stderr, stdout};
-use crate::synapse;
+use crate::synapse::{self, Synapse};
 
 const INSTANCE: &str = "stkbotctr";
 const CONTAINER: &str = "stkbotctr_stack-core-bot-runner";
@@ -123,12 +125,11 @@ fn exists(kind: &str, name: &str) -> bool {
         .success()
 }
 
-/// The repo: the fake `messages` on the shared Synapse (with scribe-bot), the shipped `core`
+/// The repo: the fake `messages` on `synapse` (with scribe-bot), the shipped `core`
 /// (compose file, Dockerfile, requirements, stacker-bot; not its hooks, which install a system
 /// service), and an instance directory holding the configuration and secrets.
-fn repo(synapse_docker_url: &str) -> (Repo, PathBuf) {
+fn repo(synapse: &Synapse, synapse_docker_url: &str) -> (Repo, PathBuf) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let synapse = synapse::shared();
     let mut repo = messages_repo(
         synapse,
         "stkctradmin",
@@ -179,7 +180,7 @@ fn repo(synapse_docker_url: &str) -> (Repo, PathBuf) {
 #[test]
 fn stack_up_core_builds_and_runs_the_bot_runner_only_with_messages() {
     ensure_test_images();
-    let synapse = synapse::shared();
+    let synapse = &synapse::own();
     let _cleanup = Cleanup;
     let gateway = host_gateway();
     let synapse_addr: SocketAddr = synapse
@@ -189,7 +190,7 @@ fn stack_up_core_builds_and_runs_the_bot_runner_only_with_messages() {
         .parse()
         .unwrap();
     let forwarded = forward(gateway, synapse_addr);
-    let (repo, dir) = repo(&format!("http://host.docker.internal:{forwarded}"));
+    let (repo, dir) = repo(synapse, &format!("http://host.docker.internal:{forwarded}"));
 
     // Without `messages`: core comes up with nothing to run — no image built, no container.
     let out = stack(&repo, &dir).args(["up", "core"]).output().unwrap();

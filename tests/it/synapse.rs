@@ -41,6 +41,13 @@ pub fn shared() -> &'static Synapse {
     }
 }
 
+/// A Synapse of the caller's own, for a test whose bots may not meet another test's: bot
+/// accounts are fixed names (`@stacker-bot:stk.test`) and keep the password of whoever registered
+/// them first, and their rooms (`#server`) would be shared. Ends with the test process.
+pub fn own() -> Synapse {
+    Synapse::start().unwrap_or_else(|e| panic!("a real Synapse for this test could not start: {e}"))
+}
+
 /// The Synapse version the `messages` stacklet runs (its image tag without the `v`).
 pub fn pinned_version() -> String {
     let compose =
@@ -88,14 +95,23 @@ impl Synapse {
             .tempdir()
             .map_err(|e| format!("temp dir: {e}"))?
             .keep();
-        let port = PORTS
-            .clone()
-            .find(|p| TcpListener::bind(("127.0.0.1", *p)).is_ok())
-            .ok_or("every port of 44990-44999 is taken")?;
+        // Two servers of this process may start at once (`shared()` and `own()`), each before
+        // the other has bound its port: a port is claimed here first.
+        static CLAIMED: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+        let port = {
+            let mut claimed = CLAIMED.lock().unwrap_or_else(|e| e.into_inner());
+            let port = PORTS
+                .clone()
+                .filter(|p| !claimed.contains(p))
+                .find(|p| TcpListener::bind(("127.0.0.1", *p)).is_ok())
+                .ok_or("every port of 44990-44999 is taken")?;
+            claimed.push(port);
+            port
+        };
         let synapse = Self {
             url: format!("http://127.0.0.1:{port}"),
             server_name: "stk.test".into(),
-            shared_secret: format!("stk-shared-secret-{}", std::process::id()),
+            shared_secret: format!("stk-shared-secret-{}-{port}", std::process::id()),
             venv,
         };
         let key = synapse.run_python(&[
