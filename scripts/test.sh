@@ -63,8 +63,9 @@ if [ -w "$reserved" ] && ! grep -q '42000-47999' "$reserved"; then
 fi
 
 scripts/install-compose.sh >/dev/null
-if [ -x scripts/test-images.sh ]; then scripts/test-images.sh >/dev/null; fi
 # A real Synapse (and matrix-nio) in a cached venv, for the messages tests (tests/it/synapse.rs).
 PYTHON=/usr/bin/python3 scripts/test-synapse.sh >/dev/null
+# After the venv: the bot runner's offline Python image is assembled from it (scripts/test-images.sh).
+if [ -x scripts/test-images.sh ]; then scripts/test-images.sh >/dev/null; fi
 
 cargo test --locked "$@"
