@@ -399,6 +399,27 @@ fn stack_up_core_builds_and_runs_the_bot_runner_only_with_messages() {
         "the container itself was restarted"
     );
 
+    // Without `messages` again: the configuration goes (the runner waits, running no bot), and
+    // the next `up core` removes the runner.
+    let out = stack(&repo, &dir)
+        .args(["destroy", "messages", "--yes"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "destroy messages: {}", stderr(&out));
+    assert!(!config_file.exists(), "the configuration outlived messages");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !runner_log().contains("waiting for it") {
+        assert!(
+            Instant::now() < deadline,
+            "the runner did not notice:\n{}",
+            runner_log()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let out = stack(&repo, &dir).args(["up", "core"]).output().unwrap();
+    assert!(out.status.success(), "up core: {}", stderr(&out));
+    assert!(!exists("container", CONTAINER), "a runner without messages");
+
     // The conversation, for whoever reads the test's output (`--nocapture`).
     let transcript: Vec<String> = ann
         .events(&room)
