@@ -78,7 +78,8 @@ pub enum Command {
     Plan(PlanArgs),
     /// What happened to the stacklets, newest first (`.stack/events.jsonl`)
     History(HistoryArgs),
-    /// Snapshot a stacklet (or `all`) into the backup repository; `list`, `forget`, `check`, `drill`
+    /// Snapshot a stacklet (or `all`) into the backup repository; `list`, `forget`, `check`, `drill`,
+    /// `--install-schedule`
     Backup(BackupArgs),
     /// Put a stacklet back as a snapshot holds it (data, secrets, config), then start it
     Restore(RestoreArgs),
@@ -188,11 +189,11 @@ pub struct UpdateArgs {
     /// Print one JSON document on stdout
     #[arg(long)]
     pub json: bool,
-    /// Run `stack update all` on `[updates].schedule`, and `stack backup all` plus a weekly drill
-    /// on `[backup].schedule` when set (launchd agents on macOS, systemd timers on Linux)
+    /// Run `stack update all` on `[updates].schedule` (a launchd agent on macOS, a systemd timer
+    /// on Linux); the backup jobs are `stack backup --install-schedule`'s
     #[arg(long, conflicts_with_all = ["check", "remove_schedule", "target"])]
     pub install_schedule: bool,
-    /// Remove the schedules `--install-schedule` set up
+    /// Remove the update job `--install-schedule` set up (the backup jobs stay)
     #[arg(long, conflicts_with_all = ["check", "target"])]
     pub remove_schedule: bool,
     #[command(flatten)]
@@ -396,11 +397,19 @@ pub struct BackupArgs {
     #[command(subcommand)]
     pub command: Option<BackupCommand>,
     /// A stacklet id, or `all` (every set-up stacklet)
-    #[arg(required = true)]
+    #[arg(required_unless_present_any = ["install_schedule", "remove_schedule"])]
     pub target: Option<String>,
     /// The repository to use instead of `[backup].repository`
     #[arg(long, value_name = "REPO", global = true)]
     pub to: Option<String>,
+    /// Run `stack backup all` on `[backup].schedule` and a weekly `stack backup drill all` (launchd
+    /// agents on macOS, systemd timers on Linux); removes both when the key is not set. The update
+    /// job is `stack update --install-schedule`'s
+    #[arg(long, conflicts_with_all = ["target", "to", "remove_schedule"])]
+    pub install_schedule: bool,
+    /// Remove the backup and drill jobs `--install-schedule` set up (the update job stays)
+    #[arg(long, conflicts_with_all = ["target", "to"])]
+    pub remove_schedule: bool,
     #[command(flatten)]
     pub lock: LockArgs,
 }

@@ -71,8 +71,8 @@ pub struct Backup {
     pub keep_daily: u16,
     pub keep_weekly: u16,
     pub keep_monthly: u16,
-    /// When set, `stack update --install-schedule` also runs `stack backup all` on this cron
-    /// (the `[updates].schedule` syntax) and a weekly drill (`schedule.rs`).
+    /// When set, `stack backup --install-schedule` runs `stack backup all` on this cron (the
+    /// `[updates].schedule` syntax) and a weekly drill (`schedule.rs`).
     pub schedule: Option<String>,
 }
 

@@ -1,6 +1,7 @@
-//! The instance's scheduled jobs (`stack update --install-schedule`): `[updates].schedule` runs
-//! `stack update all`; `[backup].schedule`, when set, runs `stack backup all` and a weekly
-//! `stack backup drill all` (docs/updates.md, docs/backups.md). Both keys take the reference's
+//! The instance's scheduled jobs, in two independent sets: `stack update --install-schedule` runs
+//! `stack update all` on `[updates].schedule`; `stack backup --install-schedule` runs
+//! `stack backup all` on `[backup].schedule` and a weekly `stack backup drill all` (docs/updates.md,
+//! docs/backups.md). Neither command touches the other's jobs. Both keys take the reference's
 //! Watchtower cron: six fields with seconds (`0 0 3 * * *`), or five without.
 //!
 //! Only what both launchd and systemd can express is accepted: each field a number or `*`. This
@@ -109,8 +110,40 @@ pub fn label(kind: &str, instance_dir: &Path) -> String {
     format!("stack-{kind}-{name}-{hash}")
 }
 
-/// The kinds of scheduled jobs, in the order they are installed.
-pub const KINDS: [&str; 3] = ["update", "backup", "drill"];
+/// One set of scheduled jobs, installed and removed together by its own command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Schedules {
+    /// `stack update all` (`stack update --install-schedule`).
+    Updates,
+    /// `stack backup all` and its weekly drill (`stack backup --install-schedule`).
+    Backups,
+}
+
+impl Schedules {
+    /// The kinds of its jobs (the middle of their labels), in the order they are installed.
+    pub fn kinds(self) -> &'static [&'static str] {
+        match self {
+            Schedules::Updates => &["update"],
+            Schedules::Backups => &["backup", "drill"],
+        }
+    }
+
+    /// The command that installs and removes these jobs: `stack update`.
+    pub fn command(self) -> &'static str {
+        match self {
+            Schedules::Updates => "stack update",
+            Schedules::Backups => "stack backup",
+        }
+    }
+
+    /// Every label of these jobs (what `--remove-schedule` removes).
+    pub fn labels(self, instance: &Instance) -> Vec<String> {
+        self.kinds()
+            .iter()
+            .map(|k| label(k, &instance.dir))
+            .collect()
+    }
+}
 
 /// One job to install, with the schedule it came from (for the report).
 pub struct Scheduled {
@@ -128,26 +161,37 @@ pub struct Plan {
     pub remove: Vec<String>,
 }
 
-/// The instance's scheduled jobs from its `stack.toml`, running `exe`. Every schedule is checked
-/// before anything is written.
-pub fn plan(config: &Config, instance: &Instance, exe: &Path) -> Result<Plan, UserError> {
-    let update_cron = config
-        .updates
-        .schedule
-        .clone()
-        .unwrap_or_else(|| DEFAULT.to_string());
-    let update = parse(&update_cron, "[updates].schedule")?;
-    let mut install = vec![scheduled(
-        instance,
-        exe,
-        "update",
-        &["update", "all"],
-        update_cron,
-        update,
-    )];
-    let mut remove = Vec::new();
-    match &config.backup.schedule {
-        Some(cron) => {
+/// One set of the instance's scheduled jobs from its `stack.toml`, running `exe`. Every schedule is
+/// checked before anything is written.
+pub fn plan(
+    which: Schedules,
+    config: &Config,
+    instance: &Instance,
+    exe: &Path,
+) -> Result<Plan, UserError> {
+    let job = |kind, args: &[&str], cron, calendar| {
+        scheduled(which, instance, exe, kind, args, cron, calendar)
+    };
+    match which {
+        Schedules::Updates => {
+            let cron = config
+                .updates
+                .schedule
+                .clone()
+                .unwrap_or_else(|| DEFAULT.to_string());
+            let update = parse(&cron, "[updates].schedule")?;
+            Ok(Plan {
+                install: vec![job("update", &["update", "all"], cron, update)],
+                remove: Vec::new(),
+            })
+        }
+        Schedules::Backups => {
+            let Some(cron) = &config.backup.schedule else {
+                return Ok(Plan {
+                    install: Vec::new(),
+                    remove: which.labels(instance),
+                });
+            };
             let backup = parse(cron, "[backup].schedule")?;
             if config.backup.repository.is_none() {
                 return Err(UserError::new(
@@ -163,34 +207,19 @@ pub fn plan(config: &Config, instance: &Instance, exe: &Path) -> Result<Plan, Us
                 drill.hour.unwrap_or(0),
                 drill.weekday.unwrap_or(0)
             );
-            install.push(scheduled(
-                instance,
-                exe,
-                "backup",
-                &["backup", "all"],
-                cron.clone(),
-                backup,
-            ));
-            install.push(scheduled(
-                instance,
-                exe,
-                "drill",
-                &["backup", "drill", "all"],
-                drill_cron,
-                drill,
-            ));
+            Ok(Plan {
+                install: vec![
+                    job("backup", &["backup", "all"], cron.clone(), backup),
+                    job("drill", &["backup", "drill", "all"], drill_cron, drill),
+                ],
+                remove: Vec::new(),
+            })
         }
-        None => remove.extend(["backup", "drill"].map(|k| label(k, &instance.dir))),
     }
-    Ok(Plan { install, remove })
-}
-
-/// Every label `--remove-schedule` removes.
-pub fn all_labels(instance: &Instance) -> Vec<String> {
-    KINDS.iter().map(|k| label(k, &instance.dir)).collect()
 }
 
 fn scheduled(
+    which: Schedules,
     instance: &Instance,
     exe: &Path,
     kind: &str,
@@ -205,9 +234,10 @@ fn scheduled(
         job: Job {
             label: label(kind, &instance.dir),
             description: format!("{command} ({})", instance.dir.display()),
-            written_by:
-                "`stack update --install-schedule`; `stack update --remove-schedule` removes it"
-                    .to_string(),
+            written_by: format!(
+                "`{0} --install-schedule`; `{0} --remove-schedule` removes it",
+                which.command()
+            ),
             argv,
             env: instance_env(instance),
             working_dir: Some(instance.root.clone()),
@@ -274,13 +304,17 @@ mod tests {
 
     #[test]
     fn the_update_job_runs_this_binary_for_this_instance() {
+        // A backup schedule is set, but the update's jobs are the update alone: the backup jobs
+        // are neither installed nor removed by `stack update --install-schedule`.
         let plan = plan(
-            &config(None),
+            Schedules::Updates,
+            &config(Some("0 30 2 * * *")),
             &instance("/home/fam/family"),
             Path::new("/opt/stack"),
         )
         .unwrap();
         assert_eq!(plan.install.len(), 1);
+        assert!(plan.remove.is_empty());
         let files = plan.install[0].job.files(&linux());
         assert!(files[0].0.starts_with("/home/fam/.config/systemd/user"));
         assert!(files[0].1.contains("ExecStart=/opt/stack update all"));
@@ -289,47 +323,75 @@ mod tests {
                 .1
                 .contains("Environment=\"STACK_ROOT=/home/fam/family\"")
         );
+        assert!(
+            files[0]
+                .1
+                .contains("`stack update --install-schedule`; `stack update --remove-schedule`")
+        );
         assert!(files[1].1.contains("OnCalendar=*-*-* 03:00:00"));
-        // Without `[backup].schedule` the backup jobs are removed.
-        assert_eq!(plan.remove.len(), 2);
-        assert!(plan.remove[0].starts_with("stack-backup-family-"));
-        assert!(plan.remove[1].starts_with("stack-drill-family-"));
+        assert_eq!(
+            [plan.install[0].job.label.clone()],
+            *Schedules::Updates.labels(&instance("/home/fam/family"))
+        );
+    }
+
+    #[test]
+    fn the_labels_stay_what_installed_jobs_are_named() {
+        // Jobs installed by an earlier `stack` are found by these names; changing them would
+        // leave those jobs running.
+        let family = instance("/home/fam/family");
+        assert_eq!(
+            Schedules::Updates.labels(&family),
+            ["stack-update-family-63b7efff"]
+        );
+        assert_eq!(
+            Schedules::Backups.labels(&family),
+            [
+                "stack-backup-family-63b7efff",
+                "stack-drill-family-63b7efff"
+            ]
+        );
     }
 
     #[test]
     fn a_path_with_markup_is_escaped_in_the_agent() {
-        let plan = plan(
-            &config(Some("0 30 2 * * *")),
-            &instance("/Users/f/Tom & Jerry <home>"),
-            Path::new("/Users/f/bin & <tools>/stack"),
-        )
-        .unwrap();
         let mac = Target {
             manager: Manager::Launchd,
             dir: PathBuf::from("/Users/f/Library/LaunchAgents"),
         };
-        for scheduled in &plan.install {
-            let plist = &scheduled.job.files(&mac)[0].1;
-            assert!(
-                !plist.contains("& ") && !plist.contains("<home>"),
-                "{plist}"
-            );
-            assert!(
-                plist.contains("<string>/Users/f/bin &amp; &lt;tools&gt;/stack</string>"),
-                "{plist}"
-            );
-            assert!(
-                plist.contains(
-                    "<key>STACK_ROOT</key><string>/Users/f/Tom &amp; Jerry &lt;home&gt;</string>"
-                ),
-                "{plist}"
-            );
+        for which in [Schedules::Updates, Schedules::Backups] {
+            let plan = plan(
+                which,
+                &config(Some("0 30 2 * * *")),
+                &instance("/Users/f/Tom & Jerry <home>"),
+                Path::new("/Users/f/bin & <tools>/stack"),
+            )
+            .unwrap();
+            assert!(!plan.install.is_empty());
+            for scheduled in &plan.install {
+                let plist = &scheduled.job.files(&mac)[0].1;
+                assert!(
+                    !plist.contains("& ") && !plist.contains("<home>"),
+                    "{plist}"
+                );
+                assert!(
+                    plist.contains("<string>/Users/f/bin &amp; &lt;tools&gt;/stack</string>"),
+                    "{plist}"
+                );
+                assert!(
+                    plist.contains(
+                        "<key>STACK_ROOT</key><string>/Users/f/Tom &amp; Jerry &lt;home&gt;</string>"
+                    ),
+                    "{plist}"
+                );
+            }
         }
     }
 
     #[test]
-    fn a_backup_schedule_adds_the_backup_and_a_weekly_drill() {
+    fn the_backup_jobs_are_the_backup_and_a_weekly_drill_without_the_update() {
         let plan = plan(
+            Schedules::Backups,
             &config(Some("0 30 2 * * *")),
             &instance("/home/fam/family"),
             Path::new("/opt/stack"),
@@ -337,18 +399,16 @@ mod tests {
         .unwrap();
         assert!(plan.remove.is_empty());
         let commands: Vec<_> = plan.install.iter().map(|s| s.command.as_str()).collect();
-        assert_eq!(
-            commands,
-            [
-                "stack update all",
-                "stack backup all",
-                "stack backup drill all"
-            ]
-        );
-        let backup = plan.install[1].job.files(&linux());
+        assert_eq!(commands, ["stack backup all", "stack backup drill all"]);
+        let backup = plan.install[0].job.files(&linux());
         assert!(backup[0].1.contains("ExecStart=/opt/stack backup all\n"));
+        assert!(
+            backup[0]
+                .1
+                .contains("`stack backup --install-schedule`; `stack backup --remove-schedule`")
+        );
         assert!(backup[1].1.contains("OnCalendar=*-*-* 02:30:00"));
-        let drill = plan.install[2].job.files(&linux());
+        let drill = plan.install[1].job.files(&linux());
         assert!(
             drill[0]
                 .1
@@ -359,9 +419,28 @@ mod tests {
             "{}",
             drill[1].1
         );
-        assert_eq!(plan.install[2].cron, "0 30 3 * * 0");
+        assert_eq!(plan.install[1].cron, "0 30 3 * * 0");
         let labels: Vec<_> = plan.install.iter().map(|s| s.job.label.clone()).collect();
-        assert_eq!(labels, all_labels(&instance("/home/fam/family")));
+        assert_eq!(
+            labels,
+            Schedules::Backups.labels(&instance("/home/fam/family"))
+        );
+    }
+
+    #[test]
+    fn without_a_backup_schedule_the_backup_jobs_are_removed() {
+        let plan = plan(
+            Schedules::Backups,
+            &config(None),
+            &instance("/home/fam/family"),
+            Path::new("/opt/stack"),
+        )
+        .unwrap();
+        assert!(plan.install.is_empty());
+        assert_eq!(
+            plan.remove,
+            Schedules::Backups.labels(&instance("/home/fam/family"))
+        );
     }
 
     #[test]
@@ -387,9 +466,14 @@ mod tests {
     fn a_backup_schedule_needs_a_repository() {
         let mut config = config(Some("0 0 2 * * *"));
         config.backup.repository = None;
-        let err = plan(&config, &instance("/f"), Path::new("/opt/stack"))
-            .err()
-            .unwrap();
+        let err = plan(
+            Schedules::Backups,
+            &config,
+            &instance("/f"),
+            Path::new("/opt/stack"),
+        )
+        .err()
+        .unwrap();
         assert!(
             err.message.contains("[backup].repository"),
             "{}",

@@ -1,7 +1,7 @@
 //! Background jobs of the machine's service manager: a launchd agent on macOS, a systemd unit on
 //! Linux (a system unit when `stack` runs as root, else a user unit). The one writer behind
-//! `stack serve --install` (a service kept alive) and `stack update --install-schedule` (jobs on a
-//! calendar: the update, and the backup and its drill).
+//! `stack serve --install` (a service kept alive), `stack update --install-schedule` and
+//! `stack backup --install-schedule` (jobs on a calendar: the update; the backup and its drill).
 //!
 //! Invariants: a job is described once ([`Job`]) and this module alone turns it into files, so
 //! quoting is done in one place — every value in a plist is XML-escaped, every systemd value has

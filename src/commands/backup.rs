@@ -1,4 +1,5 @@
-//! `backup <id>|all`, `backup list|forget|check|drill` and `restore`: arguments to settings, the
+//! `backup <id>|all`, `backup list|forget|check|drill`, `restore` (and `backup --install-schedule`,
+//! `commands/schedule.rs`): arguments to settings, the
 //! domain calls of `crate::backup`, and the lines a person reads.
 
 use std::process::ExitCode;
@@ -12,8 +13,12 @@ use crate::error::UserError;
 use crate::history::{Action, Event};
 use crate::lifecycle::{Session, state};
 use crate::output::Printer;
+use crate::schedule::Schedules;
 
 pub async fn backup(printer: &Printer, args: &BackupArgs) -> anyhow::Result<ExitCode> {
+    if args.install_schedule || args.remove_schedule {
+        return super::schedule::schedule(printer, Schedules::Backups, args.install_schedule);
+    }
     let bars = Bars::new(printer.animate());
     match &args.command {
         Some(BackupCommand::List { id, json }) => list(printer, args, id.as_deref(), *json).await,

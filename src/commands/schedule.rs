@@ -1,27 +1,38 @@
-//! `stack update --install-schedule` / `--remove-schedule`: the instance's scheduled jobs
-//! (`schedule.rs` decides them, `service_unit.rs` writes and loads them).
+//! `stack update --install-schedule` / `--remove-schedule` and `stack backup --install-schedule` /
+//! `--remove-schedule`: one set of the instance's scheduled jobs each (`schedule.rs` decides them,
+//! `service_unit.rs` writes and loads them).
 
 use std::process::ExitCode;
 
 use crate::error::UserError;
 use crate::lifecycle::Session;
 use crate::output::Printer;
-use crate::schedule;
+use crate::schedule::{self, Schedules};
 use crate::service_unit::{self, Target};
 
-pub fn schedule(printer: &Printer, install: bool) -> anyhow::Result<ExitCode> {
+pub fn schedule(printer: &Printer, which: Schedules, install: bool) -> anyhow::Result<ExitCode> {
     let session = Session::open(printer, None)?;
     let ws = &session.ws;
     let target = Target::detect().map_err(|why| {
         let verb = if install { "install" } else { "remove" };
-        UserError::new(format!("Cannot {verb} the schedule: {why}")).hint(
-            "run `stack update all` (and `stack backup all`) from cron or another scheduler instead",
-        )
+        let instead = match which {
+            Schedules::Updates => "`stack update all`",
+            Schedules::Backups => "`stack backup all` (and weekly `stack backup drill all`)",
+        };
+        UserError::new(format!("Cannot {verb} the schedule: {why}")).hint(format!(
+            "run {instead} from cron or another scheduler instead"
+        ))
     })?;
     let remove = if install {
         let exe = std::env::current_exe()
             .map_err(|e| UserError::new("Cannot find the `stack` binary").because(e))?;
-        let plan = schedule::plan(&ws.config, &ws.instance, &exe)?;
+        let plan = schedule::plan(which, &ws.config, &ws.instance, &exe)?;
+        if plan.install.is_empty() {
+            printer.note(
+                "`[backup].schedule` is not set in `stack.toml`: no backups are scheduled \
+                 (the backup jobs are removed if there were any)",
+            );
+        }
         let mut problems = Vec::new();
         for scheduled in &plan.install {
             let installed = service_unit::install(&scheduled.job, &target).map_err(|e| {
@@ -52,7 +63,7 @@ pub fn schedule(printer: &Printer, install: bool) -> anyhow::Result<ExitCode> {
         }
         plan.remove
     } else {
-        schedule::all_labels(&ws.instance)
+        which.labels(&ws.instance)
     };
     remove_jobs(printer, &remove, &target)?;
     Ok(ExitCode::SUCCESS)

@@ -9,11 +9,12 @@ use crate::cli::UpdateArgs;
 use crate::lifecycle::update::{self, Updated};
 use crate::lifecycle::{Session, state};
 use crate::output::Printer;
+use crate::schedule::Schedules;
 use crate::stacklet::graph;
 
 pub async fn update_cmd(printer: &Printer, args: &UpdateArgs) -> anyhow::Result<ExitCode> {
     if args.install_schedule || args.remove_schedule {
-        return super::schedule::schedule(printer, args.install_schedule);
+        return super::schedule::schedule(printer, Schedules::Updates, args.install_schedule);
     }
     let target = args.target.as_deref().unwrap_or("all");
     // `--check` changes nothing, so it needs no lock; an update holds it for the whole run.

@@ -492,13 +492,13 @@ fn unit_files(dir: &Path) -> Vec<String> {
     names
 }
 
-/// `stack update --install-schedule` with the units going to `units`. This machine may run no
-/// service manager that could load them: then the files are still written and the command says
-/// how to load them by hand.
-fn install_schedule(repo: &Repo, units: &Path) -> String {
+/// `stack <verb> --install-schedule` (`update` or `backup`) with the units going to `units`. This
+/// machine may run no service manager that could load them: then the files are still written and
+/// the command says how to load them by hand.
+fn install_schedule(repo: &Repo, verb: &str, units: &Path) -> String {
     let out = repo
         .stack()
-        .args(["update", "--install-schedule"])
+        .args([verb, "--install-schedule"])
         .env("STACK_SERVICE_DIR", units)
         .output()
         .unwrap();
@@ -510,8 +510,27 @@ fn install_schedule(repo: &Repo, units: &Path) -> String {
     err
 }
 
+/// `stack <verb> --remove-schedule` with the units in `units`.
+fn remove_schedule(repo: &Repo, verb: &str, units: &Path) -> String {
+    stderr(&ok(repo
+        .stack()
+        .args([verb, "--remove-schedule"])
+        .env("STACK_SERVICE_DIR", units)))
+}
+
+/// The kinds of the jobs whose files are in `dir` (`stack-<kind>-…`), each once, sorted.
+fn job_kinds(dir: &Path) -> Vec<String> {
+    let mut kinds: Vec<String> = unit_files(dir)
+        .iter()
+        .map(|f| f.split('-').nth(1).unwrap().to_string())
+        .collect();
+    kinds.dedup();
+    kinds
+}
+
 #[test]
-fn a_backup_schedule_installs_the_backup_and_a_weekly_drill_next_to_the_update_schedule() {
+fn a_backup_schedule_installs_the_backup_and_a_weekly_drill_on_its_own_beside_the_update_schedule()
+{
     let units = tempfile::tempdir().unwrap();
     let repo = Repo::new().host_stacklet("bk-sched", "").file(
         "stack.toml",
@@ -520,7 +539,7 @@ fn a_backup_schedule_installs_the_backup_and_a_weekly_drill_next_to_the_update_s
     // A schedule with nowhere to back up to is refused before anything is written.
     let out = fails(
         repo.stack()
-            .args(["update", "--install-schedule"])
+            .args(["backup", "--install-schedule"])
             .env("STACK_SERVICE_DIR", units.path()),
     );
     assert!(
@@ -530,11 +549,13 @@ fn a_backup_schedule_installs_the_backup_and_a_weekly_drill_next_to_the_update_s
     );
     assert!(unit_files(units.path()).is_empty());
 
+    // Scheduled backups without automatic updates: the backup and the drill, no update job.
     let repo = repo.file(
         "stack.toml",
         "[core]\ndata_dir = \"data\"\n[backup]\nrepository = \"backups\"\nschedule = \"0 30 2 * * *\"\n",
     );
-    install_schedule(&repo, units.path());
+    install_schedule(&repo, "backup", units.path());
+    assert_eq!(job_kinds(units.path()), ["backup", "drill"]);
     let files = unit_files(units.path());
     let exe = std::fs::canonicalize(env!("CARGO_BIN_EXE_stack")).unwrap();
     let root = std::fs::canonicalize(repo.path()).unwrap();
@@ -547,7 +568,7 @@ fn a_backup_schedule_installs_the_backup_and_a_weekly_drill_next_to_the_update_s
             .clone()
     };
     if cfg!(target_os = "macos") {
-        assert_eq!(files.len(), 3, "{files:?}");
+        assert_eq!(files.len(), 2, "{files:?}");
         let drill = read(&named("drill", ".plist"));
         assert!(
             drill.contains("<string>backup</string>\n    <string>drill</string>"),
@@ -555,7 +576,7 @@ fn a_backup_schedule_installs_the_backup_and_a_weekly_drill_next_to_the_update_s
         );
         assert!(drill.contains("<key>Weekday</key><integer>0</integer>"));
     } else {
-        assert_eq!(files.len(), 6, "{files:?}");
+        assert_eq!(files.len(), 4, "{files:?}");
         let backup = read(&named("backup", ".service"));
         assert!(
             backup.contains(&format!("ExecStart={} backup all\n", exe.display())),
@@ -563,6 +584,10 @@ fn a_backup_schedule_installs_the_backup_and_a_weekly_drill_next_to_the_update_s
         );
         assert!(
             backup.contains(&format!("STACK_ROOT={}", root.display())),
+            "{backup}"
+        );
+        assert!(
+            backup.contains("`stack backup --remove-schedule` removes it"),
             "{backup}"
         );
         let timer = read(&named("backup", ".timer"));
@@ -575,28 +600,48 @@ fn a_backup_schedule_installs_the_backup_and_a_weekly_drill_next_to_the_update_s
         // Weekly, an hour after that day's backup.
         let timer = read(&named("drill", ".timer"));
         assert!(timer.contains("OnCalendar=Sun *-*-* 03:30:00\n"), "{timer}");
-        let update = read(&named("update", ".service"));
-        assert!(update.contains(" update all\n"), "{update}");
     }
 
-    // Removing the key removes the backup jobs; the update schedule stays.
+    // The update schedule is the update job alone, and removing it leaves the backup jobs.
+    install_schedule(&repo, "update", units.path());
+    assert_eq!(job_kinds(units.path()), ["backup", "drill", "update"]);
+    if !cfg!(target_os = "macos") {
+        let service = unit_files(units.path())
+            .into_iter()
+            .find(|f| f.starts_with("stack-update-") && f.ends_with(".service"))
+            .unwrap();
+        let update = read(&service);
+        assert!(update.contains(" update all\n"), "{update}");
+    }
+    remove_schedule(&repo, "update", units.path());
+    assert_eq!(job_kinds(units.path()), ["backup", "drill"]);
+
+    // Without the key, `stack update --install-schedule` still leaves the backup jobs alone;
+    // `stack backup --install-schedule` removes them and leaves the update job.
     let repo = repo.file(
         "stack.toml",
         "[core]\ndata_dir = \"data\"\n[backup]\nrepository = \"backups\"\n",
     );
-    let err = install_schedule(&repo, units.path());
-    let left = unit_files(units.path());
+    install_schedule(&repo, "update", units.path());
+    assert_eq!(job_kinds(units.path()), ["backup", "drill", "update"]);
+    let err = install_schedule(&repo, "backup", units.path());
+    assert_eq!(job_kinds(units.path()), ["update"]);
     assert!(
-        !left.is_empty() && left.iter().all(|f| f.starts_with("stack-update-")),
-        "{left:?}"
+        err.contains("Removed") && err.contains("`[backup].schedule` is not set"),
+        "{err}"
     );
-    assert!(err.contains("Removed"), "{err}");
 
-    let out = ok(repo
-        .stack()
-        .args(["update", "--remove-schedule"])
-        .env("STACK_SERVICE_DIR", units.path()));
-    assert!(unit_files(units.path()).is_empty(), "{}", stderr(&out));
+    // `stack backup --remove-schedule` removes the backup jobs only.
+    let repo = repo.file(
+        "stack.toml",
+        "[core]\ndata_dir = \"data\"\n[backup]\nrepository = \"backups\"\nschedule = \"0 30 2 * * *\"\n",
+    );
+    install_schedule(&repo, "backup", units.path());
+    assert_eq!(job_kinds(units.path()), ["backup", "drill", "update"]);
+    remove_schedule(&repo, "backup", units.path());
+    assert_eq!(job_kinds(units.path()), ["update"]);
+    remove_schedule(&repo, "update", units.path());
+    assert!(unit_files(units.path()).is_empty());
 }
 
 /// `psql` in the test database container as its owner: the output of `sql`, trimmed.
