@@ -28,9 +28,9 @@ pub fn schedule(printer: &Printer, which: Schedules, install: bool) -> anyhow::R
             .map_err(|e| UserError::new("Cannot find the `stack` binary").because(e))?;
         let plan = schedule::plan(which, &ws.config, &ws.instance, &exe)?;
         if plan.install.is_empty() {
-            printer.note(
-                "`[backup].schedule` is not set in `stack.toml`: no backups are scheduled \
-                 (the backup jobs are removed if there were any)",
+            printer.status(
+                "Unscheduled",
+                "backups: `[backup].schedule` is not set in `stack.toml`",
             );
         }
         let mut problems = Vec::new();
