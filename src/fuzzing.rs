@@ -124,3 +124,49 @@ pub fn api_signature(data: &[u8]) {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// Every seed in `fuzz/seeds/` (among them each input a fuzz target once crashed on) passes its
+    /// target's checks, so a fixed finding stays fixed without running the fuzzer.
+    #[test]
+    fn every_seed_passes_its_target() {
+        let seeds = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds");
+        let targets: [(&str, fn(&[u8])); 8] = [
+            ("manifest", |d| text(d, super::manifest)),
+            ("template", |d| text(d, super::template)),
+            ("compose", |d| text(d, super::compose)),
+            ("dotenv", |d| text(d, super::dotenv)),
+            ("secrets", |d| text(d, super::secrets)),
+            ("users", |d| text(d, super::users)),
+            ("caddy_snippet", |d| text(d, super::caddy_snippet)),
+            ("api_signature", super::api_signature),
+        ];
+        let mut dirs: Vec<String> = std::fs::read_dir(&seeds)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        dirs.sort();
+        let mut names: Vec<&str> = targets.iter().map(|(name, _)| *name).collect();
+        names.sort_unstable();
+        assert_eq!(dirs, names, "a seed folder per fuzz target");
+        for (name, run) in targets {
+            let mut count = 0;
+            for entry in std::fs::read_dir(seeds.join(name)).unwrap() {
+                let path = entry.unwrap().path();
+                let data = std::fs::read(&path).unwrap();
+                let outcome = std::panic::catch_unwind(|| run(&data));
+                assert!(outcome.is_ok(), "`{}` fails its target", path.display());
+                count += 1;
+            }
+            assert!(count > 0, "no seeds for `{name}`");
+        }
+    }
+
+    /// The text targets skip input that is not UTF-8, as the fuzz targets do.
+    fn text(data: &[u8], target: fn(&str)) {
+        if let Ok(text) = std::str::from_utf8(data) {
+            target(text);
+        }
+    }
+}

@@ -5,9 +5,10 @@
 //! Follows Caddy's rules: tokens are separated by whitespace; `{` and `}` open and close a block
 //! only as tokens of their own (so `docs.{$FAMSTACK_DOMAIN}` is one token); `#` starts a comment
 //! only at the start of a token; `"…"` (with `\` escapes), `` `…` `` and `<<MARKER` heredocs are
-//! single tokens that may span lines. At the top level, the tokens before a `{` are a site's
-//! addresses unless they define a snippet (`(name)`), a named route (`&(name)`) or are the
-//! global options block (no tokens at all); addresses continue onto the next line after a comma.
+//! single tokens that may span lines (heredocs as Caddy 2.7 and later read them, `angle_token`).
+//! At the top level, the tokens before a `{` are a site's addresses unless they define a snippet
+//! (`(name)`), a named route (`&(name)`) or are the global options block (no tokens at all);
+//! addresses continue onto the next line after a comma.
 
 #[derive(Debug)]
 struct Token<'a> {
@@ -15,6 +16,10 @@ struct Token<'a> {
     /// Byte offset where the token's content starts (after an opening quote).
     content: usize,
     line: usize,
+    /// The line the token ends on (a quoted token or heredoc may span lines).
+    end_line: usize,
+    /// A `\` at the end of the previous line joined this token's line to it.
+    joined: bool,
     quoted: bool,
 }
 
@@ -23,10 +28,19 @@ pub fn check(source: &str) -> Result<(), String> {
     addresses(source).map(|_| ())
 }
 
-/// `source` with `http://` before every site address that has no scheme.
+/// `source` with `http://` before every site address that has no scheme. A site address starting
+/// with `<<` is refused: put after `http://`, it would no longer be read as it was (a heredoc
+/// would become a plain word and its body loose tokens).
 pub fn plain_http(source: &str) -> Result<String, String> {
     let mut offsets = Vec::new();
     for token in addresses(source)? {
+        if token.text.starts_with("<<") {
+            return Err(format!(
+                "line {}: the site address `{}` starts with `<<`, so `http://` (for `[core].https = false`) cannot be put before it; write the address as a host name",
+                token.line,
+                token.text.trim_end()
+            ));
+        }
         let mut at = token.content;
         for part in token.text.split(',') {
             if !part.trim().is_empty() && !part.contains("://") {
@@ -72,9 +86,9 @@ fn addresses(source: &str) -> Result<Vec<Token<'_>>, String> {
                 pending.clear();
             }
             _ if depth == 0 => {
-                let continues = pending
-                    .last()
-                    .is_some_and(|last| last.line == token.line || last.text.ends_with(','));
+                let continues = pending.last().is_some_and(|last| {
+                    last.end_line == token.line || token.joined || last.text.ends_with(',')
+                });
                 if !continues {
                     pending.clear();
                 }
@@ -105,11 +119,14 @@ fn tokenize(source: &str) -> Result<Vec<Token<'_>>, String> {
     let mut tokens = Vec::new();
     let mut i = 0;
     let mut line = 1;
+    // A `\` ended the previous line, so the next token continues it (Caddy's escaped newline).
+    let mut joined = false;
     while i < bytes.len() {
         let c = bytes[i];
         if c == b'\n' {
             line += 1;
             i += 1;
+            joined = false;
             continue;
         }
         if c.is_ascii_whitespace() {
@@ -130,7 +147,12 @@ fn tokenize(source: &str) -> Result<Vec<Token<'_>>, String> {
             loop {
                 match bytes.get(i) {
                     None => return Err(format!("line {start_line}: a quote is never closed")),
-                    Some(b'\\') if quote == b'"' => i += 2,
+                    Some(b'\\') if quote == b'"' => {
+                        if bytes.get(i + 1) == Some(&b'\n') {
+                            line += 1;
+                        }
+                        i += 2;
+                    }
                     Some(&b) if b == quote => break,
                     Some(b'\n') => {
                         line += 1;
@@ -143,58 +165,123 @@ fn tokenize(source: &str) -> Result<Vec<Token<'_>>, String> {
                 text: &source[content..i.min(source.len())],
                 content,
                 line: start_line,
+                end_line: line,
+                joined: std::mem::take(&mut joined),
                 quoted: true,
             });
             i += 1;
             continue;
         }
         let start = i;
+        if source[start..].starts_with("<<") {
+            let (mut token, next) = angle_token(source, start, &mut line)?;
+            token.joined = std::mem::take(&mut joined);
+            tokens.push(token);
+            i = next;
+            continue;
+        }
         while i < bytes.len() && !bytes[i].is_ascii_whitespace() {
             i += 1;
         }
-        let text = &source[start..i];
-        if let Some(marker) = text.strip_prefix("<<").filter(|m| !m.is_empty()) {
-            // A heredoc runs to the line holding only its marker; braces inside are text.
-            let rest = &source[i..];
-            let mut consumed = 0;
-            let mut closed = false;
-            for (n, l) in rest.split_inclusive('\n').enumerate() {
-                let indent = l.len() - l.trim_start().len();
-                let after = l.trim_start().strip_prefix(marker);
-                if n > 0
-                    && after.is_some_and(|a| a.is_empty() || a.starts_with(char::is_whitespace))
-                {
-                    // The closing marker may be followed by more arguments (`HTML 200`): leave
-                    // them, and the line's newline, to the main loop.
-                    consumed += indent + marker.len();
-                    closed = true;
-                    break;
-                }
-                consumed += l.len();
-                if l.ends_with('\n') {
-                    line += 1;
-                }
+        let mut text = &source[start..i];
+        let token_joined = std::mem::take(&mut joined);
+        // An odd number of `\` right before the newline escapes it: the word ends before the `\`
+        // and the next line continues this one.
+        let escapes = text.len() - text.trim_end_matches('\\').len();
+        let newline = source[i..].trim_start_matches('\r').starts_with('\n');
+        if escapes % 2 == 1 && newline {
+            text = &text[..text.len() - 1];
+            i += source[i..].find('\n').map_or(0, |n| n + 1);
+            line += 1;
+            joined = true;
+            if text.is_empty() {
+                continue;
             }
-            if !closed {
-                return Err(format!(
-                    "line {start_line}: heredoc `{marker}` is never closed"
-                ));
-            }
-            i += consumed;
-            tokens.push(Token {
-                text,
-                content: start,
-                line: start_line,
-                quoted: true,
-            });
-            continue;
         }
         tokens.push(Token {
             text,
             content: start,
-            line,
+            line: start_line,
+            end_line: start_line,
+            joined: token_joined,
             quoted: false,
         });
     }
     Ok(tokens)
+}
+
+/// A token starting with `<<`, read as Caddy (2.7 and later) reads it. Its text runs to the next
+/// space or newline (a tab does not end it). Followed by a space or the end of the input it is a
+/// plain word; followed by a newline it opens a heredoc, whose marker (the text after `<<`,
+/// carriage returns dropped) must be letters, digits, `-` and `_`. The heredoc ends at the first
+/// occurrence of its marker, wherever that is, and what precedes the marker on that line is the
+/// indentation every non-empty line of the body must start with. Returns the token and the byte
+/// offset after it; `line` advances past the body.
+fn angle_token<'a>(
+    source: &'a str,
+    start: usize,
+    line: &mut usize,
+) -> Result<(Token<'a>, usize), String> {
+    let start_line = *line;
+    let end = source[start..]
+        .find([' ', '\n'])
+        .map_or(source.len(), |n| start + n);
+    let word = Token {
+        text: &source[start..end],
+        content: start,
+        line: start_line,
+        end_line: start_line,
+        joined: false,
+        quoted: false,
+    };
+    if !source[end..].starts_with('\n') {
+        return Ok((word, end));
+    }
+    let marker: String = word.text[2..].chars().filter(|&c| c != '\r').collect();
+    if marker.is_empty() {
+        return Err(format!(
+            "line {start_line}: `<<` ends the line, which starts a heredoc, but names no marker (write `<<END`)"
+        ));
+    }
+    if marker.starts_with('<') {
+        return Err(format!(
+            "line {start_line}: too many `<` for a heredoc (write two, as in `<<END`)"
+        ));
+    }
+    if !marker
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(format!(
+            "line {start_line}: heredoc marker `{marker}` may hold only letters, digits, `-` and `_`"
+        ));
+    }
+    let body_start = end + 1;
+    let Some(len) = source[body_start..].find(marker.as_str()) else {
+        return Err(format!(
+            "line {start_line}: heredoc `{marker}` is never closed"
+        ));
+    };
+    let body = &source[body_start..body_start + len];
+    if let Some(last) = body.rfind('\n') {
+        let indent = &body[last + 1..];
+        for (n, text) in body[..last].split('\n').enumerate() {
+            if !text.is_empty() && text != "\r" && !text.starts_with(indent) {
+                return Err(format!(
+                    "line {}: this line of heredoc `{marker}` does not start with {indent:?}, the indentation of its closing marker",
+                    start_line + 1 + n
+                ));
+            }
+        }
+    }
+    let next = body_start + len + marker.len();
+    *line += source[start..next].matches('\n').count();
+    Ok((
+        Token {
+            end_line: *line,
+            quoted: true,
+            ..word
+        },
+        next,
+    ))
 }

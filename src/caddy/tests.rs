@@ -43,6 +43,104 @@ fn braces_inside_tokens_quotes_and_heredocs_are_not_blocks() {
     );
 }
 
+/// Found by the `caddy_snippet` fuzz target: `<<}` then a newline was taken for a heredoc with the
+/// marker `}`, whose site address `plain_http` then turned into `http://<<}`, a plain word, so the
+/// heredoc's `}` closed nothing and the prefixed snippet failed the check it had passed. Caddy
+/// refuses that marker; so does the lexer now, in both modes.
+#[test]
+fn a_heredoc_marker_caddy_refuses_is_an_error() {
+    let src = "<<}\n} {\n}";
+    let refused = "line 1: heredoc marker `}` may hold only letters, digits, `-` and `_`";
+    assert_eq!(lex::check(src).unwrap_err(), refused);
+    assert_eq!(plain_http(src).unwrap_err(), refused);
+    assert_eq!(
+        plain_http("a.x {\n  respond <<\n}\n").unwrap_err(),
+        "line 2: `<<` ends the line, which starts a heredoc, but names no marker (write `<<END`)"
+    );
+    assert_eq!(
+        plain_http("a.x {\n  respond <<<END\nx\nEND\n}\n").unwrap_err(),
+        "line 2: too many `<` for a heredoc (write two, as in `<<END`)"
+    );
+    let err = assemble(&[snippet("odd", src)], false).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("The Caddy snippet of `odd` (`stacklets/odd/caddy.snippet`) is invalid: {refused}")
+    );
+}
+
+/// A site address that starts with `<<` cannot take `http://`: before it, a heredoc would no longer
+/// be one. An error naming the line, not a snippet the check then refuses.
+#[test]
+fn a_site_address_starting_with_angles_cannot_be_made_plain_http() {
+    for (src, address) in [
+        ("<<END\nhost.x\nEND {\n}\n", "<<END"),
+        ("a.x,\n<<END\nb.x\nEND {\n}\n", "<<END"),
+        ("<<x {\n}\n", "<<x"),
+    ] {
+        lex::check(src).unwrap();
+        assert_eq!(
+            plain_http(src).unwrap_err(),
+            format!(
+                "line {}: the site address `{address}` starts with `<<`, so `http://` (for `[core].https = false`) cannot be put before it; write the address as a host name",
+                if src.starts_with("a.x") { 2 } else { 1 }
+            ),
+            "{src:?}"
+        );
+    }
+}
+
+/// Caddy's heredoc rules: `<<WORD` followed by a space is a plain word; a heredoc ends at the first
+/// occurrence of its marker, even mid-line; every body line starts with the text before the
+/// closing marker on its line.
+#[test]
+fn heredocs_open_and_close_where_caddy_opens_and_closes_them() {
+    let word = "a.x {\n  respond <<HTML 200\n}\n";
+    assert_eq!(
+        plain_http(word).unwrap(),
+        "http://a.x {\n  respond <<HTML 200\n}\n"
+    );
+    let mid_line = "a.x {\n  respond <<END\n  } not a block END\n}\nb.x {\n}\n";
+    assert_eq!(
+        plain_http(mid_line).unwrap(),
+        "http://a.x {\n  respond <<END\n  } not a block END\n}\nhttp://b.x {\n}\n"
+    );
+    let crlf = "a.x {\r\n  respond <<END\r\n  {\r\n\r\n  END\r\n}\r\n";
+    assert!(plain_http(crlf).unwrap().starts_with("http://a.x {"));
+    assert_eq!(
+        lex::check("a.x {\n  respond <<HTML\n    ok\n\n   bad\n    HTML\n}\n").unwrap_err(),
+        "line 5: this line of heredoc `HTML` does not start with \"    \", the indentation of its closing marker"
+    );
+    assert_eq!(
+        lex::check("a.x {\n  respond <<HTML\n  {\n").unwrap_err(),
+        "line 2: heredoc `HTML` is never closed"
+    );
+}
+
+/// A sibling of the fuzz finding, where an address was left without `http://` and so served over
+/// HTTPS: a `\` at the end of a line continues the line (Caddy's escaped newline), also after
+/// `\r`, so the addresses on the next line belong to the same site.
+#[test]
+fn an_escaped_newline_continues_the_address_list() {
+    assert_eq!(
+        plain_http("a.x \\\nb.x {\n}\nc.x\\\r\n  d.x {\n}\n\\\n\\\ne.x f.x {\n}\n").unwrap(),
+        "http://a.x \\\nhttp://b.x {\n}\nhttp://c.x\\\r\n  http://d.x {\n}\n\\\n\\\nhttp://e.x http://f.x {\n}\n"
+    );
+    // A comment line ends the continued line.
+    assert_eq!(
+        plain_http("(s) \\\n# note\nb.x {\n}\n").unwrap(),
+        "(s) \\\n# note\nhttp://b.x {\n}\n"
+    );
+    // Lines still count from the file's start.
+    assert_eq!(
+        plain_http("a.x \\\nb.x {\n\"\\\nx\"\n").unwrap_err(),
+        "line 2: `{` is never closed"
+    );
+    assert_eq!(
+        plain_http("a.x {\n  respond \"a\\\nb\"\n}\n}\n").unwrap_err(),
+        "line 5: `}` closes no block"
+    );
+}
+
 #[test]
 fn unbalanced_braces_name_the_line() {
     assert_eq!(

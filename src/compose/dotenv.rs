@@ -225,6 +225,27 @@ mod tests {
         }
     }
 
+    /// Found by the `dotenv` fuzz target: a value holding the noncharacter U+FFFF, written by
+    /// `render::envfile` as it is, was refused by this reader ("invalid character"). Docker Compose
+    /// v2 reads all of these (checked with `docker compose config`).
+    #[test]
+    fn noncharacters_and_unicode_breaks_are_plain_text() {
+        let cases = [
+            ("K=\u{ffff}", "\u{ffff}"),
+            ("K='x\u{ffff}y'", "x\u{ffff}y"),
+            ("K=\"q'\u{ffff}\\$z\"", "q'\u{ffff}$z"),
+            (
+                "K=\"\u{fffe}\u{85}\u{2028}\u{feff}\"",
+                "\u{fffe}\u{85}\u{2028}\u{feff}",
+            ),
+            ("K=a\u{ffff}${X:-\u{ffff}}", "a\u{ffff}\u{ffff}"),
+        ];
+        for (line, value) in cases {
+            let parsed = parse(line, &BTreeMap::new()).unwrap();
+            assert_eq!(parsed, [("K".to_string(), value.to_string())], "{line:?}");
+        }
+    }
+
     fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs
             .iter()

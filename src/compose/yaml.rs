@@ -11,7 +11,7 @@
 //! (as in compose); only YAML 1.2 booleans are booleans (`on`/`yes` stay strings, as in compose-go).
 
 use std::collections::{BTreeMap, HashMap};
-use std::fmt;
+use std::fmt::{self, Write as _};
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::{Error as YamlError, PropertySyntax, Spanned};
@@ -198,9 +198,10 @@ pub(crate) fn parse_raw(src: &str) -> Result<Node, ReadError> {
 }
 
 /// Interpolates a single string with compose rules (used for `env_file` values, which compose
-/// expands with the same template engine as the compose file).
+/// expands with the same template engine as the compose file). Any text is accepted: compose-go's
+/// template engine takes every character, so the YAML layer used here to reach serde-saphyr's
+/// interpolation must not refuse any.
 pub(crate) fn substitute(text: &str, env: &BTreeMap<String, String>) -> Result<String, ReadError> {
-    // A double-quoted YAML scalar carries any text exactly once escaped.
     let mut quoted = String::with_capacity(text.len() + 2);
     quoted.push('"');
     for c in text.chars() {
@@ -210,8 +211,16 @@ pub(crate) fn substitute(text: &str, env: &BTreeMap<String, String>) -> Result<S
             '\n' => quoted.push_str("\\n"),
             '\r' => quoted.push_str("\\r"),
             '\t' => quoted.push_str("\\t"),
-            c if c.is_control() => quoted.push_str(&format!("\\u{:04x}", u32::from(c))),
-            c => quoted.push(c),
+            ' '..='~' => quoted.push(c),
+            // Everything else as an escape: YAML refuses control characters and the noncharacters
+            // U+FFFE and U+FFFF as literal text, and treats some (NEL, LS, PS, BOM) as line breaks
+            // or stream marks, but an escape yields any character unchanged.
+            c if u32::from(c) <= 0xffff => {
+                let _ = write!(quoted, "\\u{:04x}", u32::from(c));
+            }
+            c => {
+                let _ = write!(quoted, "\\U{:08x}", u32::from(c));
+            }
         }
     }
     quoted.push('"');
@@ -392,6 +401,21 @@ mod tests {
             "x\"\\\n\t1 d"
         );
         assert_eq!(substitute("$$A", &vars).unwrap(), "$A");
+    }
+
+    /// Found by the `dotenv` fuzz target: U+FFFF in a `.env` value was refused ("invalid
+    /// character"), while Docker Compose reads it. Every character YAML would refuse or read as a
+    /// line break or mark gets through, also inside an interpolation default.
+    #[test]
+    fn substitute_accepts_characters_yaml_refuses_as_text() {
+        let vars = env(&[("A", "1")]);
+        let odd =
+            "\u{ffff}\u{fffe}\u{feff}\u{85}\u{2028}\u{2029}\u{1}\u{7f}\u{9f}\u{fdd0}\u{10ffff}é😀";
+        assert_eq!(substitute(odd, &vars).unwrap(), odd);
+        assert_eq!(
+            substitute(&format!("${{B:-{odd}}}$A{odd}"), &vars).unwrap(),
+            format!("{odd}1{odd}")
+        );
     }
 
     #[test]

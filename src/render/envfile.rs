@@ -285,6 +285,12 @@ mod tests {
             "\u{1}\u{7f}5",
             "ünïcödé € 😀 日本",
             "\u{85}nel\u{a0}nbsp",
+            // Noncharacters and Unicode line/paragraph separators and BOM: YAML refuses or breaks
+            // on them as literal text (the `dotenv` fuzz target found U+FFFF); Compose keeps them.
+            "\u{ffff}",
+            "x\u{fffe}\u{feff}y",
+            "\u{2028}\u{2029}",
+            "it's \u{ffff} $HOME",
             "=",
             "a=b=c",
             "`cmd` $(cmd)",
