@@ -287,20 +287,14 @@ pub async fn apply(
                 one_off: Some(one_off),
                 dir,
             };
-            let candidate = dir.join(CANDIDATE);
-            let candidate_inside = format!("{ONE_OFF_DIR}/{CANDIDATE}");
-            let checking = Check {
-                caddy: &caddy,
-                candidate: &candidate,
-                candidate_inside: &candidate_inside,
-            };
+            let checking = Check::new(&caddy, ONE_OFF_DIR);
             match checking.check(snippets, https, &assembly).await {
                 Ok(()) => checked = true,
                 // The image is not on this machine, or cannot run `caddy`: written unchecked.
                 Err(CaddyError::Unavailable { .. } | CaddyError::Engine(_)) => {}
                 Err(blamed) => return Err(blamed),
             }
-            let _ = std::fs::remove_file(&candidate);
+            let _ = std::fs::remove_file(&checking.candidate);
         }
         write(&dir.join(CADDYFILE), &assembly.text)?;
         sync_conf_d(dir, &assembly)?;
@@ -309,17 +303,11 @@ pub async fn apply(
     let inside = mount_point(dir, &mounts.binds).ok_or_else(|| CaddyError::NotMounted {
         dir: dir.to_path_buf(),
     })?;
-    let candidate = dir.join(CANDIDATE);
-    let candidate_inside = format!("{inside}/{CANDIDATE}");
-    let checking = Check {
-        caddy: &caddy,
-        candidate: &candidate,
-        candidate_inside: &candidate_inside,
-    };
+    let checking = Check::new(&caddy, &inside);
     checking.check(snippets, https, &assembly).await?;
     let live = dir.join(CADDYFILE);
     let previous = std::fs::read(&live).ok();
-    std::fs::rename(&candidate, &live).map_err(|source| CaddyError::Io {
+    std::fs::rename(&checking.candidate, &live).map_err(|source| CaddyError::Io {
         action: "replace",
         path: live.clone(),
         source,
@@ -353,11 +341,22 @@ pub async fn apply(
 /// One validation: which Caddy, and where the candidate file is for us and for it.
 struct Check<'a> {
     caddy: &'a Caddy<'a>,
-    candidate: &'a Path,
-    candidate_inside: &'a str,
+    /// `.stack/caddy/Caddyfile.candidate` on the host.
+    candidate: PathBuf,
+    /// The same file as `caddy` sees it.
+    candidate_inside: String,
 }
 
-impl Check<'_> {
+impl<'a> Check<'a> {
+    /// Validation by `caddy`, which sees its `.stack/caddy` directory at `inside`.
+    fn new(caddy: &'a Caddy<'a>, inside: &str) -> Self {
+        Check {
+            caddy,
+            candidate: caddy.dir.join(CANDIDATE),
+            candidate_inside: format!("{inside}/{CANDIDATE}"),
+        }
+    }
+
     /// Validate `assembly`; when Caddy rejects it, the error names the snippet to blame and the
     /// candidate is removed. When it passes, the candidate stays for the caller to use or remove.
     async fn check(
@@ -368,8 +367,8 @@ impl Check<'_> {
     ) -> Result<(), CaddyError> {
         let verdict = validate(
             self.caddy,
-            self.candidate,
-            self.candidate_inside,
+            &self.candidate,
+            &self.candidate_inside,
             &assembly.text,
         )
         .await?;
@@ -378,15 +377,15 @@ impl Check<'_> {
         };
         let blamed = blame(
             self.caddy,
-            self.candidate,
-            self.candidate_inside,
+            &self.candidate,
+            &self.candidate_inside,
             snippets,
             https,
             assembly,
             &output,
         )
         .await;
-        let _ = std::fs::remove_file(self.candidate);
+        let _ = std::fs::remove_file(&self.candidate);
         Err(blamed)
     }
 }
