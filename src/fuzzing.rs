@@ -77,6 +77,12 @@ pub fn caddy_snippet(text: &str) {
             crate::caddy::lex::check(&out).is_ok(),
             "plain_http broke a valid snippet:\n{out}"
         );
+        // And leaves no site address without one: a second pass changes nothing.
+        assert_eq!(
+            crate::caddy::lex::plain_http(&out).as_deref(),
+            Ok(out.as_str()),
+            "plain_http left an address without a scheme:\n{out}"
+        );
     }
 }
 
@@ -132,7 +138,8 @@ mod tests {
     #[test]
     fn every_seed_passes_its_target() {
         let seeds = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds");
-        let targets: [(&str, fn(&[u8])); 8] = [
+        type Target = fn(&[u8]);
+        let targets: [(&str, Target); 8] = [
             ("manifest", |d| text(d, super::manifest)),
             ("template", |d| text(d, super::template)),
             ("compose", |d| text(d, super::compose)),
