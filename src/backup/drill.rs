@@ -218,9 +218,13 @@ async fn run(
 ) -> Result<(Duration, bool), (Step, anyhow::Error)> {
     let started = Instant::now();
     for dep in ids {
-        up::up(session, dep).await.map_err(|e| (Step::Up, e))?;
+        up::up_quietly(session, dep)
+            .await
+            .map_err(|e| (Step::Up, e))?;
     }
-    load_dump(session, id).await.map_err(|e| (Step::Load, e))?;
+    load_dump(session, id, false)
+        .await
+        .map_err(|e| (Step::Load, e))?;
     let healthy = started.elapsed();
     let verify = async {
         let stacklet = session.ws.catalog.require(id)?.clone();

@@ -231,7 +231,7 @@ pub async fn backup_one(
         }
         let dumped = async {
             if started_for_dump {
-                up::up(session, id)
+                up::up_quietly(session, id)
                     .await
                     .map_err(|e| e.context(format!("`{id}` did not start for its dump")))?;
             }
@@ -280,7 +280,7 @@ pub async fn backup_one(
         session
             .printer
             .status("Starting", format!("{} again", stacklet.manifest.name));
-        let restarted = up::up(session, id).await;
+        let restarted = up::up_quietly(session, id).await;
         if let Err(e) = restarted {
             return Err(e.context(format!(
                 "`{id}` was stopped for its backup and did not start again{}",
@@ -532,8 +532,9 @@ fn save_images(
 /// After the restored stacklet came up healthy: its `on_restore` hook loads what `on_backup`
 /// dumped; then the stacklet is restarted (`down`, `up`), so every service starts on the loaded
 /// data instead of what it saw before (an application that started on an empty database keeps
-/// caches and counters of it). Returns whether the hook ran.
-async fn load_dump(session: &mut Session, id: &str) -> anyhow::Result<bool> {
+/// caches and counters of it); `welcome`: that restart shows the welcome screen. Returns whether
+/// the hook ran.
+async fn load_dump(session: &mut Session, id: &str, welcome: bool) -> anyhow::Result<bool> {
     let stacklet = session.ws.catalog.require(id)?.clone();
     let rendered = env::render(&session.ws, &stacklet, &session.lan_ip)?;
     let ran = session
@@ -545,7 +546,11 @@ async fn load_dump(session: &mut Session, id: &str) -> anyhow::Result<bool> {
             format!("{} on the loaded data", stacklet.manifest.name),
         );
         down::down(session, id).await?;
-        up::up(session, id).await?;
+        if welcome {
+            up::up(session, id).await?;
+        } else {
+            up::up_quietly(session, id).await?;
+        }
     }
     Ok(ran)
 }
@@ -652,8 +657,19 @@ pub async fn restore_one(
         return Err(e);
     }
     session.reload()?;
-    let healthy = match up::up(session, id).await {
-        Ok(()) => load_dump(session, id).await.map(|_| ()),
+    // With an `on_restore` hook the stacklet is restarted after the load: the welcome screen
+    // comes with that second start only.
+    let restarts = {
+        let stacklet = session.ws.catalog.require(id)?;
+        resolve(&stacklet.dir, HookName::OnRestore)?.is_some()
+    };
+    let first_up = if restarts {
+        up::up_quietly(session, id).await
+    } else {
+        up::up(session, id).await
+    };
+    let healthy = match first_up {
+        Ok(()) => load_dump(session, id, true).await.map(|_| ()),
         Err(e) => Err(e),
     };
     if let Err(e) = healthy {

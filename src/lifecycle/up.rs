@@ -32,6 +32,19 @@ pub struct UpWith {
     /// Run these recorded images instead of the instance's records, and do not record anything
     /// (the caller saves them once the health gate passed).
     pub pins: Option<crate::pins::Pins>,
+    /// No welcome screen: the caller brings the stacklet up as a step of its own work (a backup
+    /// starting it again, a restore that restarts it after loading a dump, a drill) and reports
+    /// the outcome itself.
+    pub no_welcome: bool,
+}
+
+/// `up` without the welcome screen ([`UpWith::no_welcome`]).
+pub async fn up_quietly(session: &mut Session, id: &str) -> anyhow::Result<()> {
+    let options = UpWith {
+        no_welcome: true,
+        ..UpWith::default()
+    };
+    up_with(session, id, &options).await.map(|_| ())
 }
 
 /// `up` with `options`; returns the images the services now run.
@@ -181,7 +194,9 @@ pub async fn up_with(
     }
 
     let elapsed = started.elapsed();
-    welcome::show(&printer, &session.ws, &stacklet, &rendered, elapsed)?;
+    if !options.no_welcome {
+        welcome::show(&printer, &session.ws, &stacklet, &rendered, elapsed)?;
+    }
     Ok(images
         .map(|images| {
             images

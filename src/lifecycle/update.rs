@@ -131,7 +131,15 @@ pub async fn update(session: &mut Session, id: &str) -> anyhow::Result<Updated> 
             images.after.keys().cloned().collect::<Vec<_>>().join(", ")
         ),
     );
-    let attempt = up::up_with(session, id, &UpWith { pins: Some(target) }).await;
+    let attempt = up::up_with(
+        session,
+        id,
+        &UpWith {
+            pins: Some(target),
+            ..UpWith::default()
+        },
+    )
+    .await;
     session.invalidate();
     let failure = match attempt {
         Ok(now) => {
@@ -164,6 +172,7 @@ async fn roll_back(
         id,
         &UpWith {
             pins: Some(before.clone()),
+            ..UpWith::default()
         },
     )
     .await;

@@ -843,6 +843,8 @@ fn a_postgres_stacklet_is_dumped_while_it_runs_and_its_dump_loaded_back_on_resto
     assert!(err.contains("Loading the database paperless"), "{err}");
     assert!(err.contains("loaded paperless from paperless.sql"), "{err}");
     assert!(err.contains("Restarting"), "{err}");
+    // One welcome screen, after the restart on the loaded data (not one per start).
+    assert_eq!(err.matches("Ready BK-PG").count(), 1, "{err}");
     assert_eq!(
         psql(
             &db,
@@ -883,6 +885,8 @@ fn a_postgres_stacklet_is_dumped_while_it_runs_and_its_dump_loaded_back_on_resto
     let line = stdout(&out);
     assert!(line.starts_with("drill passed: bk-pg, snapshot "), "{line}");
     assert!(line.trim_end().ends_with(", verified"), "{line}");
+    // The drill reports its own outcome: no welcome screens of its throw-away instance.
+    assert!(!stderr(&out).contains("Ready BK-PG"), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("Loading the database paperless"),
         "{}",
@@ -898,6 +902,7 @@ fn a_postgres_stacklet_is_dumped_while_it_runs_and_its_dump_loaded_back_on_resto
     assert!(err.contains("Starting BK-PG for its dump"), "{err}");
     assert!(err.contains("Dumping the database paperless"), "{err}");
     assert!(err.contains("Stopping BK-PG again"), "{err}");
+    assert!(!err.contains("Ready BK-PG"), "{err}");
     assert_eq!(inspect(&db, "{{.State.Running}}"), "false");
     let snaps: serde_json::Value =
         serde_json::from_slice(&ok(repo.stack().args(["backup", "list", id, "--json"])).stdout)
