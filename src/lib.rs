@@ -57,6 +57,12 @@ use clap::Parser;
 pub fn run() -> ExitCode {
     // `COMPLETE=<shell> stack …` is the shell asking for candidates: answer and exit.
     completion::answer_if_asked();
+    // `stack --version` alone is answered before clap builds the whole command tree and before the
+    // async runtime starts: it is the cheapest command and is measured as such (docs/performance.md).
+    if commands::is_plain_version(std::env::args_os().skip(1)) {
+        let printer = output::Printer::new(output::ColorChoice::Auto, output::Verbosity::Normal);
+        return commands::exit(commands::version_only(&printer), &printer);
+    }
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

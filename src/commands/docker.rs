@@ -15,7 +15,7 @@ use crate::render::env;
 pub async fn init(printer: &Printer) -> anyhow::Result<ExitCode> {
     let mut session = Session::open_locked(printer, None, true)?;
     let docker = session.docker().await?;
-    let version = docker.version().await.ok();
+    let version = session.engine_version().await;
     printer.status(
         "Found",
         format!(

@@ -166,11 +166,8 @@ pub async fn list(printer: &Printer, json: bool) -> anyhow::Result<ExitCode> {
 
 pub async fn status(printer: &Printer, json: bool) -> anyhow::Result<ExitCode> {
     let mut session = Session::open(printer, None)?;
-    let docker = session.try_docker().await;
-    let docker_version = match &docker {
-        Some(d) => d.version().await.ok().and_then(|v| v.version),
-        None => None,
-    };
+    // The engine's release from the `/version` answer that connecting got: no request of its own.
+    let docker_version = session.engine_version().await.and_then(|v| v.version);
     warn_if_no_docker(&mut session).await;
     let rows = rows(&mut session, true).await?;
     let ws = &session.ws;

@@ -38,6 +38,21 @@ pub fn verbosity(global: &GlobalArgs) -> Verbosity {
     }
 }
 
+/// Whether the arguments (without the program name) are exactly `--version` or `-V`: the one-line
+/// version, which `crate::run` answers before parsing the full command line and starting the
+/// runtime. Any other combination (`--version --verbose`, `-V -q`) goes through clap as usual.
+pub fn is_plain_version(mut args: impl Iterator<Item = std::ffi::OsString>) -> bool {
+    matches!(
+        (args.next(), args.next()),
+        (Some(a), None) if a == "--version" || a == "-V"
+    )
+}
+
+/// `stack --version`: one line, nothing else loaded.
+pub fn version_only(printer: &Printer) -> anyhow::Result<ExitCode> {
+    version::version(printer, false)
+}
+
 pub async fn run(cli: Cli, printer: Printer) -> anyhow::Result<ExitCode> {
     if cli.version {
         return version::version(&printer, cli.global.verbose);
@@ -176,4 +191,29 @@ fn domain_hints(err: &anyhow::Error) -> Vec<String> {
                 })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_plain_version;
+    use std::ffi::OsString;
+
+    fn args(words: &[&str]) -> impl Iterator<Item = OsString> {
+        words
+            .iter()
+            .map(OsString::from)
+            .collect::<Vec<_>>()
+            .into_iter()
+    }
+
+    #[test]
+    fn only_a_lone_version_flag_takes_the_short_path() {
+        assert!(is_plain_version(args(&["--version"])));
+        assert!(is_plain_version(args(&["-V"])));
+        assert!(!is_plain_version(args(&[])));
+        assert!(!is_plain_version(args(&["--version", "--verbose"])));
+        assert!(!is_plain_version(args(&["-V", "-q"])));
+        assert!(!is_plain_version(args(&["version"])));
+        assert!(!is_plain_version(args(&["--versions"])));
+    }
 }

@@ -2,13 +2,18 @@
 //!
 //! Order: `DOCKER_HOST` (`unix://…` or `tcp://…`) when set, and then only it (a user who sets it means
 //! it); otherwise `/var/run/docker.sock`, then the macOS sockets of OrbStack and Docker Desktop. Each
-//! candidate gets a ping with a short timeout so an unreachable engine fails within about 2 s, and
-//! the API version is always negotiated: bollard 0.21 would otherwise speak 1.53 to a 1.41 daemon.
+//! candidate is asked `/version` with a short timeout so an unreachable engine fails within about
+//! 2 s. That one answer both proves the engine is there and gives its API version, which is always
+//! negotiated (bollard 0.21 would otherwise speak 1.53 to a 1.41 daemon), and it is kept for the
+//! commands that show the engine version (`status`, `doctor`, `init`), so none asks twice. (It was a
+//! `/_ping` followed by bollard's `negotiate_version`, which asks `/version` itself: two round trips
+//! before every command's first real request; docs/performance.md.)
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use bollard::{API_DEFAULT_VERSION, Docker};
+use bollard::models::SystemVersion;
+use bollard::{API_DEFAULT_VERSION, ClientVersion, Docker};
 
 use super::EngineError;
 use super::error::ConnectFailure;
@@ -18,8 +23,21 @@ use super::error::ConnectFailure;
 const CLIENT_TIMEOUT_SECS: u64 = 120;
 const PING_TIMEOUT: Duration = Duration::from_millis(1500);
 
+/// A reachable engine: the client, speaking the negotiated API version, and the engine's
+/// `/version` answer.
+#[derive(Clone, Debug)]
+pub struct Connected {
+    pub docker: Docker,
+    pub version: SystemVersion,
+}
+
 /// Connects to the first reachable engine and negotiates the API version.
 pub async fn connect() -> Result<Docker, EngineError> {
+    Ok(connect_with_version().await?.docker)
+}
+
+/// [`connect`], keeping what the engine said about itself.
+pub async fn connect_with_version() -> Result<Connected, EngineError> {
     connect_to(candidates(
         std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty()),
         std::env::home_dir(),
@@ -28,7 +46,7 @@ pub async fn connect() -> Result<Docker, EngineError> {
 }
 
 /// Tries each host URL in order; the first that answers wins.
-pub(crate) async fn connect_to(candidates: Vec<String>) -> Result<Docker, EngineError> {
+pub(crate) async fn connect_to(candidates: Vec<String>) -> Result<Connected, EngineError> {
     let mut looked = Vec::new();
     let mut reason = None;
     for host in candidates {
@@ -39,45 +57,68 @@ pub(crate) async fn connect_to(candidates: Vec<String>) -> Result<Docker, Engine
             continue;
         }
         match try_connect(&host).await {
-            Ok(docker) => return Ok(docker),
+            Ok(connected) => return Ok(connected),
             Err(err) => reason = Some(err),
         }
     }
     Err(EngineError::Unreachable { looked, reason })
 }
 
-async fn try_connect(host: &str) -> Result<Docker, ConnectFailure> {
+/// A client for `host` speaking API `version` (no request is made).
+fn client(host: &str, version: &ClientVersion) -> Result<Docker, ConnectFailure> {
     let request = |source| ConnectFailure::Request {
         host: host.to_string(),
         source,
     };
-    let timeout = || ConnectFailure::Timeout {
-        host: host.to_string(),
-    };
-    let docker = if let Some(path) = host.strip_prefix("unix://") {
-        Docker::connect_with_unix(path, CLIENT_TIMEOUT_SECS, API_DEFAULT_VERSION)
+    if let Some(path) = host.strip_prefix("unix://") {
+        Docker::connect_with_unix(path, CLIENT_TIMEOUT_SECS, version).map_err(request)
     } else if host.starts_with("tcp://") || host.starts_with("http://") {
-        Docker::connect_with_http(host, CLIENT_TIMEOUT_SECS, API_DEFAULT_VERSION)
+        Docker::connect_with_http(host, CLIENT_TIMEOUT_SECS, version).map_err(request)
     } else {
-        return Err(ConnectFailure::Unsupported {
+        Err(ConnectFailure::Unsupported {
             host: host.to_string(),
+        })
+    }
+}
+
+async fn try_connect(host: &str) -> Result<Connected, ConnectFailure> {
+    let docker = client(host, API_DEFAULT_VERSION)?;
+    let version = match tokio::time::timeout(PING_TIMEOUT, docker.version()).await {
+        Err(_) => {
+            return Err(ConnectFailure::Timeout {
+                host: host.to_string(),
+            });
+        }
+        Ok(Err(source)) => {
+            return Err(ConnectFailure::Request {
+                host: host.to_string(),
+                source,
+            });
+        }
+        Ok(Ok(version)) => version,
+    };
+    let Some(server) = version.api_version.as_deref().and_then(api_version) else {
+        return Err(ConnectFailure::Negotiation {
+            host: host.to_string(),
+            source: bollard::errors::Error::APIVersionParseError {},
         });
-    }
-    .map_err(request)?;
-    match tokio::time::timeout(PING_TIMEOUT, docker.ping()).await {
-        Err(_) => return Err(timeout()),
-        Ok(Err(e)) => return Err(request(e)),
-        Ok(Ok(_)) => {}
-    }
-    // The negotiation is one more small request; it gets its own timeout for the same reason.
-    match tokio::time::timeout(PING_TIMEOUT, docker.negotiate_version()).await {
-        Err(_) => Err(timeout()),
-        Ok(Err(source)) => Err(ConnectFailure::Negotiation {
-            host: host.to_string(),
-            source,
-        }),
-        Ok(Ok(docker)) => Ok(docker),
-    }
+    };
+    // As bollard's `negotiate_version`: speak the engine's version when it is older than ours.
+    let docker = if server < *API_DEFAULT_VERSION {
+        client(host, &server)?
+    } else {
+        docker
+    };
+    Ok(Connected { docker, version })
+}
+
+/// `1.41` → API version 1.41.
+fn api_version(text: &str) -> Option<ClientVersion> {
+    let (major, minor) = text.split_once('.')?;
+    Some(ClientVersion {
+        major_version: major.parse().ok()?,
+        minor_version: minor.parse().ok()?,
+    })
 }
 
 /// Where to look, in order, as `unix://` or `tcp://` URLs.
@@ -97,6 +138,15 @@ fn candidates(docker_host: Option<String>, home: Option<PathBuf>) -> Vec<String>
 #[cfg(test)]
 mod unit {
     use super::*;
+
+    #[test]
+    fn api_versions_parse_and_compare() {
+        let v = api_version("1.41").unwrap();
+        assert_eq!((v.major_version, v.minor_version), (1, 41));
+        assert!(v < *API_DEFAULT_VERSION);
+        assert!(api_version("1").is_none());
+        assert!(api_version("one.two").is_none());
+    }
 
     #[test]
     fn docker_host_wins_alone() {

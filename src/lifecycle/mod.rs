@@ -38,7 +38,7 @@ pub struct Session {
     pub lan_ip: String,
     /// The outcome of the first connection attempt, kept either way: an unreachable engine is
     /// asked once per command, not once per stacklet (each attempt may take its 2 s timeout).
-    docker: Option<Result<bollard::Docker, UserError>>,
+    docker: Option<Result<engine::Connected, UserError>>,
     /// Compose project → state, read once per session with one engine call; dropped after every
     /// change (`invalidate`).
     states: Option<std::collections::BTreeMap<String, engine::ProjectState>>,
@@ -133,15 +133,26 @@ impl Session {
 
     /// The Docker client, connected on first use.
     pub async fn docker(&mut self) -> Result<bollard::Docker, UserError> {
+        Ok(self.engine().await?.docker)
+    }
+
+    /// The connected engine (client and its `/version` answer), connected on first use.
+    pub async fn engine(&mut self) -> Result<engine::Connected, UserError> {
         if let Some(outcome) = &self.docker {
             return outcome.clone();
         }
-        let outcome = engine::connect().await.map_err(|e| {
+        let outcome = engine::connect_with_version().await.map_err(|e| {
             let hint = e.hint();
             UserError::wrap(e).maybe_hint(hint)
         });
         self.docker = Some(outcome.clone());
         outcome
+    }
+
+    /// What the engine said about itself when connecting (`/version`: its release, API version,
+    /// OS and architecture); `None` when it does not answer. No second request.
+    pub async fn engine_version(&mut self) -> Option<bollard::models::SystemVersion> {
+        self.engine().await.ok().map(|e| e.version)
     }
 
     /// The state of compose project `name` (`Absent` when no container carries its label).
@@ -247,7 +258,7 @@ impl Session {
             instance: self.ws.instance.clone(),
             namespace: self.ws.namespace.clone(),
             id: id.to_string(),
-            docker: self.docker.clone().and_then(Result::ok),
+            docker: self.docker.clone().and_then(Result::ok).map(|e| e.docker),
             runtime: tokio::runtime::Handle::current(),
         }
     }

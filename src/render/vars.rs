@@ -245,38 +245,125 @@ pub fn stacklet_url(
 }
 
 /// The machine's LAN address for URLs shown to people, `localhost` when none is found.
-/// `STACK_LAN_IP` overrides. Read from the OS tools so no packet is ever sent.
+/// `STACK_LAN_IP` overrides. Read from the interface list (`getifaddrs(3)`), so no packet is ever
+/// sent and no child process runs: the first IPv4 address of an interface that is up and not the
+/// loopback, as `hostname -I` lists them (Linux), or `en0`'s, then `en1`'s, as `ipconfig getifaddr`
+/// reports them (macOS). Both tools were once run here; every command paid a child process for it
+/// (docs/performance.md).
 pub fn lan_ip() -> String {
     if let Ok(ip) = std::env::var("STACK_LAN_IP")
         && !ip.trim().is_empty()
     {
         return ip.trim().to_string();
     }
-    let attempts: &[(&str, &[&str])] = if cfg!(target_os = "macos") {
-        &[
-            ("ipconfig", &["getifaddr", "en0"]),
-            ("ipconfig", &["getifaddr", "en1"]),
-        ]
-    } else {
-        &[("hostname", &["-I"])]
+    let Ok(addresses) = nix::ifaddrs::getifaddrs() else {
+        return "localhost".into();
     };
-    for (program, args) in attempts {
-        if let Ok(out) = std::process::Command::new(program).args(*args).output() {
-            let text = String::from_utf8_lossy(&out.stdout);
-            if let Some(ip) = text.split_whitespace().find(|w| {
-                w.parse::<std::net::Ipv4Addr>()
-                    .is_ok_and(|a| !a.is_loopback())
-            }) {
-                return ip.to_string();
-            }
-        }
+    let interfaces = addresses.filter_map(|a| {
+        let ip = a.address.as_ref()?.as_sockaddr_in()?.ip();
+        Some(Interface {
+            name: a.interface_name,
+            up: a.flags.contains(nix::net::if_::InterfaceFlags::IFF_UP),
+            loopback: a
+                .flags
+                .contains(nix::net::if_::InterfaceFlags::IFF_LOOPBACK),
+            ip,
+        })
+    });
+    pick_lan_ip(interfaces, cfg!(target_os = "macos"))
+        .map(|ip| ip.to_string())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+/// One IPv4 address of one interface, as `getifaddrs` lists them.
+struct Interface {
+    name: String,
+    up: bool,
+    loopback: bool,
+    ip: std::net::Ipv4Addr,
+}
+
+/// The address [`lan_ip`] shows, from the interface list in the system's order.
+fn pick_lan_ip(
+    interfaces: impl Iterator<Item = Interface>,
+    macos: bool,
+) -> Option<std::net::Ipv4Addr> {
+    let usable: Vec<Interface> = interfaces
+        .filter(|i| i.up && !i.loopback && !i.ip.is_loopback())
+        .collect();
+    if macos {
+        ["en0", "en1"]
+            .iter()
+            .find_map(|name| usable.iter().find(|i| i.name == *name).map(|i| i.ip))
+    } else {
+        usable.first().map(|i| i.ip)
     }
-    "localhost".into()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn iface(name: &str, up: bool, loopback: bool, ip: &str) -> Interface {
+        Interface {
+            name: name.into(),
+            up,
+            loopback,
+            ip: ip.parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn lan_ip_is_the_first_address_of_an_up_interface_that_is_not_the_loopback() {
+        let list = || {
+            vec![
+                iface("lo", true, true, "127.0.0.1"),
+                iface("eth1", false, false, "10.9.9.9"),
+                iface("eth0", true, false, "192.168.1.20"),
+                iface("docker0", true, false, "172.17.0.1"),
+                iface("en1", true, false, "192.168.1.30"),
+            ]
+            .into_iter()
+        };
+        assert_eq!(
+            pick_lan_ip(list(), false),
+            Some("192.168.1.20".parse().unwrap())
+        );
+        // macOS: en0 first, then en1 (as `ipconfig getifaddr en0`, then `en1`).
+        assert_eq!(
+            pick_lan_ip(list(), true),
+            Some("192.168.1.30".parse().unwrap())
+        );
+        assert_eq!(pick_lan_ip(std::iter::empty(), false), None);
+        assert_eq!(
+            pick_lan_ip(
+                vec![iface("lo", true, true, "127.0.0.1")].into_iter(),
+                false
+            ),
+            None
+        );
+    }
+
+    /// On this machine the answer is the first IPv4 address `hostname -I` prints.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn lan_ip_agrees_with_hostname_i() {
+        let Ok(out) = std::process::Command::new("hostname").arg("-I").output() else {
+            return; // no `hostname` here: nothing to compare with
+        };
+        let text = String::from_utf8_lossy(&out.stdout);
+        let expected = text
+            .split_whitespace()
+            .find(|w| {
+                w.parse::<std::net::Ipv4Addr>()
+                    .is_ok_and(|a| !a.is_loopback())
+            })
+            .unwrap_or("localhost");
+        // `STACK_LAN_IP` overrides both; compare only without it.
+        if std::env::var_os("STACK_LAN_IP").is_none() {
+            assert_eq!(lan_ip(), expected);
+        }
+    }
 
     #[test]
     fn docker_url_rewrites_loopback() {
