@@ -15,6 +15,10 @@ if [ ! -x "$py" ]; then
 fi
 export PYO3_PYTHON="$py"
 export CARGO_TARGET_DIR="target/second-python"
+# The normal build links Debian's libpython statically (build.rs, docs/performance.md); this one
+# links the shared libpython, as every macOS build does, so the rpath that makes build and run agree
+# stays proven. `STACK_PYTHON_LINK=static scripts/test-python-prefix.sh` tries the other way.
+export STACK_PYTHON_LINK="${STACK_PYTHON_LINK:-shared}"
 
 # Seed the second target dir from the normal one (its dependencies, not its incremental caches),
 # so only pyo3 and `stack` itself are rebuilt for the other interpreter instead of every
@@ -29,6 +33,6 @@ if [ ! -d "$CARGO_TARGET_DIR/debug" ] && [ -d target/debug/deps ]; then
   rm -rf "$CARGO_TARGET_DIR"/debug/deps/{stack,integration}-* "$CARGO_TARGET_DIR"/debug/deps/libstack-*
 fi
 
-echo "embedded Python: $("$py" -c 'import sys; print(sys.version.split()[0], sys.base_prefix)')" >&2
+echo "embedded Python: $("$py" -c 'import sys; print(sys.version.split()[0], sys.base_prefix)') (libpython: $STACK_PYTHON_LINK)" >&2
 cargo test --locked --lib hooks::
 cargo test --locked --test integration python

@@ -22,6 +22,8 @@ fn python(printer: &Printer) -> anyhow::Result<ExitCode> {
     printer.out(format!("  built with  {}", built.executable.display()));
     printer.out(format!("  home        {}", built.home.display()));
     printer.out(format!("  stdlib      {}", built.stdlib.display()));
+    // How build.rs linked it: `static (<archive>)` or `shared` (docs/performance.md).
+    printer.out(format!("  libpython   {}", env!("STACK_PYTHON_LINKED")));
     match running_python() {
         Ok(running) => {
             printer.out(format!(

@@ -8,6 +8,8 @@ use crate::support::{Repo, stderr, stdout};
 const BUILT_VERSION: &str = env!("STACK_PYTHON_VERSION");
 const BUILT_HOME: &str = env!("STACK_PYTHON_HOME");
 const BUILT_EXECUTABLE: &str = env!("STACK_PYTHON_EXECUTABLE");
+/// `static (<archive>)` or `shared`: how build.rs linked libpython (docs/performance.md).
+const LINKED: &str = env!("STACK_PYTHON_LINKED");
 
 #[test]
 fn python_version_verbose_shows_the_build_python_and_the_one_that_runs() {
@@ -25,9 +27,10 @@ fn python_version_verbose_shows_the_build_python_and_the_one_that_runs() {
         text,
         format!(
             "stack {}\npython {BUILT_VERSION}\n  built with  {BUILT_EXECUTABLE}\n  home        \
-             {BUILT_HOME}\n  stdlib      {stdlib}\n  running     {BUILT_VERSION} (home \
-             {BUILT_HOME})\n",
-            env!("CARGO_PKG_VERSION")
+             {BUILT_HOME}\n  stdlib      {stdlib}\n  libpython   {}\n  running     {BUILT_VERSION} \
+             (home {BUILT_HOME})\n",
+            env!("CARGO_PKG_VERSION"),
+            LINKED,
         )
     );
     assert_eq!(stderr(&out), "", "no warning that build and run differ");
@@ -90,4 +93,31 @@ fn python_with_a_missing_home_is_a_plain_error_naming_the_build_python() {
         "{}",
         stderr(&out)
     );
+}
+
+/// How libpython is linked decides what the dynamic loader maps at every start
+/// (docs/performance.md): linked statically, the binary names no libpython at all (nothing to map
+/// and relocate, and nothing to lose when a shared libpython goes away); linked shared, it loads
+/// the very library it was built against (the rpath). Asked of glibc's loader the way `ldd` does.
+#[cfg(target_os = "linux")]
+#[test]
+fn python_libpython_is_linked_as_recorded() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_stack"))
+        .env("LD_TRACE_LOADED_OBJECTS", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let loaded = stdout(&out);
+    let libpython: Vec<&str> = loaded.lines().filter(|l| l.contains("libpython")).collect();
+    if LINKED.starts_with("static") {
+        assert!(libpython.is_empty(), "a static build loads {libpython:?}");
+    } else {
+        assert_eq!(libpython.len(), 1, "{loaded}");
+        // The build Python's own library, under its home (`/usr/lib/…` for Debian's).
+        assert!(
+            libpython[0].contains(&format!("=> {}/", BUILT_HOME.trim_end_matches('/'))),
+            "{}",
+            libpython[0]
+        );
+    }
 }
