@@ -15,15 +15,12 @@ use crate::render::env;
 pub async fn init(printer: &Printer) -> anyhow::Result<ExitCode> {
     let mut session = Session::open_locked(printer, None, true)?;
     let docker = session.docker().await?;
-    let version = session.engine_version().await;
+    let version = session.engine_release().await;
     printer.status(
         "Found",
         format!(
             "Docker Engine {}",
-            version
-                .as_ref()
-                .and_then(|v| v.version.clone())
-                .unwrap_or_else(|| "(version unknown)".into())
+            version.unwrap_or_else(|| "(version unknown)".into())
         ),
     );
     if engine::ensure_stack_network(&docker, &session.ws.namespace).await? {

@@ -166,8 +166,8 @@ pub async fn list(printer: &Printer, json: bool) -> anyhow::Result<ExitCode> {
 
 pub async fn status(printer: &Printer, json: bool) -> anyhow::Result<ExitCode> {
     let mut session = Session::open(printer, None)?;
-    // The engine's release from the `/version` answer that connecting got: no request of its own.
-    let docker_version = session.engine_version().await.and_then(|v| v.version);
+    // The engine's release as its ping named it when connecting: no request of its own.
+    let docker_version = session.engine_release().await;
     warn_if_no_docker(&mut session).await;
     let rows = rows(&mut session, true).await?;
     let ws = &session.ws;

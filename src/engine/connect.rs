@@ -2,17 +2,16 @@
 //!
 //! Order: `DOCKER_HOST` (`unix://…` or `tcp://…`) when set, and then only it (a user who sets it means
 //! it); otherwise `/var/run/docker.sock`, then the macOS sockets of OrbStack and Docker Desktop. Each
-//! candidate is asked `/version` with a short timeout so an unreachable engine fails within about
-//! 2 s. That one answer both proves the engine is there and gives its API version, which is always
-//! negotiated (bollard 0.21 would otherwise speak 1.53 to a 1.41 daemon), and it is kept for the
-//! commands that show the engine version (`status`, `doctor`, `init`), so none asks twice. (It was a
-//! `/_ping` followed by bollard's `negotiate_version`, which asks `/version` itself: two round trips
-//! before every command's first real request; docs/performance.md.)
+//! candidate gets a `/_ping` with a short timeout so an unreachable engine fails within about 2 s.
+//! The ping's `Api-Version` header negotiates the API version (bollard 0.21 would otherwise speak
+//! 1.53 to a 1.41 daemon) and its `Server` header names the engine's release, as the docker CLI
+//! reads them: one cheap request. bollard's own `negotiate_version` asks `/version` instead, which
+//! the engine answers only after running `runc --version` and `docker-init --version` (≈ 10 ms
+//! here, more than everything else `stack status` does; docs/performance.md).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use bollard::models::SystemVersion;
 use bollard::{API_DEFAULT_VERSION, ClientVersion, Docker};
 
 use super::EngineError;
@@ -23,21 +22,22 @@ use super::error::ConnectFailure;
 const CLIENT_TIMEOUT_SECS: u64 = 120;
 const PING_TIMEOUT: Duration = Duration::from_millis(1500);
 
-/// A reachable engine: the client, speaking the negotiated API version, and the engine's
-/// `/version` answer.
+/// A reachable engine: the client, speaking the negotiated API version, and the release the
+/// engine named in its ping (`20.10.24+dfsg1` from `Server: Docker/20.10.24+dfsg1 (linux)`), when
+/// it names one that way.
 #[derive(Clone, Debug)]
 pub struct Connected {
     pub docker: Docker,
-    pub version: SystemVersion,
+    pub release: Option<String>,
 }
 
 /// Connects to the first reachable engine and negotiates the API version.
 pub async fn connect() -> Result<Docker, EngineError> {
-    Ok(connect_with_version().await?.docker)
+    Ok(connect_with_release().await?.docker)
 }
 
-/// [`connect`], keeping what the engine said about itself.
-pub async fn connect_with_version() -> Result<Connected, EngineError> {
+/// [`connect`], keeping the release the engine named.
+pub async fn connect_with_release() -> Result<Connected, EngineError> {
     connect_to(candidates(
         std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty()),
         std::env::home_dir(),
@@ -81,35 +81,81 @@ fn client(host: &str, version: &ClientVersion) -> Result<Docker, ConnectFailure>
     }
 }
 
+/// What an engine's `/_ping` says in its headers.
+struct Ping {
+    api_version: Option<String>,
+    server: Option<String>,
+}
+
+/// `GET /_ping` on `host` (a `unix://` socket or a `tcp://`/`http://` address).
+async fn ping(host: &str) -> Result<Ping, reqwest::Error> {
+    let (builder, url) = match host.strip_prefix("unix://") {
+        Some(path) => (
+            reqwest::Client::builder().unix_socket(path),
+            "http://docker/_ping".to_string(),
+        ),
+        None => (
+            reqwest::Client::builder(),
+            format!(
+                "http://{}/_ping",
+                host.trim_start_matches("tcp://")
+                    .trim_start_matches("http://")
+                    .trim_end_matches('/')
+            ),
+        ),
+    };
+    let response = builder
+        .timeout(PING_TIMEOUT)
+        .build()?
+        .get(url)
+        .send()
+        .await?
+        .error_for_status()?;
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    Ok(Ping {
+        api_version: header("api-version"),
+        server: header("server"),
+    })
+}
+
 async fn try_connect(host: &str) -> Result<Connected, ConnectFailure> {
     let docker = client(host, API_DEFAULT_VERSION)?;
-    let version = match tokio::time::timeout(PING_TIMEOUT, docker.version()).await {
-        Err(_) => {
+    let ping = match ping(host).await {
+        Ok(ping) => ping,
+        Err(e) if e.is_timeout() => {
             return Err(ConnectFailure::Timeout {
                 host: host.to_string(),
             });
         }
-        Ok(Err(source)) => {
-            return Err(ConnectFailure::Request {
+        Err(e) => {
+            return Err(ConnectFailure::Ping {
                 host: host.to_string(),
-                source,
+                source: e,
             });
         }
-        Ok(Ok(version)) => version,
     };
-    let Some(server) = version.api_version.as_deref().and_then(api_version) else {
+    // As bollard's `negotiate_version`: speak the engine's version when it is older than ours.
+    let Some(server) = ping.api_version.as_deref().and_then(api_version) else {
         return Err(ConnectFailure::Negotiation {
             host: host.to_string(),
             source: bollard::errors::Error::APIVersionParseError {},
         });
     };
-    // As bollard's `negotiate_version`: speak the engine's version when it is older than ours.
     let docker = if server < *API_DEFAULT_VERSION {
         client(host, &server)?
     } else {
         docker
     };
-    Ok(Connected { docker, version })
+    Ok(Connected {
+        docker,
+        release: ping.server.as_deref().and_then(release),
+    })
 }
 
 /// `1.41` → API version 1.41.
@@ -119,6 +165,13 @@ fn api_version(text: &str) -> Option<ClientVersion> {
         major_version: major.parse().ok()?,
         minor_version: minor.parse().ok()?,
     })
+}
+
+/// The release in a ping's `Server` header: `Docker/27.3.1 (linux)` → `27.3.1`. `None` for an
+/// engine that names itself otherwise.
+fn release(server: &str) -> Option<String> {
+    let version = server.strip_prefix("Docker/")?.split_whitespace().next()?;
+    (!version.is_empty()).then(|| version.to_string())
 }
 
 /// Where to look, in order, as `unix://` or `tcp://` URLs.
@@ -138,6 +191,17 @@ fn candidates(docker_host: Option<String>, home: Option<PathBuf>) -> Vec<String>
 #[cfg(test)]
 mod unit {
     use super::*;
+
+    #[test]
+    fn the_release_comes_from_the_server_header() {
+        assert_eq!(
+            release("Docker/20.10.24+dfsg1 (linux)").as_deref(),
+            Some("20.10.24+dfsg1")
+        );
+        assert_eq!(release("Docker/27.3.1").as_deref(), Some("27.3.1"));
+        assert_eq!(release("Libpod/5.2.0 (linux)"), None);
+        assert_eq!(release("Docker/"), None);
+    }
 
     #[test]
     fn api_versions_parse_and_compare() {

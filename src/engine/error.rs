@@ -11,6 +11,12 @@ pub enum ConnectFailure {
     #[error("`{host}` did not answer within 1.5 s")]
     Timeout { host: String },
     #[error("`{host}` did not answer")]
+    Ping {
+        host: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("`{host}` did not answer")]
     Request {
         host: String,
         #[source]

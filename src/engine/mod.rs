@@ -31,7 +31,7 @@ pub mod plan;
 mod ports;
 mod wait;
 
-pub use connect::{Connected, connect, connect_with_version};
+pub use connect::{Connected, connect, connect_with_release};
 #[cfg(test)]
 pub use converge::{Outcome, ServiceOutcome};
 pub use converge::{UpOptions, converge};

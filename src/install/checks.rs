@@ -29,8 +29,11 @@ impl Engine {
 /// Connect to the engine (`DOCKER_HOST`, Docker's socket, OrbStack's, Docker Desktop's) and ask
 /// what it is.
 pub async fn engine() -> Result<Engine, EngineError> {
-    let crate::engine::Connected { docker, version } =
-        crate::engine::connect_with_version().await?;
+    let docker = crate::engine::connect().await?;
+    let version = docker
+        .version()
+        .await
+        .map_err(|e| EngineError::api("read the engine version", e))?;
     let operating_system = docker
         .info()
         .await

@@ -41,23 +41,27 @@ fn check(name: impl Into<String>, status: Status, detail: impl Into<String>) -> 
 /// overrides the engine's `os/arch` for the image check.
 pub async fn run(session: &mut Session, ids: &[String], platform: Option<&str>) -> Vec<Check> {
     let mut checks = Vec::new();
-    // The engine's `/version` answer from connecting: no second request.
-    let engine_platform = match session.engine().await {
-        Ok(engine) => {
-            let v = engine.version;
-            let os = v.os.unwrap_or_default();
-            let arch = v.arch.unwrap_or_default();
-            checks.push(check(
-                "engine",
-                Status::Ok,
-                format!(
-                    "Docker {} (API {}), {os}/{arch}",
-                    v.version.unwrap_or_default(),
-                    v.api_version.unwrap_or_default()
-                ),
-            ));
-            Some(format!("{os}/{arch}"))
-        }
+    let engine_platform = match session.docker().await {
+        Ok(docker) => match docker.version().await {
+            Ok(v) => {
+                let os = v.os.unwrap_or_default();
+                let arch = v.arch.unwrap_or_default();
+                checks.push(check(
+                    "engine",
+                    Status::Ok,
+                    format!(
+                        "Docker {} (API {}), {os}/{arch}",
+                        v.version.unwrap_or_default(),
+                        v.api_version.unwrap_or_default()
+                    ),
+                ));
+                Some(format!("{os}/{arch}"))
+            }
+            Err(e) => {
+                checks.push(check("engine", Status::Fail, e.to_string()));
+                None
+            }
+        },
         Err(e) => {
             let mut c = check("engine", Status::Fail, e.message.clone());
             c.hint = e.hints.first().cloned();

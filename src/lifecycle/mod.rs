@@ -136,12 +136,12 @@ impl Session {
         Ok(self.engine().await?.docker)
     }
 
-    /// The connected engine (client and its `/version` answer), connected on first use.
-    pub async fn engine(&mut self) -> Result<engine::Connected, UserError> {
+    /// The connected engine (client and the release its ping named), connected on first use.
+    async fn engine(&mut self) -> Result<engine::Connected, UserError> {
         if let Some(outcome) = &self.docker {
             return outcome.clone();
         }
-        let outcome = engine::connect_with_version().await.map_err(|e| {
+        let outcome = engine::connect_with_release().await.map_err(|e| {
             let hint = e.hint();
             UserError::wrap(e).maybe_hint(hint)
         });
@@ -149,10 +149,15 @@ impl Session {
         outcome
     }
 
-    /// What the engine said about itself when connecting (`/version`: its release, API version,
-    /// OS and architecture); `None` when it does not answer. No second request.
-    pub async fn engine_version(&mut self) -> Option<bollard::models::SystemVersion> {
-        self.engine().await.ok().map(|e| e.version)
+    /// The engine's release (`27.3.1`) for views: from the ping that connected when the engine
+    /// named it there (Docker does), else asked of `/version`, which costs the engine a few
+    /// milliseconds. `None` when the engine does not answer.
+    pub async fn engine_release(&mut self) -> Option<String> {
+        let engine = self.engine().await.ok()?;
+        match engine.release {
+            Some(release) => Some(release),
+            None => engine.docker.version().await.ok()?.version,
+        }
     }
 
     /// The state of compose project `name` (`Absent` when no container carries its label).
