@@ -104,7 +104,9 @@ async fn ping(host: &str) -> Result<Ping, reqwest::Error> {
             ),
         ),
     };
+    // No proxy, like bollard's own requests (a `tcp://` engine is reached directly).
     let response = builder
+        .no_proxy()
         .timeout(PING_TIMEOUT)
         .build()?
         .get(url)
