@@ -13,8 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 
 use super::{
-    Settings, apply_meta, blocking, fetch, images_to_restore, load_dump, mark_set_up, open,
-    save_images,
+    Settings, apply_meta, fetch, find, images_to_restore, load_dump, mark_set_up, save_images,
 };
 use crate::backup::progress::Bars;
 use crate::hooks::HookName;
@@ -109,11 +108,7 @@ pub async fn drill(
             source: super::Chain(e),
         }
     };
-    let (repo, _) = open(settings, password, bars, false)
-        .await
-        .map_err(fail(Step::Prepare))?;
-    let (id_owned, wanted_owned) = (id.to_string(), wanted.map(str::to_string));
-    let (snap, manifest) = blocking(move || repo.find(&id_owned, wanted_owned.as_deref()))
+    let (repo, snap, manifest) = find(settings, password, bars, id, wanted)
         .await
         .map_err(fail(Step::Prepare))?;
     let dir = tempfile::Builder::new()
@@ -148,7 +143,7 @@ pub async fn drill(
     let restore_started = Instant::now();
     let target = instance_dir.join("data").join(id);
     let restored = async {
-        let (meta, summary) = fetch(settings, password, bars, &snap.id, &manifest, &target).await?;
+        let (meta, summary) = fetch(repo, &snap.id, &manifest, &target).await?;
         let instance = crate::instance::Instance::discover(
             &instance_dir,
             Some(&home.instance.root.to_string_lossy()),

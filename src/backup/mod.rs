@@ -400,6 +400,24 @@ async fn snapshot(
     summary
 }
 
+/// Open the repository and find snapshot `wanted` (the newest: `None`) of `id` with its manifest;
+/// the repository stays open for the restore.
+async fn find(
+    settings: &Settings,
+    password: &str,
+    bars: Bars,
+    id: &str,
+    wanted: Option<&str>,
+) -> anyhow::Result<(Repo, repo::SnapshotInfo, Manifest)> {
+    let (repo, _) = open(settings, password, bars, false).await?;
+    let (id, wanted) = (id.to_string(), wanted.map(str::to_string));
+    blocking(move || {
+        let (snap, manifest) = repo.find(&id, wanted.as_deref())?;
+        Ok((repo, snap, manifest))
+    })
+    .await
+}
+
 /// What was restored and where the replaced data went.
 #[derive(Clone, Debug)]
 pub struct RestoreDone {
@@ -419,12 +437,11 @@ struct Meta {
     images: Option<crate::pins::Pins>,
 }
 
-/// Restore snapshot data and meta of `id` into `data_target` (which must not exist) and a
+/// Restore snapshot data and meta of `id` from `repo` (opened once: the key derivation and the
+/// index read are the fixed cost of a restore) into `data_target` (which must not exist) and a
 /// temporary meta dir; returns the meta files and the data summary.
 async fn fetch(
-    settings: &Settings,
-    password: &str,
-    bars: Bars,
+    repo: Repo,
     snapshot: &str,
     manifest: &Manifest,
     data_target: &Path,
@@ -433,25 +450,13 @@ async fn fetch(
         .prefix("stack-restore-")
         .tempdir()
         .context("Cannot create a temporary directory")?;
-    let (repo, _) = open(settings, password, bars, false).await?;
-    let (snap, inner, dest) = (
-        snapshot.to_string(),
-        manifest.meta_path.clone(),
-        meta_dir.path().join("meta"),
-    );
-    blocking(move || repo.restore(&snap, &inner, &dest)).await?;
-    let summary = match &manifest.data_path {
-        Some(inner) => {
-            let (repo, _) = open(settings, password, bars, false).await?;
-            let (snap, inner, dest) = (
-                snapshot.to_string(),
-                inner.clone(),
-                data_target.to_path_buf(),
-            );
-            blocking(move || repo.restore(&snap, &inner, &dest)).await?
-        }
-        None => RestoreSummary::default(),
-    };
+    let mut parts = vec![(manifest.meta_path.clone(), meta_dir.path().join("meta"))];
+    if let Some(inner) = &manifest.data_path {
+        parts.push((inner.clone(), data_target.to_path_buf()));
+    }
+    let snap = snapshot.to_string();
+    let restored = blocking(move || repo.restore(&snap, &parts)).await?;
+    let summary = restored.get(1).copied().unwrap_or_default();
     let meta = meta_dir.path().join("meta");
     let secrets_text = std::fs::read_to_string(meta.join(SECRETS_FILE)).unwrap_or_default();
     let table: toml::Table =
@@ -579,9 +584,7 @@ pub async fn restore_one(
 ) -> anyhow::Result<RestoreDone> {
     let started = Instant::now();
     let stacklet = session.ws.catalog.require(id)?.clone();
-    let (repo, _) = open(settings, password, bars, false).await?;
-    let (id_owned, wanted_owned) = (id.to_string(), wanted.map(str::to_string));
-    let (snap, manifest) = blocking(move || repo.find(&id_owned, wanted_owned.as_deref())).await?;
+    let (repo, snap, manifest) = find(settings, password, bars, id, wanted).await?;
     let current = state::of(session, &stacklet).await?;
     if matches!(current, state::State::Available | state::State::Stopped) {
     } else if yes {
@@ -610,8 +613,7 @@ pub async fn restore_one(
         ),
     );
     let fetched = async {
-        let (meta, restored) =
-            fetch(settings, password, bars, &snap.id, &manifest, &incoming).await?;
+        let (meta, restored) = fetch(repo, &snap.id, &manifest, &incoming).await?;
         let previous_images = crate::pins::load(&session.ws.instance, id)?;
         let images = match &meta.images {
             Some(images) => Some(images_to_restore(session, images).await?),

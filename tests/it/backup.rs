@@ -258,6 +258,19 @@ fn forget_keeps_the_policy_and_prunes_and_check_reads_everything() {
     assert_eq!(snaps[1]["manifest"]["stacklet_version"], "0.1.0");
     assert_eq!(snaps[1]["manifest"]["consistency"], "stopped");
     let newest = snaps[1]["id"].as_str().unwrap().to_string();
+    // The second snapshot has the first as its parent, so unchanged files are not read again
+    // (bench/backup.sh measures what that saves).
+    let raw: serde_json::Value =
+        serde_json::from_slice(&restic(&repo, &["snapshots", "--json"]).stdout).unwrap();
+    let id_of = |s: &serde_json::Value| s["id"].as_str().unwrap_or_default().to_string();
+    let restic_snaps = raw.as_array().unwrap();
+    let (first, second) = (&restic_snaps[0], &restic_snaps[1]);
+    assert!(id_of(second).starts_with(&newest), "{raw}");
+    assert_eq!(
+        second["parent"].as_str(),
+        Some(id_of(first).as_str()),
+        "{raw}"
+    );
     let table = stdout(&ok(repo.stack().args(["backup", "list"])));
     assert!(
         table.contains("SNAPSHOT") && table.contains(&newest[..8]),
