@@ -5,14 +5,17 @@
 #   stack backup <id>  second, nothing changed            vs stack's first            < 0.10×
 #   stack restore <id> (restore, swap, `up`)              vs `restic restore latest` (shown)
 #   tar -c | zstd -T0 / zstd -d | tar -x                   (the floor: no dedup, no encryption)
-# The data (deterministic seed): ~24,000 small text files (documents, mail, notes; compressible),
-# ~150 photo-sized files of 1–5 MB and one 200 MB video (random, incompressible), a 150 MB
-# database-like file of 8 KB pages (partly compressible). It lives in the data dir of a host
-# stacklet without services in a temporary instance with `[backup] mode = "live"`: no container
-# is stopped or started, so the numbers are the repository work alone (a Docker stacklet in
-# `mode = "stop"` adds its own `down` + `up` on top, a few seconds independent of the data).
-# The page cache is warm for every tool (the data is read once before each measurement); the
-# repositories, the restore targets and the archive are on the same disk as the data.
+# The data (deterministic seed, 1 GB): 200 MB in ~51,000 small text files of 256 B–16 KB
+# (documents, notes, mail; compressible), 450 MB in ~150 photo-sized files of 1–5 MB and 200 MB in
+# one video (random bytes: incompressible), and a 150 MB database-like file of 8 KB pages (partly
+# compressible). It lives in the data dir of a host stacklet without services in a temporary
+# instance with `[backup] mode = "live"`: no container is stopped or started, so the numbers are
+# the repository work alone. What `mode = "stop"` adds for a Docker stacklet (its `down` before
+# and `up` after the snapshot) is measured apart, on a one-container busybox stacklet with a tiny
+# data dir (stop-mode backup minus live-mode backup).
+# Before each measured step everything written so far is flushed (`sync`: no step pays for an
+# earlier one's writeback) and the data is read once (every tool starts from a warm page cache).
+# The repositories, the restore targets and the archive are on the same disk as the data.
 # restic's `init` is timed apart (its first backup does not include it; stack's does).
 # Usage: bench/backup.sh [path/to/stack] [rounds]   (default: target/release/stack, 3 rounds)
 #        BENCH_BYTES=200000000 bench/backup.sh …    (a smaller data set for a quick look)
@@ -23,6 +26,8 @@ rounds="${2:-3}"
 bytes="${BENCH_BYTES:-1000000000}"
 if [ ! -x "$bin" ]; then cargo build --release --locked --quiet; fi
 bin="$(realpath "$bin")"
+docker info >/dev/null 2>&1 || { echo "error: no Docker Engine answers" >&2; exit 1; }
+scripts/test-images.sh >/dev/null
 for tool in restic zstd tar python3; do
   command -v "$tool" >/dev/null || {
     echo "error: \`$tool\` is not installed (apt-get install restic zstd)" >&2
@@ -31,7 +36,12 @@ for tool in restic zstd tar python3; do
 done
 
 tmp="$(mktemp -d "${BENCH_DIR:-${TMPDIR:-/tmp}}/stack-bench-backup.XXXXXX")"
-trap 'rm -rf "$tmp"' EXIT
+web=bkbench-web
+cleanup() {
+  [ -d "$tmp/web" ] && (cd "$tmp/web" && "$bin" destroy "$web" --yes >/dev/null 2>&1) || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
 id=bkbench
 inst="$tmp/instance"
 data="$inst/data/$id"
@@ -52,6 +62,42 @@ version = "0.1.0"
 category = "infrastructure"
 type = "host"
 TOML
+
+# The stop-mode probe: busybox httpd serving its data dir, nothing else.
+mkdir -p "$tmp/web/stacklets/$web" "$tmp/web/data/$web"
+echo hello > "$tmp/web/data/$web/index.html"
+cat > "$tmp/web/stacklets/$web/stacklet.toml" <<TOML
+id = "$web"
+name = "Backup bench web"
+description = "One busybox container"
+version = "0.1.0"
+category = "infrastructure"
+port = 42991
+
+[env.defaults]
+WWW = "{data_dir}/$web"
+TOML
+cat > "$tmp/web/stacklets/$web/docker-compose.yml" <<YAML
+name: stack-$web
+services:
+  web:
+    container_name: stack-$web
+    image: stack-test/busybox:1
+    init: true
+    command: ["httpd", "-f", "-p", "8080", "-h", "/www"]
+    volumes:
+      - \${WWW}:/www
+    ports:
+      - "127.0.0.1:42991:8080"
+YAML
+web_mode() { printf '[core]\ndata_dir = "data"\n\n[backup]\nrepository = "../web-repo"\nmode = "%s"\n' "$1" > "$tmp/web/stack.toml"; }
+web_mode stop
+# Up, and a first backup that creates its repository (not measured).
+(cd "$tmp/web" && "$bin" up "$web" && "$bin" backup "$web") >"$tmp/log" 2>&1 || {
+  echo "error: the stop-mode probe stacklet failed:" >&2
+  cat "$tmp/log" >&2
+  exit 1
+}
 
 echo "generating $bytes bytes of files in $data …" >&2
 python3 - "$data" "$bytes" <<'PY'
@@ -127,7 +173,9 @@ seconds() {
   end=$EPOCHREALTIME
   awk -v a="$start" -v b="$end" 'BEGIN {printf "%.3f", b - a}'
 }
-warm() { find "$data" -type f -exec cat {} + >/dev/null; }
+# Before each measured step: everything written so far is on disk (`sync`, so no step pays for
+# an earlier step's writeback), and the data to read is in the page cache.
+warm() { sync; find "$data" -type f -exec cat {} + >/dev/null; }
 st() { (cd "$inst" && "$bin" "$@"); }
 
 password=""
@@ -135,7 +183,8 @@ rr() { RESTIC_PASSWORD="$password" RESTIC_CACHE_DIR="$tmp/restic-cache" restic -
 tar_c() { tar -C "$inst/data" -cf - "$id" | zstd -q -T0 -o "$tmp/data.tar.zst"; }
 tar_x() { mkdir -p "$tmp/tar-out" && zstd -q -dc "$tmp/data.tar.zst" | tar -C "$tmp/tar-out" -xf -; }
 
-names=(sb1 sb2 sr rinit rb1 rb2 rr tz tx)
+wb() { (cd "$tmp/web" && "$bin" backup "$web"); }
+names=(sb1 sb2 sr rinit rb1 rb2 rr tz tx wstop wlive)
 declare -A samples
 declare -A stored
 parents=""
@@ -149,20 +198,22 @@ for round in $(seq 1 "$rounds"); do
   # The second snapshot must name the first as its parent (unchanged files are not read again).
   snaps=$(RESTIC_PASSWORD="$password" RESTIC_CACHE_DIR="$tmp/restic-cache" restic -r "$tmp/stack-repo" snapshots --json)
   parents+=$(python3 -c 'import json,sys; s=sorted(json.load(sys.stdin), key=lambda s: s["time"]); print("yes" if len(s) == 2 and s[1].get("parent") == s[0]["id"] else "NO")' <<<"$snaps")" "
-  samples[sr]+="$(seconds st restore "$id" --yes) "
+  sync; samples[sr]+="$(seconds st restore "$id" --yes) "
   stored[stack]=$(du -sb "$tmp/stack-repo" | cut -f1)
   rm -rf "$tmp/restic-cache"
-  samples[rinit]+="$(seconds rr init --repository-version 2) "
+  sync; samples[rinit]+="$(seconds rr init --repository-version 2) "
   warm; samples[rb1]+="$(seconds rr backup "$data") "
   warm; samples[rb2]+="$(seconds rr backup "$data") "
-  samples[rr]+="$(seconds rr restore latest --target "$tmp/restic-out") "
+  sync; samples[rr]+="$(seconds rr restore latest --target "$tmp/restic-out") "
   stored[restic]=$(du -sb "$tmp/restic-repo" | cut -f1)
   [ "$(fbytes "$tmp/restic-out$data")" = "$size" ] || { echo "error: restic restored another size" >&2; exit 1; }
   rm -rf "$tmp/restic-out"
   warm; samples[tz]+="$(seconds tar_c) "
-  samples[tx]+="$(seconds tar_x) "
+  sync; samples[tx]+="$(seconds tar_x) "
   stored[tar]=$(stat -c %s "$tmp/data.tar.zst")
   [ "$(fbytes "$tmp/tar-out/$id")" = "$size" ] || { echo "error: tar extracted another size" >&2; exit 1; }
+  sync; web_mode stop; samples[wstop]+="$(seconds wb) "
+  web_mode live; samples[wlive]+="$(seconds wb) "
   for n in "${names[@]}"; do last="${samples[$n]% }"; printf '%s %ss  ' "$n" "${last##* }"; done >&2
   echo "round $round/$rounds done (load $(cut -d' ' -f1-3 /proc/loadavg))" >&2
 done
@@ -176,8 +227,10 @@ done
 rate() { awk -v s="$1" -v mb="$mb" 'BEGIN {printf "%.0f MB/s", mb / s}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 verdict() { awk -v r="$1" -v g="$2" -v op="$3" 'BEGIN {ok = (op == "<") ? (r < g) : (r <= g); print ok ? "ok" : "MISSED"}'; }
-row() { # label, median name, note
-  printf '| %-36s | %8s s | %9s | %s |\n' "$1" "${median[$2]}" "$(rate "${median[$2]}")" "$3"
+row() { # label, median name, note[, rate shown: yes]
+  local r="—"
+  [ "${4:-yes}" = no ] || r="$(rate "${median[$2]}")"
+  printf '| %-36s | %8s s | %9s | %s |\n' "$1" "${median[$2]}" "$r" "$3"
 }
 mbs() { awk -v b="$1" 'BEGIN {printf "%.0f MB", b / 1e6}'; }
 r1=$(ratio "${median[sb1]}" "${median[rb1]}")
@@ -188,9 +241,12 @@ printf '|%s|%s|%s|%s|\n' -------------------------------------- ------------ ---
 row "stack backup, first (creates repo)" sb1 "$r1× restic (goal ≤ 1.5×: $(verdict "$r1" 1.5 '<=')); repo $(mbs "${stored[stack]}")"
 row "stack backup, second (unchanged)" sb2 "$r2× the first (goal < 0.10×: $(verdict "$r2" 0.10 '<'))"
 row "stack restore (restore, swap, up)" sr "$(ratio "${median[sr]}" "${median[rr]}")× restic restore"
-row "restic init" rinit "not in restic's first backup"
+row "restic init" rinit "not in restic's first backup" no
 row "restic backup, first" rb1 "repo $(mbs "${stored[restic]}")"
 row "restic backup, second (unchanged)" rb2 "$(ratio "${median[rb2]}" "${median[rb1]}")× its first"
 row "restic restore latest" rr ""
 row "tar -c | zstd -T0" tz "archive $(mbs "${stored[tar]}")"
 row "zstd -d | tar -x" tx ""
+stopcost=$(awk -v a="${median[wstop]}" -v b="${median[wlive]}" 'BEGIN {printf "%.3f", a - b}')
+echo
+echo "mode = \"stop\" on a one-container stacklet: backup ${median[wstop]} s, in live mode ${median[wlive]} s: down + up add $stopcost s"
