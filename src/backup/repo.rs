@@ -581,7 +581,8 @@ mod tests {
         assert_eq!(summary.files, 2, "{summary:?}");
         let repo = Repo::open(&root.join("repo"), "pw", Bars::hidden()).unwrap();
         let dest = root.join("restored");
-        repo.restore(&summary.snapshot, &data, &dest).unwrap();
+        repo.restore(&summary.snapshot, &[(data.clone(), dest.clone())])
+            .unwrap();
         assert_eq!(
             std::fs::read_to_string(dest.join("postgres-dump/app.sql")).unwrap(),
             "dump"
