@@ -5,6 +5,8 @@
 #   stack backup <id>  second, nothing changed            vs stack's first            < 0.10×
 #   stack restore <id> (restore, swap, `up`)              vs `restic restore latest` (shown)
 #   tar -c | zstd -T0 / zstd -d | tar -x                   (the floor: no dedup, no encryption)
+# Each stack step runs back to back with its restic counterpart (the order alternates between
+# rounds) and the ratios are medians of the per-round ratios: load from other work drifts.
 # The data (deterministic seed, 1 GB): 200 MB in ~51,000 small text files of 256 B–16 KB
 # (documents, notes, mail; compressible), 450 MB in ~150 photo-sized files of 1–5 MB and 200 MB in
 # one video (random bytes: incompressible), and a 150 MB database-like file of 8 KB pages (partly
@@ -188,23 +190,39 @@ names=(sb1 sb2 sr rinit rb1 rb2 rr tz tx wstop wlive)
 declare -A samples
 declare -A stored
 parents=""
+# Each stack step and its restic counterpart run back to back, so a change in the machine's load
+# hits both alike; the order within a pair alternates between rounds (stack first in odd ones).
+# The ratios below are medians of these paired per-round ratios.
+pair() { # round, stack step name, restic step name: runs `step_<name>` in the round's order
+  if [ $(($1 % 2)) -eq 1 ]; then "step_$2"; "step_$3"; else "step_$3"; "step_$2"; fi
+}
+step_sb1() { warm; samples[sb1]+="$(seconds st backup "$id") "; }
+step_sb2() { warm; samples[sb2]+="$(seconds st backup "$id") "; }
+step_sr() { sync; samples[sr]+="$(seconds st restore "$id" --yes) "; }
+step_rb1() {
+  sync; samples[rinit]+="$(seconds rr init --repository-version 2) "
+  warm; samples[rb1]+="$(seconds rr backup "$data") "
+}
+step_rb2() { warm; samples[rb2]+="$(seconds rr backup "$data") "; }
+step_rr() { sync; samples[rr]+="$(seconds rr restore latest --target "$tmp/restic-out") "; }
 for round in $(seq 1 "$rounds"); do
   rm -rf "$tmp/stack-repo" "$tmp/restic-repo" "$tmp/restic-cache" "$tmp/restic-out" \
     "$tmp/tar-out" "$tmp/data.tar.zst"
-  warm; samples[sb1]+="$(seconds st backup "$id") "
-  warm; samples[sb2]+="$(seconds st backup "$id") "
-  # The first round's password is used for restic too (same key derivation, same repository type).
-  [ -n "$password" ] || password=$(sed -n 's/^global__BACKUP_PASSWORD = "\(.*\)"$/\1/p' "$inst/.stack/secrets.toml")
+  if [ -z "$password" ]; then
+    # Round 1 (stack first) creates the password; restic's repositories use it too (the same
+    # key derivation, the same repository type).
+    step_sb1
+    password=$(sed -n 's/^global__BACKUP_PASSWORD = "\(.*\)"$/\1/p' "$inst/.stack/secrets.toml")
+    step_rb1
+  else
+    pair "$round" sb1 rb1
+  fi
+  pair "$round" sb2 rb2
   # The second snapshot must name the first as its parent (unchanged files are not read again).
   snaps=$(RESTIC_PASSWORD="$password" RESTIC_CACHE_DIR="$tmp/restic-cache" restic -r "$tmp/stack-repo" snapshots --json)
   parents+=$(python3 -c 'import json,sys; s=sorted(json.load(sys.stdin), key=lambda s: s["time"]); print("yes" if len(s) == 2 and s[1].get("parent") == s[0]["id"] else "NO")' <<<"$snaps")" "
-  sync; samples[sr]+="$(seconds st restore "$id" --yes) "
+  pair "$round" sr rr
   stored[stack]=$(du -sb "$tmp/stack-repo" | cut -f1)
-  rm -rf "$tmp/restic-cache"
-  sync; samples[rinit]+="$(seconds rr init --repository-version 2) "
-  warm; samples[rb1]+="$(seconds rr backup "$data") "
-  warm; samples[rb2]+="$(seconds rr backup "$data") "
-  sync; samples[rr]+="$(seconds rr restore latest --target "$tmp/restic-out") "
   stored[restic]=$(du -sb "$tmp/restic-repo" | cut -f1)
   [ "$(fbytes "$tmp/restic-out$data")" = "$size" ] || { echo "error: restic restored another size" >&2; exit 1; }
   rm -rf "$tmp/restic-out"
@@ -225,7 +243,6 @@ for n in "${names[@]}"; do
   median[$n]=$(printf '%s\n' ${samples[$n]} | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
 done
 rate() { awk -v s="$1" -v mb="$mb" 'BEGIN {printf "%.0f MB/s", mb / s}'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 verdict() { awk -v r="$1" -v g="$2" -v op="$3" 'BEGIN {ok = (op == "<") ? (r < g) : (r <= g); print ok ? "ok" : "MISSED"}'; }
 row() { # label, median name, note[, rate shown: yes]
   local r="—"
@@ -233,17 +250,22 @@ row() { # label, median name, note[, rate shown: yes]
   printf '| %-36s | %8s s | %9s | %s |\n' "$1" "${median[$2]}" "$r" "$3"
 }
 mbs() { awk -v b="$1" 'BEGIN {printf "%.0f MB", b / 1e6}'; }
-r1=$(ratio "${median[sb1]}" "${median[rb1]}")
-r2=$(ratio "${median[sb2]}" "${median[sb1]}")
-echo "$files files, $mb MB; medians of $rounds rounds ($(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)); second snapshot's parent is the first: $parents"
+# pratio a b: the median over the rounds of a_i / b_i.
+pratio() {
+  paste -d' ' <(printf '%s\n' ${samples[$1]}) <(printf '%s\n' ${samples[$2]}) |
+    awk '{print $1 / $2}' | sort -g | awk '{a[NR]=$1} END {printf "%.2f", a[int((NR+1)/2)]}'
+}
+r1=$(pratio sb1 rb1)
+r2=$(pratio sb2 sb1)
+echo "$files files, $mb MB; medians of $rounds rounds (ratios: medians of the rounds' ratios) ($(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)); second snapshot's parent is the first: $parents"
 printf '| %-36s | %10s | %9s | %s |\n' step median rate note
 printf '|%s|%s|%s|%s|\n' -------------------------------------- ------------ ----------- ------------------------------
 row "stack backup, first (creates repo)" sb1 "$r1× restic (goal ≤ 1.5×: $(verdict "$r1" 1.5 '<=')); repo $(mbs "${stored[stack]}")"
 row "stack backup, second (unchanged)" sb2 "$r2× the first (goal < 0.10×: $(verdict "$r2" 0.10 '<'))"
-row "stack restore (restore, swap, up)" sr "$(ratio "${median[sr]}" "${median[rr]}")× restic restore"
+row "stack restore (restore, swap, up)" sr "$(pratio sr rr)× restic restore"
 row "restic init" rinit "not in restic's first backup" no
 row "restic backup, first" rb1 "repo $(mbs "${stored[restic]}")"
-row "restic backup, second (unchanged)" rb2 "$(ratio "${median[rb2]}" "${median[rb1]}")× its first"
+row "restic backup, second (unchanged)" rb2 "$(pratio rb2 rb1)× its first"
 row "restic restore latest" rr ""
 row "tar -c | zstd -T0" tz "archive $(mbs "${stored[tar]}")"
 row "zstd -d | tar -x" tx ""
