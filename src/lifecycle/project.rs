@@ -102,25 +102,29 @@ mod tests {
     use crate::output::{Printer, Verbosity};
     use crate::workspace::Workspace;
 
-    /// The shipped `core`'s services for an instance whose `stack.toml` is `config`.
-    fn core_services(config: &str) -> Vec<String> {
+    /// The shipped `core`'s project for the instance in `instance` (its `stack.toml` and `.stack/`).
+    fn core_project(instance: &Path) -> crate::compose::model::Project {
         let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let tmp = tempfile::tempdir().unwrap();
-        std::fs::write(tmp.path().join("stack.toml"), config).unwrap();
         let (printer, _) = Printer::capturing(Verbosity::Quiet);
         let ws = Workspace::load_from(
             &printer,
             Some(repo.to_str().unwrap()),
-            Some(tmp.path().to_str().unwrap()),
+            Some(instance.to_str().unwrap()),
             crate::workspace::BrokenWarnings::None,
         )
         .unwrap();
         let core = ws.catalog.get("core").unwrap();
         let rendered = crate::render::env::render(&ws, core, "192.0.2.10").unwrap();
-        let project = super::load_project_with(&ws, core, &rendered, Vec::new(), &printer)
+        super::load_project_with(&ws, core, &rendered, Vec::new(), &printer)
             .unwrap()
-            .unwrap();
-        project.services.keys().cloned().collect()
+            .unwrap()
+    }
+
+    /// The shipped `core`'s services for an instance whose `stack.toml` is `config`.
+    fn core_services(config: &str) -> Vec<String> {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("stack.toml"), config).unwrap();
+        core_project(tmp.path()).services.keys().cloned().collect()
     }
 
     #[test]
@@ -129,21 +133,7 @@ mod tests {
         let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
         let tmp = tempfile::tempdir().unwrap();
         std::fs::write(tmp.path().join("stack.toml"), base).unwrap();
-        let services = || {
-            let (printer, _) = Printer::capturing(Verbosity::Quiet);
-            let ws = Workspace::load_from(
-                &printer,
-                Some(repo.to_str().unwrap()),
-                Some(tmp.path().to_str().unwrap()),
-                crate::workspace::BrokenWarnings::None,
-            )
-            .unwrap();
-            let core = ws.catalog.get("core").unwrap();
-            let rendered = crate::render::env::render(&ws, core, "192.0.2.10").unwrap();
-            super::load_project_with(&ws, core, &rendered, Vec::new(), &printer)
-                .unwrap()
-                .unwrap()
-        };
+        let services = || core_project(tmp.path());
         assert!(services().services.is_empty(), "no messages, no runner");
         std::fs::create_dir_all(tmp.path().join(".stack")).unwrap();
         std::fs::write(tmp.path().join(".stack/messages.setup-done"), "").unwrap();
