@@ -7,6 +7,7 @@
 # Usage: bench/engine.sh [path/to/stack] [runs]   (default: target/release/stack, 7 runs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 bin="${1:-target/release/stack}"
 runs="${2:-7}"
 if [ ! -x "$bin" ]; then cargo build --release --quiet; fi
@@ -67,7 +68,6 @@ networks:
 YAML
 cd "$repo"
 ms() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
-median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 dc() { "$compose" -f stacklets/bench/docker-compose.yml --project-directory stacklets/bench "$@"; }
 
 "$bin" up bench >/dev/null 2>&1   # renders stacklets/bench/.env for compose too; creates the network

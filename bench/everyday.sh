@@ -8,6 +8,7 @@
 # Usage: bench/everyday.sh [path/to/stack] [rounds]   (default: target/release/stack, 41 rounds)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 bin="${1:-target/release/stack}"
 rounds="${2:-41}"
 if [ ! -x "$bin" ]; then cargo build --release --quiet; fi
@@ -42,15 +43,6 @@ TOML
 gen30="$(generated 30)"
 gen200="$(generated 200)"
 
-# time_us <dir> <command…>: microseconds for one run, output discarded.
-time_us() {
-  local dir="$1"; shift
-  local start end
-  start=$EPOCHREALTIME
-  (cd "$dir" && "$@" >/dev/null 2>&1) || true
-  end=$EPOCHREALTIME
-  echo $(( (${end/./} - ${start/./}) ))
-}
 
 label=com.docker.compose.project
 declare -A samples
@@ -69,7 +61,7 @@ done
 
 declare -A median
 for n in "${names[@]}"; do
-  median[$n]=$(printf '%s\n' ${samples[$n]} | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+  median[$n]=$(median "${samples[$n]}")
 done
 ms() { awk -v us="$1" 'BEGIN {printf "%.2f ms", us / 1000}'; }
 row() { # name, yardstick name, label, yardstick label, goal

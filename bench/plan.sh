@@ -5,6 +5,7 @@
 # Usage: bench/plan.sh [path/to/stack] [rounds]   (default: target/release/stack, 21 rounds)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 bin="${1:-target/release/stack}"
 rounds="${2:-21}"
 if [ ! -x "$bin" ]; then cargo build --release --quiet; fi
@@ -44,19 +45,11 @@ YAML
 } > "$repo/stacklets/pl-bench/docker-compose.yml"
 (cd "$repo" && "$bin" up pl-bench >/dev/null 2>&1)
 
-time_us() {
-  local start end
-  start=$EPOCHREALTIME
-  (cd "$repo" && "$@" >/dev/null 2>&1) || true
-  end=$EPOCHREALTIME
-  echo $(( (${end/./} - ${start/./}) ))
-}
 plan="" up=""
 for _ in $(seq 1 "$rounds"); do
-  plan+="$(time_us "$bin" plan pl-bench) "
-  up+="$(time_us "$bin" up pl-bench) "
+  plan+="$(time_us "$repo" "$bin" plan pl-bench) "
+  up+="$(time_us "$repo" "$bin" up pl-bench) "
 done
-median() { printf '%s\n' $1 | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 p=$(median "$plan"); u=$(median "$up")
 echo "medians of $rounds interleaved rounds ($(nproc) cores)"
 awk -v p="$p" -v u="$u" 'BEGIN {

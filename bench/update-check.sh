@@ -6,6 +6,7 @@
 # Needs: docker, docker-registry, stack-test/busybox:1 (scripts/test-images.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 bin="${1:-target/release/stack}"
 rounds="${2:-15}"
 if [ ! -x "$bin" ]; then cargo build --release --quiet; fi
@@ -66,21 +67,14 @@ printf 'name: stack-reg-bench\nservices:\n%s' "$services" > "$repo/stacklets/reg
 (cd "$repo" && "$bin" up reg-bench >/dev/null 2>&1) || { echo "error: stack up reg-bench failed" >&2; exit 1; }
 (cd "$repo" && "$bin" update reg-bench --check --json) | grep -q '"update": false' || { echo "error: --check did not answer" >&2; exit 1; }
 
-time_us() {
-  local start end
-  start=$EPOCHREALTIME
-  (cd "$repo" && "$@" >/dev/null 2>&1) || true
-  end=$EPOCHREALTIME
-  echo $(( (${end/./} - ${start/./}) ))
-}
 check="" up=""
 for _ in $(seq 1 "$rounds"); do
-  check+="$(time_us "$bin" update reg-bench --check) "
-  up+="$(time_us "$bin" up reg-bench) "
+  check+="$(time_us "$repo" "$bin" update reg-bench --check) "
+  up+="$(time_us "$repo" "$bin" up reg-bench) "
 done
-median() { printf '%s\n' $1 | sort -n | awk '{a[NR]=$1} END {printf "%.1f ms", a[int((NR+1)/2)] / 1000}'; }
+median_ms() { awk -v us="$(median "$1")" 'BEGIN {printf "%.1f ms", us / 1000}'; }
 echo "medians of $rounds interleaved rounds ($(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg))"
 echo "| command | median |"
 echo "|---|---|"
-echo "| stack update reg-bench --check (5 services, local registry) | $(median "$check") |"
-echo "| stack up reg-bench (no-op, 5 services) | $(median "$up") |"
+echo "| stack update reg-bench --check (5 services, local registry) | $(median_ms "$check") |"
+echo "| stack up reg-bench (no-op, 5 services) | $(median_ms "$up") |"
