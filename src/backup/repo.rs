@@ -239,11 +239,13 @@ impl Repo {
 
     /// Every `stack` snapshot, oldest first; `stacklet` narrows to one stacklet.
     pub fn snapshots(&self, stacklet: Option<&str>) -> Result<Vec<SnapshotInfo>, RepoError> {
-        let all = self
+        let mut all = self
             .repo
             .get_all_snapshots()
             .map_err(self.op("list the snapshots"))?;
-        let mut out: Vec<SnapshotInfo> = all
+        // By the instant, not the printed second: two backups within one second keep their order.
+        all.sort_by(|a, b| a.time.timestamp().cmp(&b.time.timestamp()));
+        let out: Vec<SnapshotInfo> = all
             .into_iter()
             .filter_map(|s| {
                 let id = stacklet_of(&s)?;
@@ -268,7 +270,6 @@ impl Repo {
                 })
             })
             .collect();
-        out.sort_by(|a, b| a.time.cmp(&b.time));
         Ok(out)
     }
 
