@@ -244,7 +244,7 @@ impl Repo {
             .get_all_snapshots()
             .map_err(self.op("list the snapshots"))?;
         // By the instant, not the printed second: two backups within one second keep their order.
-        all.sort_by(|a, b| a.time.timestamp().cmp(&b.time.timestamp()));
+        all.sort_by_key(|s| s.time.timestamp());
         let out: Vec<SnapshotInfo> = all
             .into_iter()
             .filter_map(|s| {
