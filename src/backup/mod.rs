@@ -12,6 +12,7 @@
 //! - The password is generated once (`global__BACKUP_PASSWORD`) and never overwritten.
 
 pub mod drill;
+pub mod keycache;
 pub mod manifest;
 pub mod progress;
 pub mod repo;
@@ -31,10 +32,13 @@ use crate::render::env;
 use crate::secrets::{self, Secrets};
 use crate::workspace::Workspace;
 
+use keycache::KeyCache;
 use manifest::{CONFIG_FILE, FORMAT, IMAGES_FILE, MANIFEST_FILE, Manifest, SECRETS_FILE};
 use progress::Bars;
 use repo::{BackupSummary, Keep, Repo, RestoreSummary};
 
+/// The instance's master-key cache, in its state dir.
+pub const KEY_CACHE_FILE: &str = "backup-keys.json";
 /// The secret holding the repository password.
 pub const PASSWORD_SECRET: &str = "global__BACKUP_PASSWORD";
 /// Global secrets a stacklet's templates use that go with its snapshot.
@@ -46,6 +50,8 @@ pub struct Settings {
     pub repository: PathBuf,
     pub mode: BackupMode,
     pub keep: Keep,
+    /// The instance's cache of master keys (`.stack/backup-keys.json`, keycache.rs).
+    pub keys: KeyCache,
 }
 
 impl Settings {
@@ -68,6 +74,7 @@ impl Settings {
                 weekly: i32::from(b.keep_weekly),
                 monthly: i32::from(b.keep_monthly),
             },
+            keys: KeyCache::new(ws.instance.state_dir().join(KEY_CACHE_FILE)),
         })
     }
 }
@@ -145,15 +152,18 @@ fn quiet_library_panics() {
     ONCE.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            if info
-                .location()
-                .is_some_and(|l| l.file().contains("/rustic_core-"))
-            {
+            if info.location().is_some_and(|l| in_rustic_core(l.file())) {
                 return;
             }
             previous(info);
         }));
     });
+}
+
+/// Whether a panic's source file is rustic_core's: from crates.io (`…/rustic_core-0.12.0/src/…`)
+/// or the vendored copy (`vendor/rustic_core/src/…`, see its PATCHED.md).
+fn in_rustic_core(file: &str) -> bool {
+    file.contains("/rustic_core-") || file.contains("rustic_core/src/")
 }
 
 /// Open the repository (creating it on first backup when `create`).
@@ -165,11 +175,12 @@ pub async fn open(
 ) -> anyhow::Result<(Repo, bool)> {
     let path = settings.repository.clone();
     let password = password.to_string();
+    let keys = settings.keys.clone();
     blocking(move || {
         if create {
-            Repo::open_or_init(&path, &password, bars)
+            Repo::open_or_init(&path, &password, Some(&keys), bars)
         } else {
-            Repo::open(&path, &password, bars).map(|r| (r, false))
+            Repo::open(&path, &password, Some(&keys), bars).map(|r| (r, false))
         }
     })
     .await
@@ -734,4 +745,19 @@ fn unix_now() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::in_rustic_core;
+
+    #[test]
+    fn panics_in_rustic_core_are_recognised_vendored_or_not() {
+        assert!(in_rustic_core("vendor/rustic_core/src/blob/tree.rs"));
+        assert!(in_rustic_core(
+            "/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/rustic_core-0.12.0/src/blob/tree.rs"
+        ));
+        assert!(!in_rustic_core("src/backup/repo.rs"));
+        assert!(!in_rustic_core("vendor/rustic_cdc/src/rolling_hash.rs"));
+    }
 }

@@ -3,7 +3,8 @@
 //! `rustic` read the same repository with the same password (docs/backups.md).
 //!
 //! Everything here is synchronous (rustic_core is): callers run it on a blocking thread. No cache
-//! directory is used — the repository is local, and `stack` keeps no state outside the instance.
+//! directory is used — the repository is local, and `stack` keeps no state outside the instance;
+//! the one thing kept is each repository's master key, beside the password (keycache.rs).
 
 use std::path::{Path, PathBuf};
 
@@ -14,6 +15,7 @@ use rustic_core::{
     Repository, RepositoryOptions, RestoreOptions, SnapshotOptions,
 };
 
+use super::keycache::KeyCache;
 use super::manifest::{Manifest, STACKLET_TAG_PREFIX, TAG};
 use super::progress::Bars;
 
@@ -131,10 +133,11 @@ pub struct Repo {
 
 impl Repo {
     /// Open the repository at `path`, creating it when the directory is missing or empty.
-    /// Returns whether it was created.
+    /// Returns whether it was created. `cache` holds master keys opened before (keycache.rs).
     pub fn open_or_init(
         path: &Path,
         password: &str,
+        cache: Option<&KeyCache>,
         bars: Bars,
     ) -> Result<(Self, bool), RepoError> {
         let fresh = match std::fs::read_dir(path) {
@@ -142,40 +145,52 @@ impl Repo {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
             Err(_) => false,
         };
-        let repo = unopened(path, bars)?;
-        let credentials = Credentials::password(password);
-        if fresh {
-            let repo = repo
-                .init(
-                    &credentials,
-                    &KeyOptions::default(),
-                    &ConfigOptions::default(),
-                )
-                .map_err(|source| open_error(path, source))?;
-            return Ok((Self::wrap(path, repo), true));
+        if !fresh {
+            return Self::open(path, password, cache, bars).map(|r| (r, false));
         }
-        if repo.config_id().ok().flatten().is_none() {
-            return Err(RepoError::NotARepository {
-                path: path.to_path_buf(),
-            });
-        }
-        let repo = repo
-            .open(&credentials)
+        let repo = unopened(path, bars)?
+            .init(
+                &Credentials::password(password),
+                &KeyOptions::default(),
+                &ConfigOptions::default(),
+            )
             .map_err(|source| open_error(path, source))?;
-        Ok((Self::wrap(path, repo), false))
+        remember(cache, path, password, &repo);
+        Ok((Self::wrap(path, repo), true))
     }
 
     /// Open an existing repository (never creates one).
-    pub fn open(path: &Path, password: &str, bars: Bars) -> Result<Self, RepoError> {
+    pub fn open(
+        path: &Path,
+        password: &str,
+        cache: Option<&KeyCache>,
+        bars: Bars,
+    ) -> Result<Self, RepoError> {
         let repo = unopened(path, bars)?;
         if repo.config_id().ok().flatten().is_none() {
             return Err(RepoError::NotARepository {
                 path: path.to_path_buf(),
             });
+        }
+        if let Some(cache) = cache
+            && let Some(key) = cache.get(path, password)
+        {
+            match repo.open(&Credentials::Masterkey(key)) {
+                Ok(repo) => return Ok(Self::wrap(path, repo)),
+                // Not this repository's key (it was replaced at the same path): the password
+                // decides, as without a cache.
+                Err(_) => cache.remove(path),
+            }
+            let repo = unopened(path, bars)?
+                .open(&Credentials::password(password))
+                .map_err(|source| open_error(path, source))?;
+            remember(Some(cache), path, password, &repo);
+            return Ok(Self::wrap(path, repo));
         }
         let repo = repo
             .open(&Credentials::password(password))
             .map_err(|source| open_error(path, source))?;
+        remember(cache, path, password, &repo);
         Ok(Self::wrap(path, repo))
     }
 
@@ -403,6 +418,13 @@ pub struct Keep {
     pub monthly: i32,
 }
 
+/// Keep the master key of a repository just opened with `password`.
+fn remember(cache: Option<&KeyCache>, path: &Path, password: &str, repo: &Repository<OpenStatus>) {
+    if let (Some(cache), Some(key_file)) = (cache, repo.key_id()) {
+        cache.put(path, password, &key_file.to_hex(), repo.key());
+    }
+}
+
 fn unopened(path: &Path, bars: Bars) -> Result<Repository<()>, RepoError> {
     let location = path.to_string_lossy().into_owned();
     let backends = BackendOptions::default()
@@ -571,7 +593,7 @@ mod tests {
             digests: None,
             excluded: vec!["postgres".into(), "odd [1]".into()],
         };
-        let (repo, _) = Repo::open_or_init(&root.join("repo"), "pw", Bars::hidden()).unwrap();
+        let (repo, _) = Repo::open_or_init(&root.join("repo"), "pw", None, Bars::hidden()).unwrap();
         let summary = repo
             .backup(
                 std::slice::from_ref(&data),
@@ -580,7 +602,7 @@ mod tests {
             )
             .unwrap();
         assert_eq!(summary.files, 2, "{summary:?}");
-        let repo = Repo::open(&root.join("repo"), "pw", Bars::hidden()).unwrap();
+        let repo = Repo::open(&root.join("repo"), "pw", None, Bars::hidden()).unwrap();
         let dest = root.join("restored");
         repo.restore(&summary.snapshot, &[(data.clone(), dest.clone())])
             .unwrap();
@@ -594,5 +616,38 @@ mod tests {
         );
         assert!(!dest.join("postgres").exists());
         assert!(!dest.join("odd [1]").exists());
+    }
+
+    #[test]
+    fn the_key_cache_opens_without_the_password_s_key_file_and_never_past_a_wrong_password() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("repo");
+        let cache = KeyCache::new(dir.path().join(".stack/backup-keys.json"));
+        let (_, created) = Repo::open_or_init(&path, "pw", Some(&cache), Bars::hidden()).unwrap();
+        assert!(created);
+        // The key file's content is what the password opens; the cached master key does not
+        // need it. Emptying it shows which way a later open went.
+        let key_file = std::fs::read_dir(path.join("keys"))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        let saved = std::fs::read(&key_file).unwrap();
+        std::fs::write(&key_file, "{}").unwrap();
+        assert!(Repo::open(&path, "pw", None, Bars::hidden()).is_err());
+        let repo =
+            Repo::open(&path, "pw", Some(&cache), Bars::hidden()).expect("through the cache");
+        assert!(repo.snapshots(None).unwrap().is_empty());
+        // A wrong password is not let through by the cache.
+        assert!(Repo::open(&path, "wrong", Some(&cache), Bars::hidden()).is_err());
+        // A repository made anew at the same path: the stale key fails, the password opens it,
+        // and the cache learns the new key.
+        std::fs::write(&key_file, saved).unwrap();
+        std::fs::remove_dir_all(&path).unwrap();
+        Repo::open_or_init(&path, "pw", None, Bars::hidden()).unwrap();
+        let (_, created) = Repo::open_or_init(&path, "pw", Some(&cache), Bars::hidden()).unwrap();
+        assert!(!created);
+        assert!(cache.get(&path, "pw").is_some());
     }
 }
