@@ -151,7 +151,7 @@ impl Repo {
         let repo = unopened(path, bars)?
             .init(
                 &Credentials::password(password),
-                &KeyOptions::default(),
+                &KeyOptions::default().with_created(true),
                 &ConfigOptions::default(),
             )
             .map_err(|source| open_error(path, source))?;

@@ -274,6 +274,12 @@ fn forget_keeps_the_policy_and_prunes_and_check_reads_everything() {
         Some(id_of(first).as_str()),
         "{raw}"
     );
+    // restic shows when the repository's key was made (restic's own `init` records it too).
+    let keys = stdout(&restic(&repo, &["key", "list", "--json"]));
+    assert!(
+        keys.contains("\"created\":\"20") && !keys.contains("0001-01-01"),
+        "{keys}"
+    );
     let table = stdout(&ok(repo.stack().args(["backup", "list"])));
     assert!(
         table.contains("SNAPSHOT") && table.contains(&newest[..8]),
