@@ -58,8 +58,7 @@ impl KeyCache {
     }
 
     /// Remember `key` for `repository` and `password` (opened through key file `key_file`),
-    /// replacing what was there for that repository. The cache only saves time: a failure to
-    /// write it is not an error of the command.
+    /// replacing what was there for that repository.
     pub fn put(&self, repository: &Path, password: &str, key_file: &str, key: MasterKey) {
         let Ok(repository) = repository.canonicalize() else {
             return;
@@ -72,12 +71,7 @@ impl KeyCache {
             key_file: key_file.to_string(),
             key,
         });
-        if let Ok(text) = serde_json::to_vec_pretty(&entries) {
-            if let Some(dir) = self.path.parent() {
-                let _ = std::fs::create_dir_all(dir);
-            }
-            let _ = crate::atomic::write_private(&self.path, &text);
-        }
+        self.save(&entries);
     }
 
     /// Forget `repository` (its key did not open it).
@@ -88,9 +82,18 @@ impl KeyCache {
         let mut entries = self.entries();
         let before = entries.len();
         entries.retain(|e| e.repository != repository);
-        if entries.len() != before
-            && let Ok(text) = serde_json::to_vec_pretty(&entries)
-        {
+        if entries.len() != before {
+            self.save(&entries);
+        }
+    }
+
+    /// Replace the file with `entries` (private, atomic). The cache only saves time: a failure
+    /// to write it is not an error of the command.
+    fn save(&self, entries: &[Entry]) {
+        if let Ok(text) = serde_json::to_vec_pretty(entries) {
+            if let Some(dir) = self.path.parent() {
+                let _ = std::fs::create_dir_all(dir);
+            }
             let _ = crate::atomic::write_private(&self.path, &text);
         }
     }

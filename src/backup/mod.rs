@@ -364,8 +364,9 @@ async fn snapshot(
         .iter()
         .flat_map(|d| excluded.iter().map(move |e| d.join(e)))
         .collect();
-    // The data dir's size (a stat of every file) and the repository's key derivation each take a
-    // fixed part of an unchanged backup, on one core each: run them at once (bench/backup.sh).
+    // The data dir's size (a stat of every file) and the opening of the repository (its index;
+    // the key derivation too when no master key is cached) each take a fixed part of an unchanged
+    // backup, on one core each: run them at once (bench/backup.sh).
     let sizing = {
         let (data_path, skip) = (data_path.clone(), skip.clone());
         tokio::task::spawn_blocking(move || {

@@ -172,21 +172,18 @@ impl Repo {
                 path: path.to_path_buf(),
             });
         }
-        if let Some(cache) = cache
-            && let Some(key) = cache.get(path, password)
-        {
-            match repo.open(&Credentials::Masterkey(key)) {
+        let repo = match cache.and_then(|c| Some((c, c.get(path, password)?))) {
+            Some((cache, key)) => match repo.open(&Credentials::Masterkey(key)) {
                 Ok(repo) => return Ok(Self::wrap(path, repo)),
                 // Not this repository's key (it was replaced at the same path): the password
                 // decides, as without a cache.
-                Err(_) => cache.remove(path),
-            }
-            let repo = unopened(path, bars)?
-                .open(&Credentials::password(password))
-                .map_err(|source| open_error(path, source))?;
-            remember(Some(cache), path, password, &repo);
-            return Ok(Self::wrap(path, repo));
-        }
+                Err(_) => {
+                    cache.remove(path);
+                    unopened(path, bars)?
+                }
+            },
+            None => repo,
+        };
         let repo = repo
             .open(&Credentials::password(password))
             .map_err(|source| open_error(path, source))?;
