@@ -4,44 +4,9 @@
 //!
 //! Ids `bk-*`, host ports 45700–45899 (drills land on +1000: 46700–46899).
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
 
-use crate::support::{Repo, docker_lines, inspect, stderr, stdout};
-
-/// `GET /` on 127.0.0.1:`port`: the body when it answers 200.
-fn get(port: u16) -> Option<String> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    write!(stream, "GET / HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
-    let mut text = String::new();
-    stream.read_to_string(&mut text).ok()?;
-    let (head, body) = text.split_once("\r\n\r\n")?;
-    (head.split_whitespace().nth(1) == Some("200")).then(|| body.to_string())
-}
-
-fn ok(cmd: &mut assert_cmd::Command) -> std::process::Output {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "stdout:\n{}\nstderr:\n{}",
-        stdout(&out),
-        stderr(&out)
-    );
-    out
-}
-
-fn fails(cmd: &mut assert_cmd::Command) -> std::process::Output {
-    let out = cmd.output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "stdout:\n{}\nstderr:\n{}",
-        stdout(&out),
-        stderr(&out)
-    );
-    out
-}
+use crate::support::{Repo, docker_lines, fails, get, inspect, ok, stderr, stdout};
 
 /// A repo whose `[backup]` points into it, with stacklet `id`: busybox httpd on `port` serving
 /// `<data>/<id>/www` (bind-mounted read-write), a `[<id>]` table and a generated secret.
@@ -109,21 +74,13 @@ fn drill_dirs(id: &str) -> Vec<std::path::PathBuf> {
         .collect()
 }
 
-fn password(repo: &Repo) -> String {
-    let secrets: toml::Table = toml::from_str(&repo.read(".stack/secrets.toml")).unwrap();
-    secrets["global__BACKUP_PASSWORD"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 /// `restic -r <repo>/backups <args>` with the instance's password.
 fn restic(repo: &Repo, args: &[&str]) -> std::process::Output {
     let out = std::process::Command::new("restic")
         .arg("-r")
         .arg(repo.join("backups"))
         .args(args)
-        .env("RESTIC_PASSWORD", password(repo))
+        .env("RESTIC_PASSWORD", repo.secret("global__BACKUP_PASSWORD"))
         .env("RESTIC_CACHE_DIR", repo.join("restic-cache"))
         .output()
         .expect("restic is installed (scripts/test.sh installs it)");

@@ -26,7 +26,7 @@ use serde_json::Value;
 
 use crate::bot_runner::{Killed, join_server_room, login};
 use crate::messages::messages_repo;
-use crate::support::{Repo, docker_lines, ensure_test_images, stderr, stdout};
+use crate::support::{Repo, docker_lines, ensure_test_images, secret, stderr, stdout};
 use crate::synapse::{self, Synapse};
 
 const INSTANCE: &str = "stkbotctr";
@@ -105,15 +105,6 @@ fn stack(repo: &Repo, dir: &Path) -> assert_cmd::Command {
     cmd.env("STACK_DIR", dir)
         .env("BOT_RUNNER_PYTHON_IMAGE", "stack-test/python:3.11");
     cmd
-}
-
-fn secret(dir: &Path, key: &str) -> String {
-    let text = std::fs::read_to_string(dir.join(".stack/secrets.toml")).unwrap();
-    let secrets: toml::Table = toml::from_str(&text).unwrap();
-    secrets[key]
-        .as_str()
-        .unwrap_or_else(|| panic!("no {key}"))
-        .to_string()
 }
 
 fn exists(kind: &str, name: &str) -> bool {

@@ -40,14 +40,6 @@ fn spawn(repo: &Repo, args: &[&str], log: &Path) -> Killed {
     )
 }
 
-fn secret(repo: &Repo, key: &str) -> String {
-    let secrets: toml::Table = toml::from_str(&repo.read(".stack/secrets.toml")).unwrap();
-    secrets[key]
-        .as_str()
-        .unwrap_or_else(|| panic!("no {key}"))
-        .to_string()
-}
-
 pub struct Person<'a> {
     pub synapse: &'a Synapse,
     pub token: String,
@@ -203,7 +195,7 @@ fn stacker_bot_runs_the_server_from_chat_through_the_signed_api() {
     let ann = login(
         synapse,
         "stk-bot-ann",
-        &secret(&repo, "messages__USER_STK_BOT_ANN_PASSWORD"),
+        &repo.secret("messages__USER_STK_BOT_ANN_PASSWORD"),
     );
     let bot = synapse.mxid("stacker-bot");
     let room = join_server_room(&ann);
@@ -256,7 +248,7 @@ fn stacker_bot_runs_the_server_from_chat_through_the_signed_api() {
     let tom = login(
         synapse,
         "stk-bot-tom",
-        &secret(&repo, "messages__USER_STK_BOT_TOM_PASSWORD"),
+        &repo.secret("messages__USER_STK_BOT_TOM_PASSWORD"),
     );
     let (status, answer) = tom.call(
         "POST",

@@ -4,22 +4,10 @@
 //!
 //! Ids `iso-*`, host ports 44000–44499 (and +1000 through `port_offset`).
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 
-use crate::support::{Repo, Web, docker_lines, stderr, stdout, try_docker_lines};
-
-/// `GET /` on 127.0.0.1:`port`: the body, or `None` when nothing answers with 200.
-fn get(port: u16) -> Option<String> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    write!(stream, "GET / HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
-    let mut text = String::new();
-    stream.read_to_string(&mut text).ok()?;
-    let (head, body) = text.split_once("\r\n\r\n")?;
-    let status = head.split_whitespace().nth(1);
-    (status == Some("200")).then(|| body.to_string())
-}
+use crate::support::{Repo, Web, docker_lines, get, ok, stderr, stdout, try_docker_lines};
 
 /// `docker inspect -f <format> <name>`, trimmed; `None` when the object does not exist.
 fn inspect(kind: &str, name: &str, format: &str) -> Option<String> {
@@ -111,17 +99,6 @@ fn cleanup(projects: &[&str], networks: &[&str]) -> Cleanup {
     cleanup
 }
 
-fn run(cmd: &mut assert_cmd::Command) -> std::process::Output {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "stdout:\n{}\nstderr:\n{}",
-        stdout(&out),
-        stderr(&out)
-    );
-    out
-}
-
 #[test]
 fn two_instances_run_one_stacklet_side_by_side_and_leave_each_other_alone() {
     let id = "iso-two";
@@ -141,7 +118,7 @@ fn two_instances_run_one_stacklet_side_by_side_and_leave_each_other_alone() {
         cmd
     };
 
-    run(repo.stack().args(["up", id]));
+    ok(repo.stack().args(["up", id]));
     docker_ok(&[
         "exec",
         "stack-iso-two-web",
@@ -151,7 +128,7 @@ fn two_instances_run_one_stacklet_side_by_side_and_leave_each_other_alone() {
     ]);
     let household = inspect("container", "stack-iso-two-web", "{{.Id}}").unwrap();
 
-    let up = run(in_other().args(["up", id]));
+    let up = ok(in_other().args(["up", id]));
     let text = stderr(&up);
     assert!(text.contains("http://192.0.2.10:45010"), "{text}");
     assert!(
@@ -205,32 +182,32 @@ fn two_instances_run_one_stacklet_side_by_side_and_leave_each_other_alone() {
     assert_ne!(secrets, repo.read(".stack/secrets.toml"));
 
     // Each instance sees only its own containers and URLs.
-    let list = stdout(&run(in_other().args(["list", "--json"])));
+    let list = stdout(&ok(in_other().args(["list", "--json"])));
     assert!(list.contains("http://192.0.2.10:45010"), "{list}");
-    let ps = stdout(&run(repo.stack().args(["ps", id])));
+    let ps = stdout(&ok(repo.stack().args(["ps", id])));
     assert!(
         ps.contains("stack-iso-two-web") && !ps.contains(theirs),
         "{ps}"
     );
-    let ps = stdout(&run(in_other().args(["ps", id])));
+    let ps = stdout(&ok(in_other().args(["ps", id])));
     assert!(ps.contains(theirs), "{ps}");
-    let status = stdout(&run(in_other().args(["status"])));
+    let status = stdout(&ok(in_other().args(["status"])));
     assert!(status.contains("`iso-b`, ports +1000"), "{status}");
 
     // `down all`, `destroy` and `uninstall` in the instance leave the household running.
-    run(in_other().args(["down", "all"]));
+    ok(in_other().args(["down", "all"]));
     assert_eq!(
         inspect("container", theirs, "{{.State.Running}}").as_deref(),
         Some("false")
     );
     assert_eq!(get(44010).as_deref(), Some("ok\n"));
-    run(in_other().args(["up", id]));
-    run(in_other().args(["destroy", id, "--yes"]));
+    ok(in_other().args(["up", id]));
+    ok(in_other().args(["destroy", id, "--yes"]));
     assert!(inspect("container", theirs, "{{.Id}}").is_none());
     assert!(inspect("volume", "iso-b_stack-iso-two_cache", "{{.Name}}").is_none());
     assert!(!o.join("data/iso-two").exists());
-    run(in_other().args(["up", id]));
-    run(in_other().args(["uninstall", "--yes", "--delete-data"]));
+    ok(in_other().args(["up", id]));
+    ok(in_other().args(["uninstall", "--yes", "--delete-data"]));
     assert!(inspect("container", theirs, "{{.Id}}").is_none());
     assert!(!o.join(".stack").exists());
 
@@ -252,11 +229,11 @@ fn two_instances_run_one_stacklet_side_by_side_and_leave_each_other_alone() {
         "[core]\ndata_dir = \"data\"\ninstance = \"iso-b\"\nport_offset = 1000\n",
     )
     .unwrap();
-    run(in_other().args(["up", id]));
-    run(repo.stack().args(["destroy", id, "--yes"]));
+    ok(in_other().args(["up", id]));
+    ok(repo.stack().args(["destroy", id, "--yes"]));
     assert!(inspect("container", "stack-iso-two-web", "{{.Id}}").is_none());
     assert_eq!(get(45010).as_deref(), Some("ok\n"));
-    run(in_other().args(["destroy", id, "--yes"]));
+    ok(in_other().args(["destroy", id, "--yes"]));
 }
 
 #[test]
@@ -272,7 +249,7 @@ fn a_taken_port_fails_up_before_anything_changes() {
         &["stack-iso-clash", "iso-clash_stack-iso-clash"],
         &["iso-clash_stack"],
     );
-    run(repo.stack().args(["up", id]));
+    ok(repo.stack().args(["up", id]));
     let household = inspect("container", "stack-iso-clash-web", "{{.Id}}").unwrap();
 
     let out = repo
@@ -328,7 +305,7 @@ fn a_taken_port_fails_up_before_anything_changes() {
         .is_empty()
     );
     drop(listener);
-    run(repo.stack().args(["destroy", id, "--yes"]));
+    ok(repo.stack().args(["destroy", id, "--yes"]));
 }
 
 #[test]
@@ -338,7 +315,7 @@ fn an_instance_never_adopts_or_removes_a_twin_of_the_same_name() {
     let first = Other::new("a", "instance = \"iso-twin\"\n");
     let second = Other::new("a", "instance = \"iso-twin\"\nport_offset = 1000\n");
     let _cleanup = cleanup(&["iso-twin_stack-iso-twin"], &["iso-twin_stack"]);
-    run(repo.stack().env("STACK_DIR", first.path()).args(["up", id]));
+    ok(repo.stack().env("STACK_DIR", first.path()).args(["up", id]));
     let before = inspect("container", "iso-twin_stack-iso-twin-web", "{{.Id}}").unwrap();
 
     for verb in [&["up", id][..], &["destroy", id, "--yes"], &["down", id]] {
@@ -369,7 +346,7 @@ fn an_instance_never_adopts_or_removes_a_twin_of_the_same_name() {
         Some(before.as_str())
     );
     assert_eq!(get(44040).as_deref(), Some("ok\n"));
-    run(repo
+    ok(repo
         .stack()
         .env("STACK_DIR", first.path())
         .args(["destroy", id, "--yes"]));
@@ -383,8 +360,8 @@ fn hyphenated_ids_are_template_variables_as_written() {
             "iso-user",
             "[env.defaults]\nA = \"{iso-app_url}\"\nB = \"{iso-app_web-ui_url}\"\nC = \"{iso-app__TOKEN}\"\nD = \"{iso_app_url}\"\n",
         );
-    run(repo.stack().args(["up", "iso-app"]));
-    let env = stdout(&run(repo.stack().args(["env", "iso-user", "--reveal"])));
+    ok(repo.stack().args(["up", "iso-app"]));
+    let env = stdout(&ok(repo.stack().args(["env", "iso-user", "--reveal"])));
     assert!(env.contains("A=http://192.0.2.10:44050"), "{env}");
     assert!(env.contains("B=http://192.0.2.10:44051"), "{env}");
     assert!(env.contains("D=http://192.0.2.10:44050"), "{env}");
@@ -429,7 +406,7 @@ fn an_instance_sharing_the_default_data_dir_is_refused_before_anything_runs() {
     );
     assert!(!other.path().join(".stack").exists(), "nothing was written");
     // Read-only commands still work there.
-    run(repo.stack().env("STACK_DIR", other.path()).args(["list"]));
+    ok(repo.stack().env("STACK_DIR", other.path()).args(["list"]));
 }
 
 #[test]

@@ -86,14 +86,6 @@ fn secrets(repo: &Repo) -> toml::Table {
     toml::from_str(&repo.read(".stack/secrets.toml")).expect("secrets.toml parses")
 }
 
-fn secret(repo: &Repo, key: &str) -> String {
-    secrets(repo)
-        .get(key)
-        .and_then(|v| v.as_str())
-        .unwrap_or_else(|| panic!("no secret {key}"))
-        .to_string()
-}
-
 fn mode(repo: &Repo, rel: &str) -> u32 {
     std::fs::metadata(repo.join(rel))
         .unwrap()
@@ -145,7 +137,7 @@ role = "member"
     );
 
     // The stored admin token is the admin's; the family logs in with the printed passwords.
-    let token = secret(&repo, "messages__ADMIN_ACCESS_TOKEN");
+    let token = repo.secret("messages__ADMIN_ACCESS_TOKEN");
     let (status, me) = synapse
         .request(
             "GET",
@@ -159,13 +151,10 @@ role = "member"
         (200, Some("@stkadmina:stk.test"))
     );
     for (user, admin) in [("stk-arthur", true), ("stk-sarah", false)] {
-        let password = secret(
-            &repo,
-            &format!(
-                "messages__USER_{}_PASSWORD",
-                user.replace('-', "_").to_uppercase()
-            ),
-        );
+        let password = repo.secret(&format!(
+            "messages__USER_{}_PASSWORD",
+            user.replace('-', "_").to_uppercase()
+        ));
         synapse
             .login(user, &password)
             .unwrap_or_else(|e| panic!("{user} cannot log in with its first password: {e:?}"));
@@ -208,14 +197,14 @@ role = "member"
     let relogin = ok(&repo, &["setup", "messages"]);
     assert!(!relogin.contains("Creating"), "{relogin}");
     assert_ne!(
-        secret(&repo, "messages__ADMIN_ACCESS_TOKEN"),
+        repo.secret("messages__ADMIN_ACCESS_TOKEN"),
         token,
         "a fresh login token is stored"
     );
 
     // The accounts work for chat: with matrix-nio, the admin (stored token) creates a room and
     // invites Sarah, who signs in with her first password, joins and writes.
-    let sarah = secret(&repo, "messages__USER_STK_SARAH_PASSWORD");
+    let sarah = repo.secret("messages__USER_STK_SARAH_PASSWORD");
     let script = r#"
 import asyncio, sys
 from nio import AsyncClient, RoomCreateResponse, JoinResponse, RoomSendResponse, LoginResponse
@@ -237,7 +226,7 @@ async def main(url, admin_token, admin_id, sarah_id, sarah_password):
 
 asyncio.run(main(*sys.argv[1:]))
 "#;
-    let token = secret(&repo, "messages__ADMIN_ACCESS_TOKEN");
+    let token = repo.secret("messages__ADMIN_ACCESS_TOKEN");
     let out = synapse.run_python(&[
         "-c",
         script,

@@ -49,7 +49,7 @@ fn messages_commands_send_create_join_list_and_set_up_on_a_real_synapse() {
     let event = event.trim();
     assert!(event.starts_with('$'), "{event}");
     let token = synapse
-        .login("stkcliadmin", &admin_password(&repo))
+        .login("stkcliadmin", &repo.secret("global__ADMIN_PASSWORD"))
         .unwrap();
     let (status, body) = synapse
         .request(
@@ -92,12 +92,4 @@ fn messages_commands_send_create_join_list_and_set_up_on_a_real_synapse() {
     assert!(err.contains("stk-cli-bob"), "{err}");
     let (status, _) = synapse.admin_user(&token, &synapse.mxid("stk-cli-bob"));
     assert_eq!(status, 200);
-}
-
-fn admin_password(repo: &Repo) -> String {
-    let secrets: toml::Table = toml::from_str(&repo.read(".stack/secrets.toml")).unwrap();
-    secrets["global__ADMIN_PASSWORD"]
-        .as_str()
-        .unwrap()
-        .to_string()
 }

@@ -70,6 +70,11 @@ impl Repo {
         self.dir.path().join(rel)
     }
 
+    /// The secret `key` of the repo's instance.
+    pub fn secret(&self, key: &str) -> String {
+        secret(self.path(), key)
+    }
+
     /// `stack` with the repo as working directory and a clean, deterministic environment.
     pub fn stack(&self) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_stack"));
@@ -80,6 +85,53 @@ impl Repo {
             .env("STACK_LAN_IP", "192.0.2.10");
         cmd
     }
+}
+
+/// The secret `key` in the instance at `dir` (`.stack/secrets.toml`); panics when it is missing.
+pub fn secret(dir: &Path, key: &str) -> String {
+    let text = std::fs::read_to_string(dir.join(".stack/secrets.toml")).unwrap();
+    let secrets: toml::Table = toml::from_str(&text).unwrap();
+    secrets
+        .get(key)
+        .and_then(|v| v.as_str())
+        .unwrap_or_else(|| panic!("no secret {key}"))
+        .to_string()
+}
+
+/// Run `cmd` and require success, showing its stdout and stderr otherwise.
+pub fn ok(cmd: &mut Command) -> std::process::Output {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "stdout:\n{}\nstderr:\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    out
+}
+
+/// Run `cmd` and require exit code 1, showing its stdout and stderr otherwise.
+pub fn fails(cmd: &mut Command) -> std::process::Output {
+    let out = cmd.output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "stdout:\n{}\nstderr:\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    out
+}
+
+/// `GET /` on 127.0.0.1:`port`: the body, or `None` when nothing answers with 200.
+pub fn get(port: u16) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    write!(stream, "GET / HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).ok()?;
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    (head.split_whitespace().nth(1) == Some("200")).then(|| body.to_string())
 }
 
 /// stderr of a finished command as text.
