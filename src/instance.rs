@@ -127,6 +127,12 @@ impl Instance {
         self.marker_file(id).is_file()
     }
 
+    /// Mark `id` set up: its first run is done, so `on_configure`/`on_install` do not run again.
+    pub fn mark_set_up(&self, id: &str) -> std::io::Result<()> {
+        std::fs::create_dir_all(self.state_dir())?;
+        crate::atomic::write_private(&self.marker_file(id), b"")
+    }
+
     /// `stacklets/<id>/.env` for the default instance (plain `docker compose` keeps working there),
     /// `.stack/env/<id>.env` for any other instance.
     pub fn env_file(&self, id: &str) -> PathBuf {

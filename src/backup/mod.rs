@@ -119,7 +119,7 @@ fn secrets_error(e: secrets::SecretsError) -> UserError {
 /// Run blocking repository work off the runtime thread. rustic_core panics on some damaged
 /// repositories (a tree pack that does not decrypt ends in `index still in use`); such a panic is
 /// this command's error, worded for a person, not a crash with a page of internal state.
-async fn blocking<T: Send + 'static>(
+pub async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, repo::RepoError> + Send + 'static,
 ) -> anyhow::Result<T> {
     quiet_library_panics();
@@ -272,18 +272,18 @@ pub async fn backup_one(
         "stopped"
     };
     let result = snapshot(session, settings, password, bars, id, consistency).await;
+    let written = if result.is_ok() {
+        " (the snapshot was written)"
+    } else {
+        ""
+    };
     if started_for_dump {
         session
             .printer
             .status("Stopping", format!("{} again", stacklet.manifest.name));
         if let Err(e) = down::down(session, id).await {
             return Err(e.context(format!(
-                "`{id}` was started for its dump and did not stop again{}",
-                if result.is_ok() {
-                    " (the snapshot was written)"
-                } else {
-                    ""
-                }
+                "`{id}` was started for its dump and did not stop again{written}"
             )));
         }
     }
@@ -294,12 +294,7 @@ pub async fn backup_one(
         let restarted = up::up_quietly(session, id).await;
         if let Err(e) = restarted {
             return Err(e.context(format!(
-                "`{id}` was stopped for its backup and did not start again{}",
-                if result.is_ok() {
-                    " (the snapshot was written)"
-                } else {
-                    ""
-                }
+                "`{id}` was stopped for its backup and did not start again{written}"
             )));
         }
     }
@@ -589,13 +584,9 @@ async fn load_dump(session: &mut Session, id: &str, welcome: bool) -> anyhow::Re
 /// Mark the stacklet set up: the restored data already went through its first run, so
 /// `on_configure`/`on_install` must not run over it.
 fn mark_set_up(instance: &Instance, id: &str) -> anyhow::Result<()> {
-    let marker = instance.marker_file(id);
-    if let Some(parent) = marker.parent() {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("Cannot create `{}`", parent.display()))?;
-    }
-    crate::atomic::write_private(&marker, b"")
-        .with_context(|| format!("Cannot write `{}`", marker.display()))
+    instance
+        .mark_set_up(id)
+        .with_context(|| format!("Cannot write `{}`", instance.marker_file(id).display()))
 }
 
 /// `stack restore`: stop (only with `yes`), restore data, secrets and config, `up`, `on_restore`.

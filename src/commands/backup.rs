@@ -45,7 +45,7 @@ pub async fn backup(printer: &Printer, args: &BackupArgs) -> anyhow::Result<Exit
                     keep.daily, keep.weekly, keep.monthly
                 ),
             );
-            let forgotten = tokio::task::spawn_blocking(move || repo.forget(&keep)).await??;
+            let forgotten = backup::blocking(move || repo.forget(&keep)).await?;
             printer.status(
                 "Forgot",
                 format!(
@@ -66,7 +66,7 @@ pub async fn backup(printer: &Printer, args: &BackupArgs) -> anyhow::Result<Exit
             let password = backup::existing_password(&session.ws)?;
             let (repo, _) = backup::open(&settings, &password, bars, false).await?;
             printer.status("Checking", settings.repository.display().to_string());
-            let problems = tokio::task::spawn_blocking(move || repo.check()).await??;
+            let problems = backup::blocking(move || repo.check()).await?;
             if problems.is_empty() {
                 printer.status("Checked", "the repository is intact: every pack read back");
                 return Ok(ExitCode::SUCCESS);
@@ -145,7 +145,7 @@ async fn backup_cmd(
             Err(e) => failures.push((id.clone(), e)),
         }
     }
-    finish(printer, failures)
+    super::finish_all(printer, failures)
 }
 
 /// `all` = every set-up stacklet, dependencies first; otherwise the one id.
@@ -169,20 +169,6 @@ async fn targets(session: &mut Session, target: &str) -> anyhow::Result<Vec<Stri
     Ok(ids)
 }
 
-/// Every failure but the last is rendered; the last is the command's error.
-fn finish(
-    printer: &Printer,
-    mut failures: Vec<(String, anyhow::Error)>,
-) -> anyhow::Result<ExitCode> {
-    let Some((_, last)) = failures.pop() else {
-        return Ok(ExitCode::SUCCESS);
-    };
-    for (_, err) in failures {
-        super::exit(Err(err), printer);
-    }
-    Err(last)
-}
-
 fn short(id: &str) -> String {
     id.chars().take(8).collect()
 }
@@ -201,7 +187,7 @@ async fn list(
     let password = backup::existing_password(&session.ws)?;
     let (repo, _) = backup::open(&settings, &password, Bars::hidden(), false).await?;
     let id_owned = id.map(str::to_string);
-    let snaps = tokio::task::spawn_blocking(move || repo.snapshots(id_owned.as_deref())).await??;
+    let snaps = backup::blocking(move || repo.snapshots(id_owned.as_deref())).await?;
     if json {
         printer.json(&serde_json::to_value(&snaps)?);
         return Ok(ExitCode::SUCCESS);
@@ -246,7 +232,7 @@ async fn drill_cmd(
     let password = backup::existing_password(&session.ws)?;
     let ids = if target == "all" {
         let (repo, _) = backup::open(&settings, &password, Bars::hidden(), false).await?;
-        let snaps = tokio::task::spawn_blocking(move || repo.snapshots(None)).await??;
+        let snaps = backup::blocking(move || repo.snapshots(None)).await?;
         let mut ids: Vec<String> = snaps.into_iter().map(|s| s.stacklet).collect();
         ids.sort();
         ids.dedup();
@@ -279,7 +265,7 @@ async fn drill_cmd(
             Err(failed) => failures.push((id.clone(), anyhow::Error::new(failed))),
         }
     }
-    finish(printer, failures)
+    super::finish_all(printer, failures)
 }
 
 pub async fn restore(printer: &Printer, args: &RestoreArgs) -> anyhow::Result<ExitCode> {

@@ -45,7 +45,7 @@ async fn up_target(session: &mut Session, target: &str) -> anyhow::Result<ExitCo
     }
     let mut failures = all::up_all(session, &plan).await;
     failures.extend(broken);
-    finish_all(&session.printer, failures)
+    super::finish_all(&session.printer, failures)
 }
 
 /// Rewrite the family start page after a state change, whatever its outcome: a failed `up` may
@@ -58,18 +58,6 @@ async fn refresh_start_page(session: &mut Session) {
             .debug(format!("Start page written to `{}`", path.display())),
         Err(e) => session.printer.warn(format!("{e:#}")),
     }
-}
-
-/// Render every failure of an `up all` / `down all` level but the last, which becomes the
-/// command's error (so the exit code and the final `error:` line stay as for one stacklet).
-fn finish_all(printer: &Printer, mut failures: Vec<all::Failure>) -> anyhow::Result<ExitCode> {
-    let Some((_, last)) = failures.pop() else {
-        return Ok(ExitCode::SUCCESS);
-    };
-    for (_, err) in failures {
-        super::exit(Err(err), printer);
-    }
-    Err(last)
 }
 
 pub async fn down_cmd(printer: &Printer, args: &TargetArgs) -> anyhow::Result<ExitCode> {
@@ -94,7 +82,7 @@ async fn down_target(session: &mut Session, target: &str) -> anyhow::Result<Exit
         session.printer.note("Nothing is running");
     }
     let failures = all::down_all(session, &plan).await;
-    finish_all(&session.printer, failures)
+    super::finish_all(&session.printer, failures)
 }
 
 pub async fn restart_cmd(printer: &Printer, args: &IdArgs) -> anyhow::Result<ExitCode> {
@@ -259,7 +247,6 @@ async fn run_setup(
     let ran = session
         .run_hook(stacklet, HookName::OnInstallSuccess, &rendered)
         .await?;
-    let marker = session.ws.instance.marker_file(stacklet.id());
-    crate::atomic::write_private(&marker, b"")?;
+    session.ws.instance.mark_set_up(stacklet.id())?;
     Ok(ran)
 }

@@ -153,6 +153,22 @@ async fn external(printer: &Printer, words: Vec<String>) -> anyhow::Result<ExitC
     stacklet::run(&mut session, &target, &words[1..]).await
 }
 
+/// Render every failure of a command over several stacklets (`up all`, `backup all`, drills)
+/// but the last, which becomes the command's error (so the exit code and the final `error:` line
+/// stay as for one stacklet).
+pub fn finish_all(
+    printer: &Printer,
+    mut failures: Vec<crate::lifecycle::all::Failure>,
+) -> anyhow::Result<ExitCode> {
+    let Some((_, last)) = failures.pop() else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    for (_, err) in failures {
+        exit(Err(err), printer);
+    }
+    Err(last)
+}
+
 /// Render an error once and choose the exit code: 2 for usage errors, 1 otherwise.
 pub fn exit(result: anyhow::Result<ExitCode>, printer: &Printer) -> ExitCode {
     match result {

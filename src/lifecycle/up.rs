@@ -172,8 +172,8 @@ pub async fn up_with(
         session
             .run_hook(&stacklet, HookName::OnInstallSuccess, &rendered)
             .await?;
-        let marker = session.ws.instance.marker_file(id);
-        crate::atomic::write_private(&marker, b"").map_err(|e| {
+        session.ws.instance.mark_set_up(id).map_err(|e| {
+            let marker = session.ws.instance.marker_file(id);
             UserError::new(format!("Cannot write `{}`", marker.display())).because(e)
         })?;
     }
